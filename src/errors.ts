@@ -1,0 +1,73 @@
+/**
+ * Error codes raised by express-cern-sso. Stable: match on `code`, not on the message.
+ */
+export type CernSsoErrorCode =
+  | 'ERR_CONFIG'
+  | 'ERR_UPSTREAM_UNAVAILABLE'
+  | 'ERR_LOGIN_FAILED'
+  | 'ERR_LOGIN_STATE'
+  | 'ERR_LOGIN_DENIED'
+  | 'ERR_NOT_AUTHENTICATED'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_SESSION_MISSING'
+  | 'ERR_SESSION_EXPIRED'
+  | 'ERR_TOKEN_EXCHANGE'
+  | 'ERR_INVALID_TOKEN'
+  | 'ERR_INVALID_REQUEST'
+  | 'ERR_BAD_REQUEST';
+
+export interface CernSsoErrorOptions {
+  /** HTTP status an Express error handler should answer with. Default 500. */
+  status?: number;
+  /** Response headers to send (e.g. `Retry-After`, `WWW-Authenticate`). */
+  headers?: Record<string, string>;
+  /** Underlying error, kept for logs; never sent to the client. */
+  cause?: unknown;
+  /** Extra machine-readable details (e.g. the list of config problems). */
+  details?: readonly string[];
+}
+
+/**
+ * The one error type of the library. Shaped for Express's default error handler:
+ * `status` and `headers` are honoured by it, and `expose` is true for 4xx/503 so that the
+ * message (which never contains a token or secret) may be shown to the client.
+ */
+export class CernSsoError extends Error {
+  override readonly name = 'CernSsoError';
+  readonly code: CernSsoErrorCode;
+  readonly status: number;
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly expose: boolean;
+  readonly details: readonly string[];
+
+  constructor(code: CernSsoErrorCode, message: string, options: CernSsoErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = options.status ?? 500;
+    this.statusCode = this.status;
+    this.headers = options.headers ?? {};
+    this.expose = this.status < 500 || this.status === 503;
+    this.details = options.details ?? [];
+  }
+}
+
+/** Default `Retry-After` (seconds) for upstream outages. */
+export const DEFAULT_RETRY_AFTER_SEC = 5;
+
+/** An upstream (Keycloak, AuthZ API) outage: 503 with `Retry-After`. */
+export function upstreamUnavailable(
+  what: string,
+  cause?: unknown,
+  retryAfterSec = DEFAULT_RETRY_AFTER_SEC,
+): CernSsoError {
+  return new CernSsoError('ERR_UPSTREAM_UNAVAILABLE', `${what} is unavailable, please retry shortly`, {
+    status: 503,
+    headers: { 'Retry-After': String(retryAfterSec) },
+    cause,
+  });
+}
+
+export function isCernSsoError(error: unknown): error is CernSsoError {
+  return error instanceof CernSsoError;
+}
