@@ -27,9 +27,10 @@ export interface OidcDiscovery {
   forTokenEndpoint(tokenEndpoint: string): Promise<client.Configuration>;
 }
 
-// Deprecated only to make it stand out; used solely for loopback hosts (local emulator, tests).
+// allowInsecureRequests is "deprecated" only to make it stand out; here it is used solely for
+// loopback hosts (the local emulator and tests).
 // eslint-disable-next-line @typescript-eslint/no-deprecated
-const { allowInsecureRequests } = client;
+const allowInsecureRequests: (config: client.Configuration) => void = client.allowInsecureRequests;
 
 /** Applies the loopback-only http rule to a Configuration built by openid-client. */
 function allowHttpForLoopback(config: client.Configuration, url: URL): void {
