@@ -1,3 +1,10 @@
+export { cernSso, type CernSso } from './sso.js';
+export { requireAuth } from './guards/require-auth.js';
+export { requireRole } from './guards/require-role.js';
+export { requireGroup } from './guards/require-group.js';
+export type { MatchMode, MatchOptions } from './guards/match.js';
+export type { CernSsoContext } from './context.js';
+export type { CernUser, CernClaims } from './auth/user.js';
 export { CernSsoError, type CernSsoErrorCode } from './errors.js';
 export type { Logger } from './logger.js';
 export type { CernSsoOptions, IdentityProviderOptions } from './config.js';

@@ -59,3 +59,125 @@ export interface EmulatorClient {
   /** `aud` of access tokens issued to this client. Default `[clientId]`. */
   accessTokenAudience?: string[];
 }
+
+/** A fault injected by `emulator.faults.set()` on every request whose path starts with a prefix. */
+export interface EmulatorFault {
+  /** Answer with this HTTP status (JSON body `{ error, error_description }`) instead of the real response. */
+  status?: number;
+  /** Wait this long before answering (or before applying `status`). */
+  delayMs?: number;
+  /** Never answer: the request stays open until the emulator is suspended or closed. */
+  hang?: boolean;
+  /**
+   * Drop the issuer: the authorization response has no `iss` parameter, discovery has no `issuer`,
+   * tokens issued by the token endpoint have no `iss` claim.
+   */
+  omitIss?: boolean;
+  /** Same places as `omitIss`, but with a different issuer (`…/auth/realms/not-<realm>`). */
+  wrongIss?: boolean;
+  /** Apply to this many matching requests, then clear itself. Default: until cleared. */
+  times?: number;
+}
+
+/** One request seen by the emulator (kept in `emulator.requests.log`). */
+export interface EmulatorRequestLogEntry {
+  method: string;
+  /** Path relative to the server root, without the query string (still percent-encoded). */
+  path: string;
+  /** `Date.now()` when the request arrived. */
+  at: number;
+}
+
+/** Options of `startCernSsoEmulator()`. */
+export interface EmulatorOptions {
+  /** Users known to SSO and the AuthZ API. Default: `seedUsers`. Copied: the emulator owns its data. */
+  users?: readonly EmulatorUser[];
+  /** E-groups. Default: `seedGroups`. Copied. */
+  groups?: readonly EmulatorGroup[];
+  /** Registered clients. Default: `[demoClient]`. Copied. */
+  clients?: readonly EmulatorClient[];
+  /** TCP port. Default 0 (a random free port, kept across `suspend()`/`resume()`). */
+  port?: number;
+  /** Loopback only: `127.0.0.0/8`, `::1` or `localhost`. Default `127.0.0.1`. */
+  host?: string;
+  /** Log this user in at the authorization endpoint without showing the form. Default false. */
+  autoLogin?: string | false;
+  /** Access (and ID) token lifetime. Default 300. */
+  accessTokenTtlSec?: number;
+  /** Refresh token lifetime, also the SSO session idle timeout. Default 1800. */
+  refreshTokenTtlSec?: number;
+  /** Lifetime of tokens from the `api-access/token` endpoint. Default 1200. */
+  apiTokenTtlSec?: number;
+  /** Keycloak's "Revoke Refresh Token": a refresh token works once. Default true. */
+  revokeRefreshTokens?: boolean;
+  /** Realm name (`/auth/realms/<realm>`). Default `cern`. */
+  realm?: string;
+}
+
+/** Options of `emulator.issueAccessToken()`. */
+export interface IssueAccessTokenOptions {
+  /** `azp`, and the client whose roles go into `cern_roles`. Default `demo-app`. */
+  clientId?: string;
+  /** `aud`. Default: the client's `accessTokenAudience`, else `[clientId]`. */
+  audience?: string | string[];
+  /** Lifetime; negative values give an already expired token. Default `accessTokenTtlSec`. */
+  expiresInSec?: number;
+  /** Sets `nbf` to now + this many seconds (a token that is not valid yet). */
+  notBeforeSec?: number;
+  /** Extra claims, applied last (they override the computed ones). */
+  claims?: Record<string, unknown>;
+  /** Sign with this key (a kid from `rotateSigningKey()`), default the active one. */
+  kid?: string;
+}
+
+/** A running emulator, returned by `startCernSsoEmulator()`. */
+export interface CernSsoEmulator {
+  /** Server root, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  /** `${url}/auth/realms/cern`: the value for the library's `issuer` option. */
+  readonly issuer: string;
+  /** The AuthZ API root (the same server, API under `/api/v1.0`): the library's `authzApiUrl`. */
+  readonly authzApiUrl: string;
+  /** Live user list: push, splice or edit entries in place; the next request sees it. */
+  readonly users: EmulatorUser[];
+  /** Live group list, same rules as `users`. */
+  readonly groups: EmulatorGroup[];
+  /** Live client registry keyed by `clientId` (or use `registerClient`). */
+  readonly clients: Map<string, EmulatorClient>;
+  /** Adds or replaces a client (e.g. after the app under test got its port). */
+  registerClient(client: EmulatorClient): void;
+  /** Changes (or turns off with `false`) automatic login at the authorization endpoint. */
+  setAutoLogin(login: string | false): void;
+  /** Every request the server received (also the faulted ones). */
+  readonly requests: {
+    /** Requests whose path is `pathPrefix` or below it (`/a/b` counts `/a/b` and `/a/b/c`, not `/a/bc`). */
+    count(pathPrefix: string, method?: string): number;
+    /** Most recent last; capped at 100 000 entries. */
+    readonly log: readonly EmulatorRequestLogEntry[];
+    reset(): void;
+  };
+  /** Fault injection, matched like `requests.count` (the longest matching prefix wins). */
+  readonly faults: {
+    set(pathPrefix: string, fault: EmulatorFault): void;
+    /** Removes the fault of one prefix, or all faults. */
+    clear(pathPrefix?: string): void;
+  };
+  /** SSO sessions that are still active, for assertions. */
+  sessions(login?: string): { sid: string; login: string; clients: string[]; authTime: number }[];
+  /** Stops listening and drops open connections ("Keycloak down"); state and keys are kept. */
+  suspend(): Promise<void>;
+  /** Listens again on the same port. */
+  resume(): Promise<void>;
+  /** Signs an access token for a user (not bound to an SSO session), e.g. to test bearer APIs. */
+  issueAccessToken(login: string, options?: IssueAccessTokenOptions): Promise<string>;
+  /** Adds a new RS256 key (new kid) and signs with it from now on; old keys stay in the JWKS. Returns the kid. */
+  rotateSigningKey(): Promise<string>;
+  /** Removes a key from the JWKS (tokens signed with it stop verifying). The active key cannot be removed. */
+  removeSigningKey(kid: string): void;
+  /** Verifies an AuthZ API token (signature, issuer, expiry, `aud: authorization-service-api`); throws if invalid. */
+  verifyApiToken(token: string): Promise<Record<string, unknown>>;
+  /** Logs a user out at the IdP: ends its SSO sessions and sends back-channel logout tokens. */
+  endSsoSessions(login: string): Promise<void>;
+  /** Closes the server and every connection. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,44 @@
+import type { RequestHandler } from 'express';
+import * as client from 'openid-client';
+import { describeError } from '../logger.js';
+import { sendError, toCernSsoError } from '../respond.js';
+import { appPath, type AuthRuntime } from './runtime.js';
+import { destroySession, requireSession } from './session-ops.js';
+
+/**
+ * `GET|POST /logout`: destroys the local session; with `idpLogout` also ends the SSO session at
+ * Keycloak (RP-initiated logout with `id_token_hint`, `client_id`, `post_logout_redirect_uri`).
+ */
+export function logoutRoute(runtime: AuthRuntime): RequestHandler {
+  const { config } = runtime;
+  const postLogoutPath = appPath(runtime, config.routes.postLogoutRedirect);
+  const postLogoutUrl = `${config.baseUrl}${config.routes.postLogoutRedirect}`;
+  return async (req, res) => {
+    try {
+      const idToken = requireSession(req).cernSso?.tokens.idToken;
+      await destroySession(req);
+      res.set('Cache-Control', 'no-store');
+      if (!config.idpLogout || !idToken) {
+        res.redirect(302, postLogoutPath);
+        return;
+      }
+      let endSessionUrl: URL | undefined;
+      try {
+        const oidc = await runtime.discovery.get();
+        if (oidc.serverMetadata().end_session_endpoint) {
+          endSessionUrl = client.buildEndSessionUrl(oidc, {
+            id_token_hint: idToken,
+            client_id: config.clientId,
+            post_logout_redirect_uri: postLogoutUrl,
+          });
+        }
+      } catch (error) {
+        // The local session is gone already; Keycloak being down must not block logging out.
+        config.logger.warn(`single logout at the IdP skipped: ${describeError(error)}`);
+      }
+      res.redirect(302, endSessionUrl?.href ?? postLogoutPath);
+    } catch (error) {
+      sendError(req, res, toCernSsoError(error));
+    }
+  };
+}

@@ -1,0 +1,46 @@
+import type { ResolvedSsoConfig } from '../config.js';
+import type { OidcDiscovery } from './discovery.js';
+import type { SessionAuth } from './session-data.js';
+
+/** What the auth routes and `req.sso` need from the identity provider. */
+export interface GroupSource {
+  getUserGroups(login: string): Promise<string[]>;
+  exchangeToken(subjectToken: string, audience: string): Promise<string>;
+  seedUserGroups?(login: string, groups: string[]): Promise<void>;
+}
+
+/** Shared state of one `cernSso()` instance. */
+export interface AuthRuntime {
+  config: ResolvedSsoConfig;
+  discovery: OidcDiscovery;
+  identity: GroupSource;
+  /** Path part of `baseUrl` ('' when the app is at the root of its host). */
+  basePath: string;
+  /** Absolute redirect URI registered in the Application Portal. */
+  callbackUrl: string;
+  /** Refreshes in flight, by session id: one refresh per session at a time. */
+  refreshes: Map<string, Promise<SessionAuth | undefined>>;
+}
+
+/** An app-relative path as an absolute path on this origin (adds the `baseUrl` path). */
+export function appPath(runtime: AuthRuntime, path: string): string {
+  return `${runtime.basePath}${path}`;
+}
+
+export function createRuntime(
+  config: ResolvedSsoConfig,
+  discovery: OidcDiscovery,
+  identity: GroupSource,
+): AuthRuntime {
+  const base = new URL(config.baseUrl);
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const callback = config.routes.callback === false ? '/oidc/callback' : config.routes.callback;
+  return {
+    config,
+    discovery,
+    identity,
+    basePath,
+    callbackUrl: `${config.baseUrl}${callback}`,
+    refreshes: new Map(),
+  };
+}

@@ -1,0 +1,35 @@
+import type { Request } from 'express';
+import { CernSsoError } from '../errors.js';
+
+/** Promise wrappers around express-session's callback API. */
+function promisify(run: (done: (error?: unknown) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    run((error) => {
+      if (error) reject(error instanceof Error ? error : new Error(String(error)));
+      else resolve();
+    });
+  });
+}
+
+export function requireSession(req: Request): NonNullable<Request['session']> {
+  // express-session types `req.session` as always present; at run time it is not when the
+  // middleware is missing or failed to load the session (e.g. store down).
+  const session = (req as { session?: Request['session'] }).session;
+  if (!session) {
+    throw new CernSsoError(
+      'ERR_SESSION_MISSING',
+      'Sessions are not available: mount express-session (app.use(session({...}))) before cernSso(), and check that its store is reachable.',
+      { status: 500 },
+    );
+  }
+  return session;
+}
+
+export const saveSession = (req: Request): Promise<void> =>
+  promisify((done) => requireSession(req).save(done));
+
+export const regenerateSession = (req: Request): Promise<void> =>
+  promisify((done) => requireSession(req).regenerate(done));
+
+export const destroySession = (req: Request): Promise<void> =>
+  promisify((done) => requireSession(req).destroy(done));

@@ -1,0 +1,41 @@
+import type { CernClaims, CernUser } from './auth/user.js';
+import type { MatchOptions } from './guards/match.js';
+
+/**
+ * `req.sso`: the CERN identity of the current request, set on every request by `cernSso()`
+ * (session login) or `bearerAuth()` (API access tokens).
+ */
+export interface CernSsoContext {
+  /** True when a user is signed in (or a valid bearer token was presented). */
+  isAuthenticated(): boolean;
+  /** The user, mapped from the CERN token claims; `undefined` when anonymous. */
+  readonly user: CernUser | undefined;
+  /** The validated ID token (or access token) claims; `undefined` when anonymous. */
+  readonly claims: CernClaims | undefined;
+  /** A valid access token, refreshed when expired (one refresh in flight per session). */
+  getAccessToken(): Promise<string>;
+  /** The user's e-groups: the token's `groups` claim when present, else the AuthZ API (cached). */
+  groups(): Promise<string[]>;
+  /** Group membership, case-insensitive; `match` is `'any'` (default), `'all'` or a minimum count. */
+  inGroup(group: string | readonly string[], options?: MatchOptions): Promise<boolean>;
+  /** An RFC 8693 token for another CERN API (`audience`), on behalf of the user. */
+  exchangeToken(audience: string): Promise<string>;
+}
+
+/** Internal: where guards send anonymous browsers. Not part of the public API. */
+export const kLoginPath = Symbol('express-cern-sso.loginPath');
+
+export interface InternalContext extends CernSsoContext {
+  /** Absolute path of the login route, or undefined (bearer routes, login route disabled). */
+  [kLoginPath]?: string | undefined;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's augmentation point
+  namespace Express {
+    interface Request {
+      /** Set by `cernSso()` or `bearerAuth()`. */
+      sso: CernSsoContext;
+    }
+  }
+}

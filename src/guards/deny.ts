@@ -1,0 +1,51 @@
+import type { Request, Response } from 'express';
+import { kLoginPath, type CernSsoContext, type InternalContext } from '../context.js';
+import { CernSsoError } from '../errors.js';
+import { sendError, wantsHtml } from '../respond.js';
+
+/** The request's `req.sso`, or a clear 500 when neither `cernSso()` nor `bearerAuth()` ran. */
+export function contextOf(req: Request, guard: string): CernSsoContext {
+  const context = (req as { sso?: CernSsoContext }).sso;
+  if (!context) {
+    throw new CernSsoError(
+      'ERR_CONFIG',
+      `${guard} needs cernSso() or bearerAuth() to be mounted before it (req.sso is not set)`,
+      { status: 500 },
+    );
+  }
+  return context;
+}
+
+/**
+ * Anonymous request: browsers (Accept: text/html) on a GET go to the login route with
+ * `returnTo`; everything else gets 401 JSON (with a Bearer challenge on API routes).
+ */
+export function denyAnonymous(req: Request, res: Response, context: CernSsoContext): void {
+  const loginPath = (context as InternalContext)[kLoginPath];
+  if (loginPath && wantsHtml(req) && (req.method === 'GET' || req.method === 'HEAD')) {
+    res.set('Cache-Control', 'no-store');
+    res.redirect(302, `${loginPath}?returnTo=${encodeURIComponent(req.originalUrl)}`);
+    return;
+  }
+  const headers: Record<string, string> = loginPath ? {} : { 'WWW-Authenticate': 'Bearer' };
+  sendError(
+    req,
+    res,
+    new CernSsoError('ERR_NOT_AUTHENTICATED', 'Authentication required: please sign in.', {
+      status: 401,
+      headers,
+    }),
+  );
+}
+
+/** Signed in but lacking the group/role/claim: 403 (RFC 6750 `insufficient_scope` on API routes). */
+export function denyForbidden(req: Request, res: Response, context: CernSsoContext, message: string): void {
+  const isBearer =
+    (context as InternalContext)[kLoginPath] === undefined && req.get('authorization') !== undefined;
+  const headers: Record<string, string> = isBearer
+    ? {
+        'WWW-Authenticate': `Bearer error="insufficient_scope", error_description="${message.replace(/["\\]/g, '')}"`,
+      }
+    : {};
+  sendError(req, res, new CernSsoError('ERR_FORBIDDEN', message, { status: 403, headers }));
+}

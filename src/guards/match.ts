@@ -1,0 +1,49 @@
+import { CernSsoError } from '../errors.js';
+
+/** How many of the listed groups/roles/values are needed: any one, all, or at least `n`. */
+export type MatchMode = 'any' | 'all' | number;
+
+export interface MatchOptions {
+  /** Default `'any'`. */
+  match?: MatchMode;
+}
+
+/** Validates a guard's list and mode once, at construction, so mistakes fail at start-up. */
+export function normalizeRequirement(
+  guard: string,
+  values: string | readonly string[],
+  options: MatchOptions = {},
+): { values: string[]; match: MatchMode } {
+  const list = (typeof values === 'string' ? [values] : [...values]).map((v) =>
+    typeof v === 'string' ? v.trim() : v,
+  );
+  const problems: string[] = [];
+  if (list.length === 0) problems.push('at least one value is required');
+  if (list.some((v) => typeof v !== 'string' || v.length === 0))
+    problems.push('values must be non-empty strings');
+  const match = options.match ?? 'any';
+  if (typeof match === 'number') {
+    if (!Number.isInteger(match) || match < 1 || match > list.length) {
+      problems.push(`match must be 'any', 'all' or an integer from 1 to ${list.length}, got ${match}`);
+    }
+  } else if (match !== 'any' && match !== 'all') {
+    problems.push(`match must be 'any', 'all' or a number, got "${String(match)}"`);
+  }
+  if (problems.length > 0) {
+    throw new CernSsoError('ERR_CONFIG', `${guard}: ${problems.join('; ')}`, { details: problems });
+  }
+  return { values: list, match };
+}
+
+/** True when `have` satisfies the requirement; comparison is case-insensitive. */
+export function matches(
+  have: readonly string[],
+  required: readonly string[],
+  match: MatchMode = 'any',
+): boolean {
+  const owned = new Set(have.map((value) => value.toLowerCase()));
+  const hits = required.filter((value) => owned.has(value.toLowerCase())).length;
+  if (match === 'any') return hits >= 1;
+  if (match === 'all') return hits === required.length;
+  return hits >= match;
+}

@@ -1,0 +1,37 @@
+import type { RequestHandler } from 'express';
+import { sendError, toCernSsoError } from '../respond.js';
+import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
+import { matches, normalizeRequirement, type MatchOptions } from './match.js';
+
+/**
+ * Requires Application Portal roles (`cern_roles`): any one by default, all, or at least `n`.
+ * Anonymous requests are handled like `requireAuth()`; missing roles give 403.
+ */
+export function requireRole(role: string | readonly string[], options?: MatchOptions): RequestHandler {
+  const { values, match } = normalizeRequirement('requireRole()', role, options);
+  return (req, res, next) => {
+    try {
+      const context = contextOf(req, 'requireRole()');
+      const user = context.isAuthenticated() ? context.user : undefined;
+      if (!user) {
+        denyAnonymous(req, res, context);
+        return;
+      }
+      if (matches(user.roles, values, match)) {
+        next();
+        return;
+      }
+      denyForbidden(req, res, context, `This page requires the role ${describe(values, match)}.`);
+    } catch (error) {
+      sendError(req, res, toCernSsoError(error));
+    }
+  };
+}
+
+export function describe(values: readonly string[], match: MatchOptions['match']): string {
+  const quoted = values.map((v) => `"${v}"`);
+  if (values.length === 1) return quoted[0] ?? '';
+  if (match === 'all') return `all of ${quoted.join(', ')}`;
+  if (typeof match === 'number') return `at least ${match} of ${quoted.join(', ')}`;
+  return `one of ${quoted.join(', ')}`;
+}

@@ -1,0 +1,72 @@
+import { Router, type RequestHandler } from 'express';
+import { callbackRoute } from './auth/callback-route.js';
+import { createOidcDiscovery } from './auth/discovery.js';
+import { loginRoute } from './auth/login-route.js';
+import { logoutRoute } from './auth/logout-route.js';
+import { createRuntime, type GroupSource } from './auth/runtime.js';
+import { createSessionContext } from './auth/session-context.js';
+import { resolveSsoConfig, type CernSsoOptions } from './config.js';
+import { CernSsoError } from './errors.js';
+
+/** The middleware returned by `cernSso()`: an Express Router with a few extra members. */
+export interface CernSso extends Router {
+  /** The identity provider (groups, users, search) sharing this instance's config and cache. */
+  readonly identity: GroupSource;
+  /** Resolves once discovery succeeded. Optional: the app never has to call it. */
+  ready(): Promise<void>;
+  /** Releases timers and connections (tests, graceful shutdown). */
+  close(): Promise<void>;
+}
+
+/**
+ * CERN single sign-on for an Express app: mounts the login, callback and logout routes and sets
+ * `req.sso` on every request. Mount it after `express-session`.
+ *
+ * @throws CernSsoError `ERR_CONFIG` listing every invalid option.
+ */
+export function cernSso(options: CernSsoOptions = {}): CernSso {
+  const config = resolveSsoConfig(options);
+  const discovery = createOidcDiscovery({
+    issuer: config.issuer,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    tokenEndpointAuthMethod: config.tokenEndpointAuthMethod,
+    httpTimeoutMs: config.httpTimeoutMs,
+    clockToleranceSec: config.clockToleranceSec,
+    logger: config.logger,
+  });
+  const identity: GroupSource = {
+    getUserGroups: () =>
+      Promise.reject(new CernSsoError('ERR_UPSTREAM_UNAVAILABLE', 'not wired yet', { status: 503 })),
+    exchangeToken: () =>
+      Promise.reject(new CernSsoError('ERR_UPSTREAM_UNAVAILABLE', 'not wired yet', { status: 503 })),
+  };
+  const runtime = createRuntime(config, discovery, identity);
+  const router = Router() as CernSso;
+
+  const setContext: RequestHandler = (req, _res, next) => {
+    req.sso = createSessionContext(req, runtime);
+    next();
+  };
+  router.use(setContext);
+
+  const { routes } = config;
+  if (routes.login !== false) router.get(routes.login, loginRoute(runtime));
+  if (routes.callback !== false) router.get(routes.callback, callbackRoute(runtime));
+  if (routes.logout !== false) {
+    const logout = logoutRoute(runtime);
+    router.get(routes.logout, logout);
+    router.post(routes.logout, logout);
+  }
+
+  Object.defineProperties(router, {
+    identity: { value: identity, enumerable: true },
+    ready: {
+      value: async () => {
+        await discovery.get();
+      },
+    },
+    close: { value: () => Promise.resolve() },
+  });
+  return router;
+}
