@@ -6,6 +6,7 @@ export type { MatchMode, MatchOptions } from './guards/match.js';
 export type { CernSsoContext } from './context.js';
 export type { CernUser, CernClaims } from './auth/user.js';
 export { CernSsoError, type CernSsoErrorCode } from './errors.js';
+export { cernSsoErrorHandler } from './error-handler.js';
 export type { Logger } from './logger.js';
 export type { CernSsoOptions, IdentityProviderOptions } from './config.js';
 export type { CacheStore } from './cache/types.js';

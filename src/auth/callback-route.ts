@@ -30,8 +30,7 @@ function takePendingLogin(req: Request, runtime: AuthRuntime): { state: string; 
       'This sign-in link is unknown, expired or was already used (are cookies enabled?). Please start the sign-in again.',
     );
   }
-  delete pending[state];
-  session.cernSsoLogins = pending;
+  session.cernSsoLogins = Object.fromEntries(Object.entries(pending).filter(([key]) => key !== state));
   if (Date.now() - login.createdAt > runtime.config.loginTimeoutMs) {
     throw loginStateError('The sign-in took too long and has expired. Please start the sign-in again.');
   }

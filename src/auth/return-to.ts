@@ -3,6 +3,14 @@
  * URLs, scheme-relative `//host`, backslash tricks `/\host`, control characters, encoded
  * variants of those) falls back to `/`, so the login flow can never be used as an open redirect.
  */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
 export function safeReturnTo(value: unknown, fallback = '/'): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return fallback;
   // Decode repeatedly so that %2F%2F, %5C and double-encoded variants are judged as the browser would.
@@ -20,7 +28,7 @@ export function safeReturnTo(value: unknown, fallback = '/'): string {
   for (const candidate of [value, decoded]) {
     if (!candidate.startsWith('/')) return fallback;
     // Browsers treat "\" as "/" and ignore tabs/newlines inside URLs.
-    if (/[\\\u0000-\u001f\u007f]/.test(candidate)) return fallback;
+    if (candidate.includes('\\') || hasControlCharacter(candidate)) return fallback;
     if (candidate.startsWith('//')) return fallback;
   }
   // Final check with the URL parser: resolving against a dummy origin must stay on it.

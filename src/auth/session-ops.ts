@@ -5,7 +5,7 @@ import { CernSsoError } from '../errors.js';
 function promisify(run: (done: (error?: unknown) => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     run((error) => {
-      if (error) reject(error instanceof Error ? error : new Error(String(error)));
+      if (error) reject(error instanceof Error ? error : new Error('session store error'));
       else resolve();
     });
   });

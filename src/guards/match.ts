@@ -21,7 +21,8 @@ export function normalizeRequirement(
   if (list.length === 0) problems.push('at least one value is required');
   if (list.some((v) => typeof v !== 'string' || v.length === 0))
     problems.push('values must be non-empty strings');
-  const match = options.match ?? 'any';
+  // Callers in plain JavaScript can pass anything: validate the run-time value.
+  const match = (options.match ?? 'any') as unknown;
   if (typeof match === 'number') {
     if (!Number.isInteger(match) || match < 1 || match > list.length) {
       problems.push(`match must be 'any', 'all' or an integer from 1 to ${list.length}, got ${match}`);
@@ -32,7 +33,7 @@ export function normalizeRequirement(
   if (problems.length > 0) {
     throw new CernSsoError('ERR_CONFIG', `${guard}: ${problems.join('; ')}`, { details: problems });
   }
-  return { values: list, match };
+  return { values: list, match: match as MatchMode };
 }
 
 /** True when `have` satisfies the requirement; comparison is case-insensitive. */

@@ -34,10 +34,10 @@ export function requireApiToken(verify: VerifyApiToken): RequestHandler {
       // The reason stays server-side: the real API does not explain why a token was rejected.
       throw invalidToken('Invalid or expired API token');
     }
-    if (!audiences(claims['aud']).includes(AUTHZ_API_AUDIENCE)) {
+    if (!audiences(claims.aud).includes(AUTHZ_API_AUDIENCE)) {
       throw invalidToken(`API token audience must include '${AUTHZ_API_AUDIENCE}'`);
     }
-    res.locals['authzClaims'] = claims;
+    res.locals.authzClaims = claims;
     next();
   };
 }

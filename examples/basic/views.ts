@@ -1,0 +1,79 @@
+import type { CernUser } from 'express-cern-sso';
+
+const escape = (text: string | number | undefined): string =>
+  String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The page frame shared by every page of the demo. */
+export function layout(title: string, user: CernUser | undefined, content: string): string {
+  const account = user
+    ? `<span class="who">${escape(user.displayName ?? user.login)}</span>
+       <form method="post" action="/logout"><button class="link">Log out</button></form>`
+    : `<a class="button" href="/login">Log in with CERN</a>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(title)} · express-cern-sso demo</title>
+<style>
+  :root { --cern: #0033a0; --bg: #f4f6f9; --ink: #1c2733; --muted: #5b6b7c; }
+  * { box-sizing: border-box; }
+  body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--ink); }
+  header { background: var(--cern); color: #fff; padding: .8rem 1.5rem; display: flex; align-items: center; gap: 1.5rem; }
+  header a.brand { color: #fff; font-weight: 600; text-decoration: none; font-size: 1.1rem; }
+  header nav { display: flex; gap: 1rem; flex: 1; }
+  header nav a { color: #dfe6f5; text-decoration: none; }
+  header nav a:hover { color: #fff; }
+  header .account { display: flex; align-items: center; gap: .8rem; }
+  header form { margin: 0; }
+  .who { font-weight: 500; }
+  main { max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
+  .card { background: #fff; border-radius: 10px; box-shadow: 0 2px 12px #0001; padding: 1.5rem 2rem; margin-bottom: 1.5rem; }
+  h1 { font-size: 1.5rem; margin-top: 0; }
+  dl { display: grid; grid-template-columns: 10rem 1fr; gap: .5rem 1rem; margin: 0; }
+  dt { color: var(--muted); }
+  dd { margin: 0; font-weight: 500; word-break: break-all; }
+  .button, button { background: #fff; color: var(--cern); border: 0; border-radius: 6px; padding: .45rem 1rem;
+    font: inherit; font-weight: 600; cursor: pointer; text-decoration: none; }
+  main .button, main button { background: var(--cern); color: #fff; }
+  button.link { background: transparent; color: #fff; padding: 0; font-weight: 400; text-decoration: underline; }
+  .tag { display: inline-block; background: #e6ecf8; color: var(--cern); border-radius: 999px; padding: .1rem .6rem; margin: 0 .3rem .3rem 0; font-size: .9rem; }
+  .muted { color: var(--muted); }
+  input[type=search] { width: 100%; padding: .6rem .8rem; font: inherit; border: 1px solid #c8d1dc; border-radius: 6px; }
+  ul.results { list-style: none; padding: 0; } ul.results li { padding: .4rem 0; border-bottom: 1px solid #eef1f5; }
+</style></head>
+<body>
+<header><a class="brand" href="/">CERN demo app</a>
+  <nav><a href="/profile">Profile</a><a href="/admin">Admins only</a><a href="/directory">Directory</a></nav>
+  <div class="account">${account}</div></header>
+<main>${content}</main>
+</body></html>`;
+}
+
+export function homePage(user: CernUser | undefined): string {
+  const body = user
+    ? `<div class="card"><h1>Welcome, ${escape(user.firstName ?? user.login)}</h1>
+        <p>You are signed in with CERN single sign-on. See your <a href="/profile">profile</a>.</p></div>`
+    : `<div class="card"><h1>express-cern-sso demo</h1>
+        <p>This page is public. Sign in with your CERN account to see your profile.</p>
+        <p><a class="button" href="/login?returnTo=%2Fprofile">Log in with CERN</a></p></div>`;
+  return layout('Home', user, body);
+}
+
+export function profilePage(user: CernUser): string {
+  const roles =
+    user.roles.length > 0
+      ? user.roles.map((r) => `<span class="tag">${escape(r)}</span>`).join('')
+      : '<span class="muted">none</span>';
+  const row = (label: string, value: string | number | undefined) =>
+    `<dt>${label}</dt><dd>${value === undefined ? '<span class="muted">—</span>' : escape(value)}</dd>`;
+  return layout(
+    'Profile',
+    user,
+    `<div class="card"><h1>${escape(user.displayName ?? user.login)}</h1><dl>
+      ${row('Name', user.displayName)}
+      ${row('Login', user.login)}
+      ${row('Email', user.email)}
+      ${row('Person ID', user.personId)}
+      ${row('Language', user.preferredLanguage)}
+      <dt>Roles</dt><dd>${roles}</dd>
+    </dl></div>`,
+  );
+}

@@ -1,0 +1,223 @@
+import { CernSsoError, upstreamUnavailable } from '../errors.js';
+import { describeError, type Logger } from '../logger.js';
+import type { CacheStore } from './types.js';
+
+/**
+ * What the loader keeps under a key. Plain JSON, so stores that serialise (Redis) work and
+ * instances sharing a store share freshness and outage back-off.
+ */
+export interface CacheEntry<T> {
+  value: T;
+  /** Epoch ms until which the value is served without asking upstream. */
+  freshUntil: number;
+  /** Epoch ms until which the value may still be served while upstream fails. */
+  staleUntil: number;
+  /** Epoch ms before which no new refresh is attempted (set after a refresh failed). */
+  retryAt?: number;
+}
+
+/** How to load and keep one cached value. */
+export interface LoadRequest<T> {
+  /** Store key; build it with `cacheKey()` / `hashedCacheKey()`. */
+  key: string;
+  /** Fetches the value upstream. Outages must reject with an `ERR_UPSTREAM_UNAVAILABLE` error. */
+  load: () => Promise<T>;
+  /** How long a loaded value is fresh: a number of ms, or computed from the value (token expiry). */
+  freshMs: number | ((value: T) => number);
+  /** How long after `freshUntil` the value may still be served when a refresh fails. 0 = never. */
+  staleMs: number;
+  /** Short human description for logs, e.g. `groups of jdoe`. Never put a secret here. */
+  description: string;
+  /**
+   * Checks a value read back from the store (which may be shared, or hold data written by a
+   * buggy client); a value that fails is treated as a miss.
+   */
+  isValid?: (value: unknown) => value is T;
+}
+
+export interface CachedLoaderOptions {
+  store: CacheStore;
+  logger: Logger;
+  /** After a failed refresh, stale data is served without retrying for this long. Default 30 000. */
+  retryBackoffMs?: number;
+  /** A store call slower than this counts as failed (a miss). Default 2000. */
+  storeTimeoutMs?: number;
+  /** Which load failures are outages that stale data may cover. Default: `ERR_UPSTREAM_UNAVAILABLE`. */
+  isOutage?: (error: unknown) => boolean;
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * Read-through cache with single-flight loading and stale-if-error, on top of any `CacheStore`.
+ */
+export interface CachedLoader {
+  /**
+   * The value for `request.key`:
+   * - fresh entry: returned without calling upstream;
+   * - stale entry (past `freshUntil`, before `staleUntil`): refreshed; if the refresh fails with
+   *   an outage, the stale value is served, a warning logged, and no new refresh is attempted
+   *   for `retryBackoffMs` (stored in the entry, so every instance backs off);
+   * - nothing usable: loaded; an outage rejects with a 503 `ERR_UPSTREAM_UNAVAILABLE` error.
+   *
+   * Concurrent calls for one key in this process share one store read and one upstream load.
+   * Failures are never stored: the first call after an outage ends reaches upstream.
+   */
+  get<T>(request: LoadRequest<T>): Promise<T>;
+  /** Stores `value` as freshly loaded data (e.g. groups taken from an ID token). */
+  set(key: string, value: unknown, freshMs: number, staleMs: number): Promise<void>;
+  /** Removes an entry; store failures are logged, not thrown. */
+  delete(key: string): Promise<void>;
+}
+
+/** True for the library's upstream-outage errors (the default `isOutage`). */
+export function isUpstreamOutage(error: unknown): boolean {
+  return error instanceof CernSsoError && error.code === 'ERR_UPSTREAM_UNAVAILABLE';
+}
+
+function isEntry(value: unknown): value is CacheEntry<unknown> {
+  if (typeof value !== 'object' || value === null || !('value' in value)) return false;
+  const entry = value as Partial<Record<keyof CacheEntry<unknown>, unknown>>;
+  return (
+    Number.isFinite(entry.freshUntil) &&
+    Number.isFinite(entry.staleUntil) &&
+    (entry.retryAt === undefined || Number.isFinite(entry.retryAt))
+  );
+}
+
+function humanDuration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 120) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 120) return `${minutes} min`;
+  return `${Math.round(minutes / 60)} h`;
+}
+
+/** Creates a {@link CachedLoader} over `options.store`. */
+export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
+  const { store, logger } = options;
+  const now = options.now ?? Date.now;
+  const retryBackoffMs = options.retryBackoffMs ?? 30_000;
+  const storeTimeoutMs = options.storeTimeoutMs ?? 2000;
+  const isOutage = options.isOutage ?? isUpstreamOutage;
+  const inFlight = new Map<string, Promise<unknown>>();
+  // A dead Redis would otherwise log on every request: one warning per back-off period.
+  let lastStoreWarningAt = Number.NEGATIVE_INFINITY;
+
+  function storeFailed(operation: string, error: unknown): void {
+    const message = `Cache store ${operation} failed, continuing without the cache: ${describeError(error)}`;
+    if (now() - lastStoreWarningAt >= retryBackoffMs) {
+      lastStoreWarningAt = now();
+      logger.warn(message);
+    } else {
+      logger.debug(message);
+    }
+  }
+
+  /** Runs a store call with a deadline, so a hanging store (Redis reconnecting) is a miss. */
+  async function withStoreTimeout<R>(operation: string, call: () => Promise<R>): Promise<R> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`${operation} timed out after ${storeTimeoutMs} ms`));
+      }, storeTimeoutMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([call(), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function read<T>(request: LoadRequest<T>): Promise<CacheEntry<T> | undefined> {
+    let raw: unknown;
+    try {
+      raw = await withStoreTimeout('get', () => store.get(request.key));
+    } catch (error) {
+      storeFailed('get', error);
+      return undefined;
+    }
+    if (raw === undefined || raw === null) return undefined;
+    if (!isEntry(raw) || (request.isValid !== undefined && !request.isValid(raw.value))) {
+      logger.debug(`Ignoring a malformed cache entry for ${request.description}`);
+      return undefined;
+    }
+    return raw as CacheEntry<T>;
+  }
+
+  async function write(key: string, entry: CacheEntry<unknown>): Promise<void> {
+    const ttlMs = entry.staleUntil - now();
+    if (ttlMs <= 0) return;
+    try {
+      await withStoreTimeout('set', () => store.set(key, entry, ttlMs));
+    } catch (error) {
+      storeFailed('set', error);
+    }
+  }
+
+  async function loadAndStore<T>(request: LoadRequest<T>): Promise<T> {
+    let value: T;
+    try {
+      value = await request.load();
+    } catch (error) {
+      // Nothing usable: an outage becomes a 503 whatever shape the loader's error had.
+      if (isOutage(error) && !isUpstreamOutage(error)) throw upstreamUnavailable(request.description, error);
+      throw error;
+    }
+    const loadedAt = now();
+    const freshMs = typeof request.freshMs === 'function' ? request.freshMs(value) : request.freshMs;
+    if (freshMs > 0 || request.staleMs > 0) {
+      const freshUntil = loadedAt + Math.max(0, freshMs);
+      await write(request.key, { value, freshUntil, staleUntil: freshUntil + Math.max(0, request.staleMs) });
+    }
+    return value;
+  }
+
+  async function resolve<T>(request: LoadRequest<T>): Promise<T> {
+    const entry = await read(request);
+    const start = now();
+    if (entry === undefined || start >= entry.staleUntil) return loadAndStore(request);
+    if (start < entry.freshUntil) return entry.value;
+    // Stale: still inside the back-off of a previous failed refresh, serve without asking.
+    if (entry.retryAt !== undefined && start < entry.retryAt) return entry.value;
+    try {
+      return await loadAndStore(request);
+    } catch (error) {
+      if (!isOutage(error)) throw error;
+      const failedAt = now();
+      logger.warn(
+        `Serving cached ${request.description} (stale for ${humanDuration(failedAt - entry.freshUntil)}) ` +
+          `because the refresh failed: ${describeError(error)}; next attempt in ${humanDuration(retryBackoffMs)}`,
+      );
+      await write(request.key, { ...entry, retryAt: failedAt + retryBackoffMs });
+      return entry.value;
+    }
+  }
+
+  return {
+    get<T>(request: LoadRequest<T>): Promise<T> {
+      const pending = inFlight.get(request.key);
+      // Same key, same request shape: the library builds each key from one kind of request.
+      if (pending !== undefined) return pending as Promise<T>;
+      const promise = resolve(request).finally(() => {
+        inFlight.delete(request.key);
+      });
+      inFlight.set(request.key, promise);
+      return promise;
+    },
+
+    async set(key, value, freshMs, staleMs) {
+      const freshUntil = now() + Math.max(0, freshMs);
+      await write(key, { value, freshUntil, staleUntil: freshUntil + Math.max(0, staleMs) });
+    },
+
+    async delete(key) {
+      try {
+        await withStoreTimeout('delete', () => store.delete(key));
+      } catch (error) {
+        storeFailed('delete', error);
+      }
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import type { ErrorRequestHandler } from 'express';
+import { CernSsoError } from './errors.js';
+import { describeError, normalizeLogger, type Logger } from './logger.js';
+import { sendError } from './respond.js';
+
+/**
+ * An Express error handler for the errors the library raises in your routes (e.g. a rejected
+ * `await req.sso.getAccessToken()` or `identity.getUserGroups()`): the error's status and headers
+ * (`Retry-After`), an HTML page for browsers or JSON otherwise, never a stack trace. Other errors
+ * are passed on to your own handlers unless `handleAll` is set (then: an opaque 500).
+ *
+ * ```ts
+ * app.use(cernSsoErrorHandler());
+ * ```
+ */
+export function cernSsoErrorHandler(
+  options: { handleAll?: boolean; logger?: Partial<Logger> } = {},
+): ErrorRequestHandler {
+  const logger = normalizeLogger(options.logger);
+  return (error: unknown, req, res, next) => {
+    if (!(error instanceof CernSsoError)) {
+      if (!options.handleAll) {
+        next(error);
+        return;
+      }
+      logger.error(`unhandled error: ${describeError(error)}`);
+      sendError(req, res, new CernSsoError('ERR_BAD_REQUEST', 'Internal error', { status: 500 }));
+      return;
+    }
+    if (error.status >= 500 && error.status !== 503) logger.error(describeError(error.cause ?? error));
+    sendError(req, res, error);
+  };
+}

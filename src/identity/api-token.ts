@@ -1,0 +1,111 @@
+import { clientCredentialsGrant } from 'openid-client';
+import type { OidcDiscovery } from '../auth/discovery.js';
+import type { CachedLoader } from '../cache/cached-loader.js';
+import { hashedCacheKey } from '../cache/keys.js';
+import { AUTHZ_API_AUDIENCE } from '../config.js';
+import { CernSsoError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { mapTokenEndpointError } from './token-endpoint-errors.js';
+import { isCachedToken, usableUntil, type CachedToken } from './token-lifetime.js';
+
+export interface ApiTokenSourceOptions {
+  discovery: OidcDiscovery;
+  issuer: string;
+  clientId: string;
+  /** Explicit API-access token endpoint; default derived from the discovered `token_endpoint`. */
+  apiTokenEndpoint?: string | undefined;
+  loader: CachedLoader;
+  logger: Logger;
+  /** Stop using a token this long before it expires. Default 30 000. */
+  expiryMarginMs?: number;
+  now?: () => number;
+}
+
+/** The Authorization Service API token of this application (client credentials grant). */
+export interface ApiTokenSource {
+  /** A token valid for at least the expiry margin; fetched once per lifetime and shared via the cache. */
+  get(): Promise<string>;
+  /**
+   * Drops the cached token after the API rejected it (401). Pass the rejected token: when another
+   * request already replaced it, nothing is dropped, so a burst of 401s causes one new token.
+   */
+  invalidate(rejectedToken?: string): Promise<void>;
+}
+
+const WHAT = 'The CERN API-access token endpoint';
+
+/**
+ * Keycloak's API-access endpoint is not in discovery: it is the token endpoint with
+ * `protocol/openid-connect` replaced by `api-access` (`{realm}/api-access/token`).
+ */
+export function deriveApiTokenEndpoint(tokenEndpoint: string | undefined, issuer: string): string {
+  if (tokenEndpoint?.includes('/protocol/openid-connect/')) {
+    return tokenEndpoint.replace('/protocol/openid-connect/', '/api-access/');
+  }
+  return `${issuer.replace(/\/+$/, '')}/api-access/token`;
+}
+
+/** Creates the {@link ApiTokenSource}: cached in the store, single-flight, in-process memo. */
+export function createApiTokenSource(options: ApiTokenSourceOptions): ApiTokenSource {
+  const { discovery, loader, logger } = options;
+  const now = options.now ?? Date.now;
+  const marginMs = options.expiryMarginMs ?? 30_000;
+  // Per issuer, client and endpoint: apps sharing one Redis must never share each other's token.
+  const key = hashedCacheKey('api-token', {
+    issuer: options.issuer,
+    clientId: options.clientId,
+    endpoint: options.apiTokenEndpoint ?? null,
+  });
+  // Saves a store round trip (Redis) per API call while the token is valid.
+  let memo: CachedToken | undefined;
+
+  async function endpoint(): Promise<string> {
+    if (options.apiTokenEndpoint !== undefined) return options.apiTokenEndpoint;
+    const config = await discovery.get();
+    return deriveApiTokenEndpoint(config.serverMetadata().token_endpoint, options.issuer);
+  }
+
+  async function fetchToken(): Promise<CachedToken> {
+    try {
+      const config = await discovery.forTokenEndpoint(await endpoint());
+      const response = await clientCredentialsGrant(config, { audience: AUTHZ_API_AUDIENCE });
+      logger.debug('Obtained a new Authorization Service API token');
+      return {
+        accessToken: response.access_token,
+        usableUntil: usableUntil(now(), response.expires_in, marginMs),
+      };
+    } catch (error) {
+      throw mapTokenEndpointError(error, WHAT, (rejection) => {
+        const detail = rejection.description === '' ? '' : `: ${rejection.description}`;
+        return new CernSsoError(
+          'ERR_CONFIG',
+          `${WHAT} refused the client credentials grant (HTTP ${rejection.status}, ${rejection.error}${detail}); ` +
+            'check clientId/clientSecret and that the application may use the Authorization Service API',
+          { status: 500, cause: error },
+        );
+      });
+    }
+  }
+
+  return {
+    async get() {
+      if (memo !== undefined && now() < memo.usableUntil) return memo.accessToken;
+      const token = await loader.get<CachedToken>({
+        key,
+        load: fetchToken,
+        freshMs: (value) => value.usableUntil - now(),
+        staleMs: 0, // an expired token is useless, even during an outage
+        description: 'Authorization Service API token',
+        isValid: isCachedToken,
+      });
+      memo = token;
+      return token.accessToken;
+    },
+
+    async invalidate(rejectedToken) {
+      if (rejectedToken !== undefined && memo?.accessToken !== rejectedToken) return;
+      memo = undefined;
+      await loader.delete(key);
+    },
+  };
+}

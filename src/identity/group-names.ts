@@ -1,0 +1,48 @@
+/** The alias that stands for membership of the configured `cernUsersGroup`. */
+export const CERN_USERS_ALIAS = 'CERN Users';
+
+/**
+ * Group names as the library hands them out: strings only, trimmed, non-empty, de-duplicated
+ * case-insensitively (e-group names are case-insensitive), first spelling kept. Entries
+ * containing `|` (`name|uuid` artefacts of the precomputed membership) are bogus and dropped.
+ */
+export function cleanGroupNames(names: readonly unknown[]): string[] {
+  const seen = new Set<string>();
+  const groups: string[] = [];
+  for (const raw of names) {
+    if (typeof raw !== 'string') continue;
+    const name = raw.trim();
+    if (name === '' || name.includes('|')) continue;
+    const key = name.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    groups.push(name);
+  }
+  return groups;
+}
+
+/** Case-insensitive group name comparison. */
+export function sameGroup(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * A copy of `groups` plus {@link CERN_USERS_ALIAS} when `cernUsersGroup` is among them. Added
+ * when reading rather than stored, so a configuration change applies to cached data at once.
+ */
+export function withCernUsersAlias(groups: readonly string[], cernUsersGroup: string | undefined): string[] {
+  const result = [...groups];
+  if (
+    cernUsersGroup !== undefined &&
+    groups.some((group) => sameGroup(group, cernUsersGroup)) &&
+    !groups.some((group) => sameGroup(group, CERN_USERS_ALIAS))
+  ) {
+    result.push(CERN_USERS_ALIAS);
+  }
+  return result;
+}
+
+/** Checks a group list read back from the cache store. */
+export function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}

@@ -1,0 +1,316 @@
+import { createOidcDiscovery, type OidcDiscovery } from '../auth/discovery.js';
+import { createCachedLoader } from '../cache/cached-loader.js';
+import { cacheKey, hashedCacheKey } from '../cache/keys.js';
+import { resolveIdentityConfig, type IdentityProviderOptions } from '../config.js';
+import { createApiTokenSource } from './api-token.js';
+import { createAuthzClient, pathSegment, type QueryParams } from './authz-client.js';
+import { cleanGroupNames, isStringArray, sameGroup, withCernUsersAlias } from './group-names.js';
+import { IDENTITY_API_FIELDS, isCernIdentity, toCernIdentities, toCernIdentity } from './identity-mapping.js';
+import { createTokenExchanger } from './token-exchange.js';
+import type { CernGroup, CernIdentity, IdentityProvider, UserSearchResult } from './types.js';
+import { isUserSearchResult, mergeOutcomes, planUserSearch, type QueryOutcome } from './user-search.js';
+import { badInput, optionalLimit, requireFilters, requireName, requireSearchValue } from './validation.js';
+
+/**
+ * Not part of the public options: lets `cernSso()` share its discovery, and tests tune timing.
+ * @internal
+ */
+export interface IdentityProviderInternals {
+  /** The OIDC discovery of `cernSso()`, so both share one discovery request and its retry state. */
+  discovery?: OidcDiscovery;
+  /** Timeout of each page of searches and iterations. Default `httpTimeoutMs`. */
+  listTimeoutMs?: number;
+  /** After a failed refresh, stale data is served without retrying for this long. Default 30 000. */
+  retryBackoffMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** Most API queries of one `searchUsers()` call run at once. */
+const SEARCH_CONCURRENCY = 4;
+/** Page size of full listings (the API's maximum). */
+const FULL_PAGE_SIZE = 1000;
+
+const identityFields: QueryParams = IDENTITY_API_FIELDS.map((name) => ['field', name] as const);
+const groupFields: QueryParams = [
+  ['field', 'groupIdentifier'],
+  ['field', 'displayName'],
+  ['field', 'description'],
+];
+
+function filterParams(filters: readonly string[]): QueryParams {
+  return filters.map((filter) => ['filter', filter] as const);
+}
+
+/** Runs `task` over `items` with at most `concurrency` at a time; results in input order. */
+async function mapConcurrently<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index] as T);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}
+
+const copyIdentity = (identity: CernIdentity): CernIdentity => ({ ...identity });
+
+/**
+ * Creates the identity provider: the CERN Authorization Service API (groups, users, searches,
+ * group members, full listings) and Keycloak token services (API token, token exchange), with
+ * group data and search results cached (fresh for `groupsTtlMs`, then served stale for up to
+ * `staleTtlMs` while the API is down). Usable without Express, e.g. in a sync job.
+ *
+ * @throws CernSsoError `ERR_CONFIG` listing every invalid option.
+ */
+export function createIdentityProvider(
+  options: Partial<IdentityProviderOptions> = {},
+  internals: IdentityProviderInternals = {},
+): IdentityProvider {
+  const config = resolveIdentityConfig(options);
+  const { logger } = config;
+  const now = internals.now ?? Date.now;
+  const discovery =
+    internals.discovery ??
+    createOidcDiscovery({
+      issuer: config.issuer,
+      clientId: config.clientId,
+      clientSecret: config.clientSecret,
+      httpTimeoutMs: config.httpTimeoutMs,
+      logger,
+    });
+  const loader = createCachedLoader({
+    store: config.cache,
+    logger,
+    now,
+    ...(internals.retryBackoffMs === undefined ? {} : { retryBackoffMs: internals.retryBackoffMs }),
+  });
+  const tokens = createApiTokenSource({
+    discovery,
+    issuer: config.issuer,
+    clientId: config.clientId,
+    apiTokenEndpoint: config.apiTokenEndpoint,
+    loader,
+    logger,
+    now,
+  });
+  const exchangeToken = createTokenExchanger({
+    discovery,
+    issuer: config.issuer,
+    clientId: config.clientId,
+    loader,
+    logger,
+    now,
+  });
+  const api = createAuthzClient({
+    baseUrl: config.authzApiUrl,
+    tokens,
+    timeoutMs: config.httpTimeoutMs,
+    listTimeoutMs: internals.listTimeoutMs ?? config.httpTimeoutMs,
+    logger,
+  });
+  const freshMs = config.groupsTtlMs;
+  const staleMs = config.staleTtlMs;
+  const phonePrefix = config.phonePrefix;
+
+  /** Rows of every page (or until `limit` mapped identities), with completeness and total. */
+  async function collectIdentities(path: string, query: QueryParams, limit?: number): Promise<QueryOutcome> {
+    const pageSize = Math.min(limit ?? FULL_PAGE_SIZE, FULL_PAGE_SIZE);
+    const rows: unknown[] = [];
+    let total: number | undefined;
+    let complete = true;
+    for await (const page of api.pages(path, query, { pageSize })) {
+      total ??= page.total;
+      rows.push(...page.rows);
+      if (limit !== undefined && !page.last && toCernIdentities(rows, phonePrefix).length >= limit) {
+        complete = false;
+        break;
+      }
+    }
+    return { users: toCernIdentities(rows, phonePrefix), total, complete };
+  }
+
+  async function collectRows(path: string, query: QueryParams): Promise<unknown[]> {
+    const rows: unknown[] = [];
+    for await (const page of api.pages(path, query, { pageSize: FULL_PAGE_SIZE })) rows.push(...page.rows);
+    return rows;
+  }
+
+  function groupIdentifiers(rows: readonly unknown[]): unknown[] {
+    return rows.map((row) =>
+      typeof row === 'object' && row !== null
+        ? (row as { groupIdentifier?: unknown }).groupIdentifier
+        : undefined,
+    );
+  }
+
+  async function userGroups(login: string): Promise<string[]> {
+    return loader.get<string[]>({
+      key: cacheKey('groups', login),
+      description: `groups of ${login}`,
+      freshMs,
+      staleMs,
+      isValid: isStringArray,
+      load: async () => {
+        const rows = await collectRows(`/IdentityMembership/${pathSegment(login)}/precomputed`, [
+          ['field', 'groupIdentifier'],
+        ]);
+        return cleanGroupNames(groupIdentifiers(rows));
+      },
+    });
+  }
+
+  async function* identities(filters: readonly string[]): AsyncGenerator<CernIdentity, void, undefined> {
+    for await (const page of api.pages('/Identity', [...filterParams(filters), ...identityFields], {
+      pageSize: FULL_PAGE_SIZE,
+    })) {
+      for (const row of page.rows) {
+        const identity = toCernIdentity(row, phonePrefix);
+        if (identity !== null) yield identity;
+      }
+    }
+  }
+
+  async function* groups(filters: readonly string[]): AsyncGenerator<CernGroup, void, undefined> {
+    for await (const page of api.pages('/Group', [...filterParams(filters), ...groupFields], {
+      pageSize: FULL_PAGE_SIZE,
+    })) {
+      for (const row of page.rows) {
+        if (typeof row !== 'object' || row === null) continue;
+        const record = row as Record<string, unknown>;
+        if (typeof record.groupIdentifier !== 'string' || record.groupIdentifier === '') continue;
+        const group: CernGroup = { id: record.groupIdentifier };
+        if (typeof record.displayName === 'string' && record.displayName !== '')
+          group.displayName = record.displayName;
+        if (typeof record.description === 'string' && record.description !== '')
+          group.description = record.description;
+        yield group;
+      }
+    }
+  }
+
+  return {
+    async getUserGroups(login) {
+      const name = requireName('getUserGroups', 'login', login);
+      return withCernUsersAlias(await userGroups(name), config.cernUsersGroup);
+    },
+
+    async isMember(login, group) {
+      const name = requireName('isMember', 'login', login);
+      const wanted = requireName('isMember', 'group', group);
+      const memberships = withCernUsersAlias(await userGroups(name), config.cernUsersGroup);
+      return memberships.some((candidate) => sameGroup(candidate, wanted));
+    },
+
+    async getUser(login) {
+      const name = requireName('getUser', 'login', login);
+      const user = await loader.get<CernIdentity | null>({
+        key: cacheKey('user', name),
+        description: `identity of ${name}`,
+        freshMs,
+        staleMs,
+        isValid: (value): value is CernIdentity | null => value === null || isCernIdentity(value),
+        load: async () => {
+          const data = await api.getData(`/Identity/${pathSegment(name)}`, identityFields);
+          return toCernIdentity(Array.isArray(data) ? data[0] : data, phonePrefix);
+        },
+      });
+      return user === null ? null : copyIdentity(user);
+    },
+
+    async searchUsers(criteria, searchOptions = {}) {
+      if (typeof searchOptions !== 'object') throw badInput('searchUsers', 'options must be an object');
+      const exact = searchOptions.exact === true;
+      const limit = optionalLimit('searchUsers', searchOptions.limit);
+      const plan = planUserSearch(criteria, exact, config.extraSearchFilters);
+      const result = await loader.get<UserSearchResult>({
+        key: hashedCacheKey('user-search', { plan, limit: limit ?? null }),
+        description: 'user search results',
+        freshMs,
+        staleMs,
+        isValid: isUserSearchResult,
+        load: async () => {
+          const outcomes = await mapConcurrently(plan, SEARCH_CONCURRENCY, (filters) =>
+            collectIdentities('/Identity', [...filterParams(filters), ...identityFields], limit),
+          );
+          return mergeOutcomes(outcomes, limit);
+        },
+      });
+      return { users: result.users.map(copyIdentity), total: result.total };
+    },
+
+    async searchGroups(query, searchOptions = {}) {
+      const value = requireSearchValue('searchGroups', 'query', query);
+      const op = searchOptions.exact === true ? 'eq' : 'contains';
+      const found = await loader.get<string[]>({
+        key: cacheKey('group-search', op, value.toLowerCase()),
+        description: 'group search results',
+        freshMs,
+        staleMs,
+        isValid: isStringArray,
+        load: async () => {
+          const rows = await collectRows('/Group', [
+            ['filter', `groupIdentifier:${op}:${value}`],
+            ['field', 'groupIdentifier'],
+          ]);
+          return cleanGroupNames(groupIdentifiers(rows));
+        },
+      });
+      return [...found];
+    },
+
+    async getGroupMembers(group) {
+      const name = requireName('getGroupMembers', 'group', group);
+      const members = await loader.get<CernIdentity[]>({
+        key: cacheKey('group-members', name.toLowerCase()),
+        description: `members of ${name}`,
+        freshMs,
+        staleMs,
+        isValid: (value): value is CernIdentity[] => Array.isArray(value) && value.every(isCernIdentity),
+        load: async () => {
+          const rows = await collectRows(
+            `/Group/${pathSegment(name)}/memberidentities/precomputed`,
+            identityFields,
+          );
+          return toCernIdentities(rows, phonePrefix);
+        },
+      });
+      return members.map(copyIdentity);
+    },
+
+    iterateIdentities(filters) {
+      // Validated now, so a bad filter fails at the call, not at the first `next()`.
+      return identities(requireFilters('iterateIdentities', filters));
+    },
+
+    iterateGroups(filters) {
+      return groups(requireFilters('iterateGroups', filters));
+    },
+
+    getApiToken() {
+      return tokens.get();
+    },
+
+    exchangeToken(subjectToken, audience) {
+      return exchangeToken(subjectToken, audience);
+    },
+
+    async seedUserGroups(login, groupList) {
+      const name = requireName('seedUserGroups', 'login', login);
+      if (!Array.isArray(groupList)) throw badInput('seedUserGroups', 'groups must be an array of strings');
+      await loader.set(cacheKey('groups', name), cleanGroupNames(groupList), freshMs, staleMs);
+    },
+
+    close() {
+      api.close();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * A person (or account) as the CERN Authorization Service knows it, with friendly field names.
+ * Absent fields are omitted, never `null`.
+ */
+export interface CernIdentity {
+  /** CERN login (the AuthZ `upn`); eduGAIN logins may contain `/` or `@`. */
+  login: string;
+  firstName?: string;
+  lastName?: string;
+  displayName?: string;
+  /** `primaryAccountEmail`. */
+  email?: string;
+  /** `instituteName`, e.g. `CERN`. */
+  affiliation?: string;
+  /** `telephone1`; internal 5-digit extensions get `phonePrefix` (see `formatPhone`). */
+  phone?: string;
+  /** CERN person id; absent for guests, eduGAIN and service accounts. */
+  personId?: number;
+}
+
+/** Fields `searchUsers()` can match; each takes one value or several (any of them, OR). */
+export type UserSearchField = 'login' | 'email' | 'firstName' | 'lastName' | 'displayName' | 'affiliation';
+
+/**
+ * `searchUsers()` criteria: every given field must match (AND); a field given several values
+ * matches any of them (OR, run as separate API queries since the API has no OR).
+ */
+export type UserSearchCriteria = Partial<Record<UserSearchField, string | readonly string[]>>;
+
+export interface UserSearchOptions {
+  /** Match whole values (`eq`) instead of substrings (`contains`). Default false. Case-insensitive either way. */
+  exact?: boolean;
+  /** Most users returned. Default: every match, across all pages. */
+  limit?: number;
+}
+
+export interface UserSearchResult {
+  users: CernIdentity[];
+  /**
+   * Distinct matches known: exact when every page was read; when `limit` cut the search
+   * short, at least `users.length` and at least the API's count for the largest single query.
+   */
+  total: number;
+}
+
+/** An e-group as listed by `iterateGroups()`. */
+export interface CernGroup {
+  /** The group's name (`groupIdentifier`), e.g. `it-dep`. */
+  id: string;
+  displayName?: string;
+  description?: string;
+}
+
+/**
+ * Everything the library needs from CERN's Authorization Service API and Keycloak's token
+ * endpoints. Created by `createIdentityProvider()`, or available as `sso.identity`.
+ *
+ * Outages (5xx, timeouts, refused connections, token endpoint down) reject with a 503
+ * `CernSsoError` (`ERR_UPSTREAM_UNAVAILABLE`, with `Retry-After`) unless stale cached data can
+ * be served instead.
+ */
+export interface IdentityProvider {
+  /**
+   * The user's e-groups (precomputed, i.e. including nested groups), plus `CERN Users` when
+   * the user is in `cernUsersGroup`. An unknown login has no groups (`[]`). Cached.
+   */
+  getUserGroups(login: string): Promise<string[]>;
+  /** Whether the user is in `group` (case-insensitive; `CERN Users` is the `cernUsersGroup` alias). */
+  isMember(login: string, group: string): Promise<boolean>;
+  /** The identity of `login`, or `null` when the API does not know it. Cached. */
+  getUser(login: string): Promise<CernIdentity | null>;
+  /** Searches persons (`type:eq:Person` and `extraSearchFilters` always apply). Cached. */
+  searchUsers(criteria: UserSearchCriteria, options?: UserSearchOptions): Promise<UserSearchResult>;
+  /** Names of groups whose name contains (or, with `exact`, equals) `query`. Cached. */
+  searchGroups(query: string, options?: { exact?: boolean }): Promise<string[]>;
+  /** Members of `group`, nested groups included; an unknown group has none (`[]`). Cached. */
+  getGroupMembers(group: string): Promise<CernIdentity[]>;
+  /**
+   * Every identity matching the AuthZ `filters` (`field:op:value`, AND-ed), page by page, for
+   * sync jobs. Not cached; an outage mid-way rejects the iteration.
+   */
+  iterateIdentities(filters?: readonly string[]): AsyncIterable<CernIdentity>;
+  /** Every group matching `filters`, page by page. Not cached. */
+  iterateGroups(filters?: readonly string[]): AsyncIterable<CernGroup>;
+  /** A valid token for the Authorization Service API (client credentials, shared via the cache). */
+  getApiToken(): Promise<string>;
+  /** RFC 8693: exchanges a user's access token for one whose audience is `audience`. Cached until expiry. */
+  exchangeToken(subjectToken: string, audience: string): Promise<string>;
+  /**
+   * Stores `groups` as the user's fresh group data, e.g. from an ID token `groups` claim, so that
+   * `getUserGroups()` needs no API call. Entries containing `|` are dropped.
+   */
+  seedUserGroups(login: string, groups: readonly string[]): Promise<void>;
+  /** Releases sockets. The cache store is the caller's and stays open. */
+  close(): Promise<void>;
+}

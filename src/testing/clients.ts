@@ -1,0 +1,80 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import type { EmulatorContext } from './context.js';
+import { OAuthError, param } from './http.js';
+import type { EmulatorClient } from './types.js';
+
+/**
+ * Keycloak's redirect URI rule: exact match, or a prefix match when the registered value ends
+ * with `*`. URIs with a fragment never match (RFC 6749 §3.1.2).
+ */
+export function matchesRedirectUri(allowed: readonly string[], uri: string): boolean {
+  if (uri.includes('#')) return false;
+  return allowed.some((pattern) =>
+    pattern.endsWith('*') ? uri.startsWith(pattern.slice(0, -1)) : pattern === uri,
+  );
+}
+
+/** Post-logout redirect URIs allowed for a client (default: its redirect URI rules). */
+export function postLogoutUris(client: EmulatorClient): readonly string[] {
+  return client.postLogoutRedirectUris ?? client.redirectUris;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/** `application/x-www-form-urlencoded` decoding of a Basic credential part (RFC 6749 §2.3.1). */
+function formDecode(value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, ' '));
+}
+
+/**
+ * Authenticates the calling client by `client_secret_basic` or `client_secret_post`.
+ * Throws `invalid_client` (401) for unknown clients and wrong secrets.
+ */
+export function authenticateClient(
+  ctx: EmulatorContext,
+  req: Request,
+  body: Record<string, unknown>,
+): EmulatorClient {
+  const header = req.get('authorization');
+  const bodyId = param(body, 'client_id');
+  let clientId: string | undefined;
+  let secret: string | undefined;
+  let basic = false;
+  if (header !== undefined && /^Basic /i.test(header)) {
+    basic = true;
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    try {
+      if (colon < 0) throw new Error('no colon');
+      clientId = formDecode(decoded.slice(0, colon));
+      secret = formDecode(decoded.slice(colon + 1));
+    } catch {
+      throw invalidClient(true, 'Invalid client authentication header');
+    }
+    if (param(body, 'client_secret') !== undefined) {
+      throw new OAuthError(400, 'invalid_request', 'Multiple client authentication methods used');
+    }
+    if (bodyId !== undefined && bodyId !== clientId) {
+      throw invalidClient(true, 'client_id does not match the authenticated client');
+    }
+  } else {
+    clientId = bodyId;
+    secret = param(body, 'client_secret');
+  }
+  if (clientId === undefined) throw invalidClient(basic, 'Missing parameter: client_id');
+  const client = ctx.clients.get(clientId);
+  if (!client || secret === undefined || !safeEqual(secret, client.clientSecret)) {
+    throw invalidClient(basic, 'Invalid client or Invalid client credentials');
+  }
+  return client;
+}
+
+function invalidClient(basic: boolean, description: string): OAuthError {
+  const headers: Record<string, string> = basic ? { 'WWW-Authenticate': 'Basic realm="emulator"' } : {};
+  return new OAuthError(401, 'invalid_client', description, headers);
+}

@@ -1,0 +1,91 @@
+import { startCernSsoEmulator, type CernSsoEmulator, type EmulatorOptions } from '../../src/testing/index.js';
+import type { CacheStore } from '../../src/cache/types.js';
+import { memoryCache } from '../../src/cache/memory.js';
+import type { IdentityProviderOptions } from '../../src/config.js';
+import {
+  createIdentityProvider,
+  type IdentityProviderInternals,
+} from '../../src/identity/identity-provider.js';
+import type { IdentityProvider } from '../../src/identity/types.js';
+import type { Logger } from '../../src/logger.js';
+
+/** Paths on the emulator, for `requests.count()` and `faults.set()`. */
+export const API = '/api/v1.0';
+export const MEMBERSHIP = `${API}/IdentityMembership`;
+export const API_TOKEN = '/auth/realms/cern/api-access/token';
+export const OIDC_TOKEN = '/auth/realms/cern/protocol/openid-connect/token';
+
+export interface RecordingLogger extends Logger {
+  warnings: string[];
+  errors: string[];
+  all: string[];
+}
+
+/** Keeps every message, so tests can assert on warnings and that no token was logged. */
+export function recordingLogger(): RecordingLogger {
+  const warnings: string[] = [];
+  const errors: string[] = [];
+  const all: string[] = [];
+  const keep =
+    (list?: string[]) =>
+    (message: string, ...args: unknown[]): void => {
+      const line = [message, ...args.map((arg) => String(arg))].join(' ');
+      all.push(line);
+      list?.push(line);
+    };
+  return { warnings, errors, all, debug: keep(), info: keep(), warn: keep(warnings), error: keep(errors) };
+}
+
+/** A controllable clock for the provider (the emulator keeps real time). */
+export function fakeClock(): { now: () => number; advance: (ms: number) => void } {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    advance: (ms) => {
+      offset += ms;
+    },
+  };
+}
+
+export function startEmulator(options: EmulatorOptions = {}): Promise<CernSsoEmulator> {
+  return startCernSsoEmulator(options);
+}
+
+export interface ProviderSetup {
+  identity: IdentityProvider;
+  logger: RecordingLogger;
+  cache: CacheStore;
+}
+
+/** An identity provider for the emulator's demo client, with a recording logger. */
+export function makeProvider(
+  emulator: CernSsoEmulator,
+  options: Partial<IdentityProviderOptions> = {},
+  internals: IdentityProviderInternals = {},
+): ProviderSetup {
+  const logger = recordingLogger();
+  const cache = options.cache ?? memoryCache();
+  const identity = createIdentityProvider(
+    {
+      clientId: 'demo-app',
+      clientSecret: 'demo-app-secret',
+      issuer: emulator.issuer,
+      authzApiUrl: emulator.authzApiUrl,
+      logger,
+      ...options,
+      cache,
+    },
+    internals,
+  );
+  return { identity, logger, cache };
+}
+
+/** The rejection of `promise` (fails the test if it resolves). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
