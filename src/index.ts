@@ -11,3 +11,4 @@ export type { Logger } from './logger.js';
 export type { CernSsoOptions, IdentityProviderOptions } from './config.js';
 export type { CacheStore } from './cache/types.js';
 export { memoryCache, type MemoryCacheOptions } from './cache/memory.js';
+export * from './identity/index.js';

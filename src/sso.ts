@@ -3,15 +3,16 @@ import { callbackRoute } from './auth/callback-route.js';
 import { createOidcDiscovery } from './auth/discovery.js';
 import { loginRoute } from './auth/login-route.js';
 import { logoutRoute } from './auth/logout-route.js';
-import { createRuntime, type GroupSource } from './auth/runtime.js';
+import { createRuntime } from './auth/runtime.js';
 import { createSessionContext } from './auth/session-context.js';
 import { resolveSsoConfig, type CernSsoOptions } from './config.js';
-import { CernSsoError } from './errors.js';
+import { buildIdentityProvider } from './identity/identity-provider.js';
+import type { IdentityProvider } from './identity/types.js';
 
 /** The middleware returned by `cernSso()`: an Express Router with a few extra members. */
 export interface CernSso extends Router {
   /** The identity provider (groups, users, search) sharing this instance's config and cache. */
-  readonly identity: GroupSource;
+  readonly identity: IdentityProvider;
   /** Resolves once discovery succeeded. Optional: the app never has to call it. */
   ready(): Promise<void>;
   /** Releases timers and connections (tests, graceful shutdown). */
@@ -35,12 +36,8 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
     clockToleranceSec: config.clockToleranceSec,
     logger: config.logger,
   });
-  const identity: GroupSource = {
-    getUserGroups: () =>
-      Promise.reject(new CernSsoError('ERR_UPSTREAM_UNAVAILABLE', 'not wired yet', { status: 503 })),
-    exchangeToken: () =>
-      Promise.reject(new CernSsoError('ERR_UPSTREAM_UNAVAILABLE', 'not wired yet', { status: 503 })),
-  };
+  // One discovery and one cache for login and identity: no second discovery request.
+  const identity = buildIdentityProvider(config, { discovery });
   const runtime = createRuntime(config, discovery, identity);
   const router = Router() as CernSso;
 
@@ -66,7 +63,12 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
         await discovery.get();
       },
     },
-    close: { value: () => Promise.resolve() },
+    close: {
+      value: async () => {
+        runtime.refreshes.clear();
+        await identity.close();
+      },
+    },
   });
   return router;
 }

@@ -12,32 +12,46 @@ export function layout(title: string, user: CernUser | undefined, content: strin
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escape(title)} · express-cern-sso demo</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --cern: #0033a0; --bg: #f4f6f9; --ink: #1c2733; --muted: #5b6b7c; }
   * { box-sizing: border-box; }
   body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--ink); }
-  header { background: var(--cern); color: #fff; padding: .8rem 1.5rem; display: flex; align-items: center; gap: 1.5rem; }
-  header a.brand { color: #fff; font-weight: 600; text-decoration: none; font-size: 1.1rem; }
-  header nav { display: flex; gap: 1rem; flex: 1; }
-  header nav a { color: #dfe6f5; text-decoration: none; }
-  header nav a:hover { color: #fff; }
-  header .account { display: flex; align-items: center; gap: .8rem; }
+  header { background: var(--cern); color: #fff; padding: .5rem 1.5rem; min-height: 3.5rem; display: flex;
+    flex-wrap: wrap; align-items: center; gap: .5rem 1.5rem; }
+  header a.brand { color: #fff; font-weight: 600; text-decoration: none; font-size: 1.1rem; white-space: nowrap; }
+  header nav { display: flex; flex-wrap: wrap; gap: .3rem 1rem; flex: 1; }
+  header nav a { color: #dfe6f5; text-decoration: none; white-space: nowrap; }
+  header nav a:hover { color: #fff; text-decoration: underline; }
+  header .account { display: flex; align-items: center; gap: .8rem; margin-left: auto; min-width: 0; }
   header form { margin: 0; }
-  .who { font-weight: 500; }
+  .who { font-weight: 500; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
   main { max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
+  main a:not(.button) { color: var(--cern); }
   .card { background: #fff; border-radius: 10px; box-shadow: 0 2px 12px #0001; padding: 1.5rem 2rem; margin-bottom: 1.5rem; }
   h1 { font-size: 1.5rem; margin-top: 0; }
   dl { display: grid; grid-template-columns: 10rem 1fr; gap: .5rem 1rem; margin: 0; }
   dt { color: var(--muted); }
-  dd { margin: 0; font-weight: 500; word-break: break-all; }
+  dd { margin: 0; font-weight: 500; overflow-wrap: anywhere; }
   .button, button { background: #fff; color: var(--cern); border: 0; border-radius: 6px; padding: .45rem 1rem;
-    font: inherit; font-weight: 600; cursor: pointer; text-decoration: none; }
+    font: inherit; font-weight: 600; cursor: pointer; text-decoration: none; white-space: nowrap; display: inline-block; }
   main .button, main button { background: var(--cern); color: #fff; }
   button.link { background: transparent; color: #fff; padding: 0; font-weight: 400; text-decoration: underline; }
+  .button:hover, button:hover { filter: brightness(.92); }
+  button.link:hover { filter: none; text-decoration-thickness: 2px; }
   .tag { display: inline-block; background: #e6ecf8; color: var(--cern); border-radius: 999px; padding: .1rem .6rem; margin: 0 .3rem .3rem 0; font-size: .9rem; }
   .muted { color: var(--muted); }
   input[type=search] { width: 100%; padding: .6rem .8rem; font: inherit; border: 1px solid #c8d1dc; border-radius: 6px; }
   ul.results { list-style: none; padding: 0; } ul.results li { padding: .4rem 0; border-bottom: 1px solid #eef1f5; }
+  @media (max-width: 40rem) {
+    header { padding: .5rem 1rem; }
+    header nav { order: 3; flex-basis: 100%; }
+    main { margin: 1rem auto; }
+    .card { padding: 1.25rem; }
+    dl { grid-template-columns: 1fr; gap: 0; }
+    dt { font-size: .9rem; margin-top: .6rem; }
+    dt:first-child { margin-top: 0; }
+  }
 </style></head>
 <body>
 <header><a class="brand" href="/">CERN demo app</a>

@@ -1,9 +1,10 @@
 import type { Request } from 'express';
 import { kLoginPath, type InternalContext } from '../context.js';
 import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
+import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
 import { getSessionAccessToken, notAuthenticated } from './refresh.js';
 import { appPath, type AuthRuntime } from './runtime.js';
-import { stringList, userFromClaims, type CernClaims, type CernUser } from './user.js';
+import { userFromClaims, type CernClaims, type CernUser } from './user.js';
 
 /** `req.sso` for session (browser) requests. Reads the session lazily: no cost until used. */
 export function createSessionContext(req: Request, runtime: AuthRuntime): InternalContext {
@@ -28,7 +29,10 @@ export function createSessionContext(req: Request, runtime: AuthRuntime): Intern
       const user = context.user;
       if (!user) throw notAuthenticated();
       const claims = auth()?.claims;
-      if (claims && Array.isArray(claims.groups)) return stringList(claims.groups);
+      // Keycloak's `groups` claim, when enabled for the app, is authoritative: no AuthZ call.
+      if (claims && Array.isArray(claims.groups)) {
+        return withCernUsersAlias(cleanGroupNames(claims.groups), runtime.config.cernUsersGroup);
+      }
       return runtime.identity.getUserGroups(user.login);
     },
     async inGroup(group: string | readonly string[], options?: MatchOptions) {

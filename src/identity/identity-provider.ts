@@ -1,7 +1,11 @@
 import { createOidcDiscovery, type OidcDiscovery } from '../auth/discovery.js';
 import { createCachedLoader } from '../cache/cached-loader.js';
 import { cacheKey, hashedCacheKey } from '../cache/keys.js';
-import { resolveIdentityConfig, type IdentityProviderOptions } from '../config.js';
+import {
+  resolveIdentityConfig,
+  type IdentityProviderOptions,
+  type ResolvedIdentityConfig,
+} from '../config.js';
 import { createApiTokenSource } from './api-token.js';
 import { createAuthzClient, pathSegment, type QueryParams } from './authz-client.js';
 import { cleanGroupNames, isStringArray, sameGroup, withCernUsersAlias } from './group-names.js';
@@ -68,13 +72,26 @@ const copyIdentity = (identity: CernIdentity): CernIdentity => ({ ...identity })
  * group data and search results cached (fresh for `groupsTtlMs`, then served stale for up to
  * `staleTtlMs` while the API is down). Usable without Express, e.g. in a sync job.
  *
+ * @param options Identity options (see the README); `CERN_SSO_*` environment fallbacks apply.
+ * @param internals Not public: `cernSso()` passes its discovery here.
  * @throws CernSsoError `ERR_CONFIG` listing every invalid option.
  */
 export function createIdentityProvider(
   options: Partial<IdentityProviderOptions> = {},
   internals: IdentityProviderInternals = {},
 ): IdentityProvider {
-  const config = resolveIdentityConfig(options);
+  return buildIdentityProvider(resolveIdentityConfig(options), internals);
+}
+
+/**
+ * {@link createIdentityProvider} from an already validated configuration: `cernSso()` passes its
+ * resolved config (a superset) and its discovery, so nothing is validated or discovered twice.
+ * @internal
+ */
+export function buildIdentityProvider(
+  config: ResolvedIdentityConfig,
+  internals: IdentityProviderInternals = {},
+): IdentityProvider {
   const { logger } = config;
   const now = internals.now ?? Date.now;
   const discovery =

@@ -1,6 +1,10 @@
 import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createOidcDiscovery } from '../../src/auth/discovery.js';
 import { memoryCache } from '../../src/cache/memory.js';
+import { resolveSsoConfig } from '../../src/config.js';
+import { buildIdentityProvider } from '../../src/identity/identity-provider.js';
+import { silentLogger } from '../../src/logger.js';
 import { deriveApiTokenEndpoint } from '../../src/identity/api-token.js';
 import type { CernSsoEmulator } from '../../src/testing/index.js';
 import {
@@ -155,5 +159,26 @@ describe('exchangeToken', () => {
   it('validates its inputs', async () => {
     await expect(setup.identity.exchangeToken('', 'x')).rejects.toMatchObject({ status: 400 });
     await expect(setup.identity.exchangeToken('abc', ' ')).rejects.toThrow(/audience must not be empty/);
+  });
+});
+
+describe('buildIdentityProvider', () => {
+  it("accepts cernSso()'s resolved config and shares its discovery", async () => {
+    const config = resolveSsoConfig({
+      clientId: 'demo-app',
+      clientSecret: 'demo-app-secret',
+      issuer: emulator.issuer,
+      authzApiUrl: emulator.authzApiUrl,
+      baseUrl: 'http://localhost:3000',
+      logger: silentLogger,
+    });
+    const discovery = createOidcDiscovery({ ...config, logger: silentLogger });
+    await discovery.get();
+    emulator.requests.reset();
+    const identity = buildIdentityProvider(config, { discovery });
+    expect(await identity.getUserGroups('jdoe')).toContain('it-dep');
+    // The shared discovery was used: no second discovery request.
+    expect(emulator.requests.count('/auth/realms/cern/.well-known')).toBe(0);
+    await identity.close();
   });
 });

@@ -55,7 +55,9 @@ describe('authorization endpoint: form login', () => {
     const html = await page.text();
     expect(html).toContain('CERN Single Sign-On (emulator)');
     expect(html).toMatch(/<input[^>]*name="username"/);
-    expect(html).toMatch(/<input[^>]*name="password"[^>]*type="password"|<input[^>]*type="password"[^>]*name="password"/);
+    expect(html).toMatch(
+      /<input[^>]*name="password"[^>]*type="password"|<input[^>]*type="password"[^>]*name="password"/,
+    );
     expect(html).toMatch(/<button[^>]*type="submit"/);
     const action = formAction(html, emu.url);
 
@@ -76,7 +78,8 @@ describe('authorization endpoint: form login', () => {
     const code = location.searchParams.get('code') ?? '';
     expect(code).not.toBe('');
 
-    const setCookie = right.headers.getSetCookie().find((line) => line.startsWith(`${SESSION_COOKIE}=`)) ?? '';
+    const setCookie =
+      right.headers.getSetCookie().find((line) => line.startsWith(`${SESSION_COOKIE}=`)) ?? '';
     expect(setCookie).toMatch(/Path=\/auth\/realms\/cern\//);
     expect(setCookie).toMatch(/HttpOnly/);
     expect(setCookie).toMatch(/SameSite=Lax/);
@@ -95,7 +98,10 @@ describe('authorization endpoint: form login', () => {
 
     // ID token: verified against the published JWKS, CERN claims.
     const jwks = createRemoteJWKSet(new URL(`${emu.issuer}/protocol/openid-connect/certs`));
-    const { payload: id } = await jwtVerify(body.id_token, jwks, { issuer: emu.issuer, audience: 'demo-app' });
+    const { payload: id } = await jwtVerify(body.id_token, jwks, {
+      issuer: emu.issuer,
+      audience: 'demo-app',
+    });
     expect(id).toMatchObject({
       sub: 'jdoe',
       cern_upn: 'jdoe',
@@ -121,7 +127,13 @@ describe('authorization endpoint: form login', () => {
     // Access token: a JWT with typ Bearer, aud = client.
     const { payload: at, protectedHeader } = await jwtVerify(body.access_token, jwks, { issuer: emu.issuer });
     expect(protectedHeader).toMatchObject({ alg: 'RS256', typ: 'JWT' });
-    expect(at).toMatchObject({ typ: 'Bearer', aud: 'demo-app', azp: 'demo-app', sub: 'jdoe', scope: 'openid profile email' });
+    expect(at).toMatchObject({
+      typ: 'Bearer',
+      aud: 'demo-app',
+      azp: 'demo-app',
+      sub: 'jdoe',
+      scope: 'openid profile email',
+    });
     expect(at.nonce).toBeUndefined();
     expect(at.jti).toEqual(expect.any(String));
 
@@ -285,7 +297,12 @@ describe('auto-login', () => {
   });
 
   it('adds the precomputed groups (with nesting) when the client enables the groups claim', async () => {
-    emu.registerClient({ ...demoClient, clientId: 'groups-app', clientSecret: 'groups-secret', groupsClaim: true });
+    emu.registerClient({
+      ...demoClient,
+      clientId: 'groups-app',
+      clientSecret: 'groups-secret',
+      groupsClaim: true,
+    });
     emu.setAutoLogin('admin1');
     const { verifier, challenge } = pkce();
     const response = await authorize(emu, codeRequest(challenge, { client_id: 'groups-app' }));
@@ -329,7 +346,10 @@ describe('token endpoint: authorization_code', () => {
     const newCode = async () => {
       const { verifier, challenge } = pkce();
       const response = await authorize(emu, codeRequest(challenge));
-      return { code: new URL(response.headers.get('location') ?? '').searchParams.get('code') ?? '', verifier };
+      return {
+        code: new URL(response.headers.get('location') ?? '').searchParams.get('code') ?? '',
+        verifier,
+      };
     };
     let c = await newCode();
     expect((await exchange(c.code, c.verifier, 'http://localhost:3000/other')).body).toMatchObject({
@@ -352,7 +372,12 @@ describe('token endpoint: authorization_code', () => {
     const stolen = await postForm(
       emu,
       TOKEN_PATH,
-      { grant_type: 'authorization_code', code: c.code, redirect_uri: REDIRECT_URI, code_verifier: c.verifier },
+      {
+        grant_type: 'authorization_code',
+        code: c.code,
+        redirect_uri: REDIRECT_URI,
+        code_verifier: c.verifier,
+      },
       { authorization: `Basic ${Buffer.from('other:other-secret').toString('base64')}` },
     );
     expect(stolen.body.error).toBe('invalid_grant');

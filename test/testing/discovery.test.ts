@@ -1,6 +1,7 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { fetchJwks, getJson } from './helpers.js';
 
 let emu: CernSsoEmulator;
 
@@ -18,16 +19,19 @@ describe('emulator startup', () => {
     expect(emu.authzApiUrl).toBe(emu.url);
   });
 
-  it.each(['0.0.0.0', '192.168.1.10', 'example.org', '::', '10.0.0.1'])('refuses non-loopback host %s', async (host) => {
-    await expect(startCernSsoEmulator({ host })).rejects.toThrow(/loopback/);
-  });
+  it.each(['0.0.0.0', '192.168.1.10', 'example.org', '::', '10.0.0.1'])(
+    'refuses non-loopback host %s',
+    async (host) => {
+      await expect(startCernSsoEmulator({ host })).rejects.toThrow(/loopback/);
+    },
+  );
 
   it('accepts localhost and ::1 style hosts and a custom realm', async () => {
     const other = await startCernSsoEmulator({ host: 'localhost', realm: 'cern-qa' });
     try {
       expect(other.url).toMatch(/^http:\/\/localhost:\d+$/);
       expect(other.issuer).toBe(`${other.url}/auth/realms/cern-qa`);
-      const doc = await (await fetch(`${other.issuer}/.well-known/openid-configuration`)).json();
+      const doc = await getJson(`${other.issuer}/.well-known/openid-configuration`);
       expect(doc.issuer).toBe(other.issuer);
     } finally {
       await other.close();
@@ -51,7 +55,7 @@ describe('discovery and JWKS', () => {
   it('publishes Keycloak-shaped OpenID Provider metadata', async () => {
     const response = await fetch(`${emu.issuer}/.well-known/openid-configuration`);
     expect(response.status).toBe(200);
-    const doc = await response.json();
+    const doc = (await response.json()) as Record<string, unknown>;
     const oidc = `${emu.issuer}/protocol/openid-connect`;
     expect(doc).toMatchObject({
       issuer: emu.issuer,
@@ -78,26 +82,27 @@ describe('discovery and JWKS', () => {
       ]),
     );
     expect(doc.scopes_supported).toContain('openid');
-    expect(doc.claims_supported).toEqual(expect.arrayContaining(['cern_upn', 'cern_person_id', 'cern_roles']));
+    expect(doc.claims_supported).toEqual(
+      expect.arrayContaining(['cern_upn', 'cern_person_id', 'cern_roles']),
+    );
   });
 
   it('serves RS256 signing keys with kid, use and alg', async () => {
-    const jwks = await (await fetch(`${emu.issuer}/protocol/openid-connect/certs`)).json();
+    const jwks = await fetchJwks(emu);
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig', e: 'AQAB' });
-    expect(jwks.keys[0].kid).toEqual(expect.any(String));
-    expect(jwks.keys[0].d).toBeUndefined();
+    expect(jwks.keys[0]?.kid).toEqual(expect.any(String));
+    expect(jwks.keys[0]?.d).toBeUndefined();
   });
 
   it('rotates keys: new tokens use the new kid, old keys stay published until removed', async () => {
-    const jwksUrl = `${emu.issuer}/protocol/openid-connect/certs`;
-    const before = await (await fetch(jwksUrl)).json();
-    const oldKid: string = before.keys[0].kid;
+    const before = await fetchJwks(emu);
+    const oldKid = before.keys[0]?.kid ?? '';
     const oldToken = await emu.issueAccessToken('jdoe');
     const newKid = await emu.rotateSigningKey();
     expect(newKid).not.toBe(oldKid);
-    const after = await (await fetch(jwksUrl)).json();
-    expect(after.keys.map((key: { kid: string }) => key.kid)).toEqual([oldKid, newKid]);
+    const after = await fetchJwks(emu);
+    expect(after.keys.map((key) => key.kid)).toEqual([oldKid, newKid]);
 
     const token = await emu.issueAccessToken('jdoe');
     const { protectedHeader } = await jwtVerify(token, createLocalJWKSet(after), { issuer: emu.issuer });
@@ -106,10 +111,12 @@ describe('discovery and JWKS', () => {
     const pinned = await emu.issueAccessToken('jdoe', { kid: oldKid });
     expect((await jwtVerify(pinned, createLocalJWKSet(after))).protectedHeader.kid).toBe(oldKid);
 
-    expect(() => emu.removeSigningKey(newKid)).toThrow(/active/);
+    expect(() => {
+      emu.removeSigningKey(newKid);
+    }).toThrow(/active/);
     emu.removeSigningKey(oldKid);
-    const final = await (await fetch(jwksUrl)).json();
-    expect(final.keys.map((key: { kid: string }) => key.kid)).toEqual([newKid]);
+    const final = await fetchJwks(emu);
+    expect(final.keys.map((key) => key.kid)).toEqual([newKid]);
     await expect(jwtVerify(oldToken, createLocalJWKSet(final))).rejects.toThrow();
   });
 

@@ -1,7 +1,40 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { JSONWebKeySet } from 'jose';
 import type { CernSsoEmulator } from 'express-cern-sso/testing';
+
+/** A token endpoint answer (success or OAuth error). */
+export interface TokenBody {
+  access_token: string;
+  id_token: string;
+  refresh_token: string;
+  expires_in: number;
+  refresh_expires_in: number;
+  error?: string;
+  error_description?: string;
+  [name: string]: unknown;
+}
+
+/** Decoded JWT claims, with the numeric and string claims the tests do arithmetic or lookups on. */
+export interface Claims {
+  iat: number;
+  exp: number;
+  nbf: number;
+  sub: string;
+  sid: string;
+  [name: string]: unknown;
+}
+
+/** GETs JSON. */
+export async function getJson(url: string): Promise<Record<string, unknown>> {
+  return (await (await fetch(url)).json()) as Record<string, unknown>;
+}
+
+/** The emulator's published JWKS. */
+export async function fetchJwks(emu: CernSsoEmulator): Promise<JSONWebKeySet> {
+  return (await (await fetch(`${emu.issuer}/protocol/openid-connect/certs`)).json()) as JSONWebKeySet;
+}
 
 export const REDIRECT_URI = 'http://localhost:3000/oidc/callback';
 export const DEMO_CLIENT = { id: 'demo-app', secret: 'demo-app-secret' };
@@ -44,7 +77,8 @@ export async function authorize(
   jar?: CookieJar,
 ): Promise<Response> {
   const url = new URL(`${emu.issuer}/protocol/openid-connect/auth`);
-  for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
+  for (const [name, value] of Object.entries(params))
+    if (value !== undefined) url.searchParams.set(name, value);
   const response = await fetch(url, { redirect: 'manual', headers: jar?.header() ?? {} });
   jar?.update(response);
   return response;
@@ -95,7 +129,7 @@ export async function postForm(
   path: string,
   params: Record<string, string | string[]>,
   headers: Record<string, string> = basic(DEMO_CLIENT.id, DEMO_CLIENT.secret),
-): Promise<{ status: number; body: any; response: Response }> {
+): Promise<{ status: number; body: TokenBody; response: Response }> {
   const form = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     for (const item of Array.isArray(value) ? value : [value]) form.append(name, item);
@@ -106,13 +140,13 @@ export async function postForm(
     body: form.toString(),
   });
   const text = await response.text();
-  let body: unknown = text;
+  let body: unknown = { text };
   try {
     body = JSON.parse(text);
   } catch {
-    // not JSON
+    // not JSON: keep the text
   }
-  return { status: response.status, body, response };
+  return { status: response.status, body: body as TokenBody, response };
 }
 
 export const TOKEN_PATH = '/protocol/openid-connect/token';
@@ -121,7 +155,7 @@ export const TOKEN_PATH = '/protocol/openid-connect/token';
 export async function codeFlow(
   emu: CernSsoEmulator,
   options: { jar?: CookieJar; extra?: Record<string, string> } = {},
-): Promise<{ tokens: any; location: URL; verifier: string }> {
+): Promise<{ tokens: TokenBody; location: URL; verifier: string }> {
   const { verifier, challenge } = pkce();
   const response = await authorize(emu, codeRequest(challenge, options.extra), options.jar);
   if (response.status !== 302) throw new Error(`authorize answered ${response.status}`);
@@ -139,25 +173,29 @@ export async function codeFlow(
 }
 
 /** Decodes a JWT payload without verifying it. */
-export function claimsOf(jwt: string): Record<string, any> {
+export function claimsOf(jwt: string): Claims {
   const [, payload = ''] = jwt.split('.');
-  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Claims;
 }
 
-export function headerOf(jwt: string): Record<string, any> {
+export function headerOf(jwt: string): Record<string, unknown> {
   const [header = ''] = jwt.split('.');
-  return JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+  return JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
 /** A tiny HTTP server recording form POSTs (a client's back-channel logout endpoint). */
-export async function startRecorder(
-  status = 200,
-): Promise<{ url: string; received: { path: string; body: URLSearchParams; contentType: string }[]; close: () => Promise<void> }> {
+export async function startRecorder(status = 200): Promise<{
+  url: string;
+  received: { path: string; body: URLSearchParams; contentType: string }[];
+  close: () => Promise<void>;
+}> {
   const received: { path: string; body: URLSearchParams; contentType: string }[] = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     let data = '';
     req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (data += chunk));
+    req.on('data', (chunk: string) => {
+      data += chunk;
+    });
     req.on('end', () => {
       received.push({
         path: req.url ?? '',
@@ -176,7 +214,9 @@ export async function startRecorder(
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => resolve());
+        server.close(() => {
+          resolve();
+        });
       }),
   };
 }

@@ -1,7 +1,23 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SESSION_COOKIE, demoClient, startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
-import { CookieJar, TOKEN_PATH, authorize, claimsOf, codeFlow, codeRequest, pkce, postForm, startRecorder } from './helpers.js';
+import {
+  SESSION_COOKIE,
+  demoClient,
+  startCernSsoEmulator,
+  type CernSsoEmulator,
+} from 'express-cern-sso/testing';
+import {
+  CookieJar,
+  TOKEN_PATH,
+  authorize,
+  claimsOf,
+  codeFlow,
+  codeRequest,
+  fetchJwks,
+  pkce,
+  postForm,
+  startRecorder,
+} from './helpers.js';
 
 let emu: CernSsoEmulator;
 let recorder: Awaited<ReturnType<typeof startRecorder>>;
@@ -51,7 +67,7 @@ describe('end-session endpoint', () => {
     expect(delivery?.path).toBe('/oidc/backchannel-logout');
     expect(delivery?.contentType).toMatch(/application\/x-www-form-urlencoded/);
     const logoutToken = delivery?.body.get('logout_token') ?? '';
-    const jwks = createLocalJWKSet(await (await fetch(`${emu.issuer}/protocol/openid-connect/certs`)).json());
+    const jwks = createLocalJWKSet(await fetchJwks(emu));
     const { payload, protectedHeader } = await jwtVerify(logoutToken, jwks, {
       issuer: emu.issuer,
       audience: 'demo-app',
@@ -67,7 +83,10 @@ describe('end-session endpoint', () => {
     expect(payload.nonce).toBeUndefined();
 
     // Session is over: refresh fails, the access token is inactive, and the browser must log in again.
-    const refresh = await postForm(emu, TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    const refresh = await postForm(emu, TOKEN_PATH, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+    });
     expect(refresh.body).toMatchObject({ error: 'invalid_grant', error_description: 'Session not active' });
     const introspection = await postForm(emu, `${TOKEN_PATH}/introspect`, { token: tokens.access_token });
     expect(introspection.body.active).toBe(false);

@@ -36,7 +36,12 @@ describe('client authentication', () => {
   });
 
   it('rejects wrong, missing and mismatching credentials with 401 invalid_client', async () => {
-    const wrong = await postForm(emu, TOKEN_PATH, { grant_type: 'client_credentials' }, basic('demo-app', 'nope'));
+    const wrong = await postForm(
+      emu,
+      TOKEN_PATH,
+      { grant_type: 'client_credentials' },
+      basic('demo-app', 'nope'),
+    );
     expect(wrong.status).toBe(401);
     expect(wrong.body.error).toBe('invalid_client');
     expect(wrong.response.headers.get('www-authenticate')).toMatch(/^Basic/);
@@ -50,7 +55,12 @@ describe('client authentication', () => {
     expect(post.body.error).toBe('invalid_client');
     const none = await postForm(emu, TOKEN_PATH, { grant_type: 'client_credentials' }, {});
     expect(none.status).toBe(401);
-    const unknown = await postForm(emu, TOKEN_PATH, { grant_type: 'client_credentials' }, basic('ghost', 'x'));
+    const unknown = await postForm(
+      emu,
+      TOKEN_PATH,
+      { grant_type: 'client_credentials' },
+      basic('ghost', 'x'),
+    );
     expect(unknown.status).toBe(401);
     const mismatch = await postForm(emu, TOKEN_PATH, {
       grant_type: 'client_credentials',
@@ -66,7 +76,9 @@ describe('client authentication', () => {
     const unsupported = await postForm(emu, TOKEN_PATH, { grant_type: 'password' });
     expect(unsupported.status).toBe(400);
     expect(unsupported.body.error).toBe('unsupported_grant_type');
-    const duplicated = await postForm(emu, TOKEN_PATH, { grant_type: ['client_credentials', 'client_credentials'] });
+    const duplicated = await postForm(emu, TOKEN_PATH, {
+      grant_type: ['client_credentials', 'client_credentials'],
+    });
     expect(duplicated.body.error).toBe('invalid_request');
   });
 });
@@ -74,7 +86,10 @@ describe('client authentication', () => {
 describe('refresh_token grant', () => {
   it('issues new access, ID and refresh tokens; an already used refresh token fails', async () => {
     const { tokens } = await codeFlow(emu);
-    const first = await postForm(emu, TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    const first = await postForm(emu, TOKEN_PATH, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+    });
     expect(first.status).toBe(200);
     expect(first.body.access_token).not.toBe(tokens.access_token);
     expect(first.body.refresh_token).not.toBe(tokens.refresh_token);
@@ -86,7 +101,10 @@ describe('refresh_token grant', () => {
     expect(idClaims.sid).toBe(claimsOf(tokens.id_token).sid);
     expect(claimsOf(first.body.refresh_token)).toMatchObject({ typ: 'Refresh', azp: 'demo-app' });
 
-    const reuse = await postForm(emu, TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    const reuse = await postForm(emu, TOKEN_PATH, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+    });
     expect(reuse.status).toBe(400);
     expect(reuse.body.error).toBe('invalid_grant');
     // The rotated one still works.
@@ -127,7 +145,10 @@ describe('refresh_token grant', () => {
     expect(foreign.body.error).toBe('invalid_grant');
 
     await emu.endSsoSessions('jdoe');
-    const ended = await postForm(emu, TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    const ended = await postForm(emu, TOKEN_PATH, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+    });
     expect(ended.status).toBe(400);
     expect(ended.body).toMatchObject({ error: 'invalid_grant', error_description: 'Session not active' });
   });
@@ -140,7 +161,10 @@ describe('refresh_token grant', () => {
       // Only Date is faked: sockets and timers stay real.
       vi.useFakeTimers({ toFake: ['Date'] });
       vi.setSystemTime(Date.now() + 2100);
-      const late = await postForm(short, TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+      const late = await postForm(short, TOKEN_PATH, {
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token,
+      });
       expect(late.status).toBe(400);
       expect(late.body.error).toBe('invalid_grant');
     } finally {
@@ -180,7 +204,7 @@ describe('client_credentials and api-access', () => {
       headers: { authorization: `Bearer ${body.access_token}` },
     });
     expect(api.status).toBe(200);
-    expect((await api.json()).data.upn).toBe('jdoe');
+    expect(((await api.json()) as { data: { upn: string } }).data.upn).toBe('jdoe');
   });
 
   it('api-access/token requires the audience and client credentials grant', async () => {
@@ -265,12 +289,20 @@ describe('token exchange (RFC 8693)', () => {
     const noAudience = await postForm(emu, TOKEN_PATH, { ...base, subject_token: tokens.access_token });
     expect(noAudience.status).toBe(400);
     expect(noAudience.body.error).toBe('invalid_request');
-    const emptyAudience = await postForm(emu, TOKEN_PATH, { ...base, subject_token: tokens.access_token, audience: '' });
+    const emptyAudience = await postForm(emu, TOKEN_PATH, {
+      ...base,
+      subject_token: tokens.access_token,
+      audience: '',
+    });
     expect(emptyAudience.status).toBe(400);
     const bad = await postForm(emu, TOKEN_PATH, { ...base, subject_token: 'nope', audience: 'other-api' });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('invalid_token');
-    const idAsSubject = await postForm(emu, TOKEN_PATH, { ...base, subject_token: tokens.id_token, audience: 'x' });
+    const idAsSubject = await postForm(emu, TOKEN_PATH, {
+      ...base,
+      subject_token: tokens.id_token,
+      audience: 'x',
+    });
     expect(idAsSubject.status).toBe(400);
     const foreign = await postForm(
       emu,
@@ -302,11 +334,20 @@ describe('introspection, userinfo, revocation', () => {
     expect(access.body.iat).toEqual(expect.any(Number));
     const refresh = await postForm(emu, `${TOKEN_PATH}/introspect`, { token: tokens.refresh_token });
     expect(refresh.body).toMatchObject({ active: true, token_type: 'Refresh' });
-    for (const token of ['garbage', tokens.id_token, await emu.issueAccessToken('jdoe', { expiresInSec: -10 })]) {
+    for (const token of [
+      'garbage',
+      tokens.id_token,
+      await emu.issueAccessToken('jdoe', { expiresInSec: -10 }),
+    ]) {
       const inactive = await postForm(emu, `${TOKEN_PATH}/introspect`, { token });
       expect(inactive.body).toEqual({ active: false });
     }
-    const unauthenticated = await postForm(emu, `${TOKEN_PATH}/introspect`, { token: tokens.access_token }, {});
+    const unauthenticated = await postForm(
+      emu,
+      `${TOKEN_PATH}/introspect`,
+      { token: tokens.access_token },
+      {},
+    );
     expect(unauthenticated.status).toBe(401);
   });
 
@@ -330,7 +371,10 @@ describe('introspection, userinfo, revocation', () => {
     const { tokens } = await codeFlow(emu);
     const revoked = await postForm(emu, '/protocol/openid-connect/revoke', { token: tokens.refresh_token });
     expect(revoked.status).toBe(200);
-    const refresh = await postForm(emu, TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    const refresh = await postForm(emu, TOKEN_PATH, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+    });
     expect(refresh.body.error).toBe('invalid_grant');
     const access = await postForm(emu, `${TOKEN_PATH}/introspect`, { token: tokens.access_token });
     expect(access.body.active).toBe(false);
