@@ -10,7 +10,7 @@ const STYLE = `
     background:#eef1f6;color:#1b1f24}
   header{background:#0033a0;color:#fff;padding:14px 24px;display:flex;align-items:center;gap:12px}
   header .logo{width:34px;height:34px;border-radius:50%;border:2px solid #fff;display:flex;
-    align-items:center;justify-content:center;font-weight:700;font-size:11px;letter-spacing:.5px}
+    align-items:center;justify-content:center;font-weight:700;font-size:9px;letter-spacing:.3px}
   header h1{font-size:18px;font-weight:600;margin:0}
   main{max-width:420px;margin:48px auto;padding:0 16px}
   .card{background:#fff;border-radius:8px;box-shadow:0 2px 10px rgba(0,0,0,.08);padding:28px}
