@@ -1,7 +1,15 @@
 import express, { type Express } from 'express';
 import session, { type Store } from 'express-session';
-import { cernSso, requireAuth, type CernSso, type CernSsoOptions } from 'express-cern-sso';
-import { homePage, profilePage } from './views.js';
+import {
+  cernSso,
+  cernSsoErrorHandler,
+  requireAuth,
+  requireGroup,
+  userSearchHandler,
+  type CernSso,
+  type CernSsoOptions,
+} from 'express-cern-sso';
+import { adminPage, directoryPage, homePage, profilePage } from './views.js';
 
 export interface BasicAppOptions {
   sso?: CernSsoOptions;
@@ -10,9 +18,14 @@ export interface BasicAppOptions {
   sessionStore?: Store;
   /** Behind a TLS-terminating proxy (OKD router): secure cookies and `trust proxy`. */
   behindProxy?: boolean;
+  /** The e-group that may see /admin. Default `it-dep-admins`. */
+  adminGroup?: string;
 }
 
-/** The basic example: a public home page, a profile page behind `requireAuth()`, and logout. */
+/**
+ * The basic example: a public home page, a profile page behind `requireAuth()`, an admin page
+ * behind `requireGroup()`, a people directory with `userSearchHandler()`, and logout.
+ */
 export function createBasicApp(options: BasicAppOptions): { app: Express; sso: CernSso } {
   const app = express();
   if (options.behindProxy) app.set('trust proxy', 1);
@@ -39,5 +52,17 @@ export function createBasicApp(options: BasicAppOptions): { app: Express; sso: C
   app.get('/api/me', requireAuth(), (req, res) => {
     res.json(req.sso.user);
   });
+
+  const adminGroup = options.adminGroup ?? 'it-dep-admins';
+  app.get('/admin', requireGroup(adminGroup), async (req, res) => {
+    res.send(adminPage(req.sso.user!, adminGroup, await req.sso.groups()));
+  });
+  app.get('/directory', requireAuth(), (req, res) => {
+    res.send(directoryPage(req.sso.user!));
+  });
+  app.get('/api/users', userSearchHandler(sso.identity, { limit: 10 }));
+
+  // Library errors raised in the routes above (e.g. the AuthZ API down): clear 4xx/503 pages.
+  app.use(cernSsoErrorHandler());
   return { app, sso };
 }

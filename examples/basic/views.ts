@@ -91,3 +91,58 @@ export function profilePage(user: CernUser): string {
     </dl></div>`,
   );
 }
+
+export function adminPage(user: CernUser, group: string, groups: readonly string[]): string {
+  const tags = groups.map((g) => `<span class="tag">${escape(g)}</span>`).join('');
+  return layout(
+    'Admins only',
+    user,
+    `<div class="card"><h1>Admins only</h1>
+      <p>Only members of the e-group <strong>${escape(group)}</strong> see this page, guarded by
+      <code>requireGroup('${escape(group)}')</code>.</p>
+      <h2>Your e-groups</h2><p>${tags || '<span class="muted">none</span>'}</p></div>`,
+  );
+}
+
+/** A people search box: the browser calls `/api/users?q=`, served by `userSearchHandler()`. */
+export function directoryPage(user: CernUser): string {
+  return layout(
+    'Directory',
+    user,
+    `<div class="card"><h1>CERN directory</h1>
+      <label for="q" class="muted">Search people by login, name or email (3 characters or more)</label>
+      <input id="q" type="search" autocomplete="off" placeholder="e.g. doe" autofocus>
+      <p id="status" class="muted" aria-live="polite"></p>
+      <ul id="results" class="results"></ul></div>
+<script>
+  const input = document.getElementById('q');
+  const results = document.getElementById('results');
+  const status = document.getElementById('status');
+  let timer;
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(search, 250);
+  });
+  async function search() {
+    const q = input.value.trim();
+    results.replaceChildren();
+    if (q.length < 3) { status.textContent = ''; return; }
+    status.textContent = 'Searching…';
+    const response = await fetch('/api/users?q=' + encodeURIComponent(q), { headers: { accept: 'application/json' } });
+    const body = await response.json();
+    if (!response.ok) { status.textContent = body.message || 'Search failed'; return; }
+    status.textContent = body.users.length === 0 ? 'No match.' : body.users.length + ' match(es)';
+    for (const person of body.users) {
+      const item = document.createElement('li');
+      const name = document.createElement('strong');
+      name.textContent = person.displayName || person.login;
+      const details = document.createElement('span');
+      details.className = 'muted';
+      details.textContent = ' ' + person.login + (person.email ? ' · ' + person.email : '') + (person.phone ? ' · ' + person.phone : '');
+      item.append(name, details);
+      results.append(item);
+    }
+  }
+</script>`,
+  );
+}

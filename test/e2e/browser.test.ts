@@ -107,4 +107,39 @@ describe.skipIf(skipWithoutChromium()).concurrent('the demo in Chromium', () => 
       expect(emulator.sessions('mmartin')).toHaveLength(0);
     });
   });
+  it('the admin page is guarded by requireGroup and the directory searches people', async () => {
+    const { url } = demo!;
+    await withPage(async (page) => {
+      await page.goto(`${url}/admin`);
+      await loginForm(page).waitFor();
+      await page.fill('input[name="username"]', 'admin1');
+      await page.fill('input[name="password"]', DEMO_PASSWORD);
+      await page.getByRole('button', { name: 'Sign In' }).click();
+      await page.waitForURL(`${url}/admin`);
+      expect(await page.locator('main h1').innerText()).toBe('Admins only');
+      expect(await page.locator('main .tag', { hasText: 'it-dep-admins' }).count()).toBe(1);
+
+      await page.goto(`${url}/directory`);
+      await page.fill('input#q', 'doe');
+      await page.locator('#results li', { hasText: 'jdoe' }).waitFor();
+      expect(await page.locator('#results li').first().innerText()).toMatch(/Doe/);
+      await page.screenshot({ path: join(SCREENSHOTS, 'cern-sso-demo-directory.png'), fullPage: true });
+    });
+  });
+
+  it('a signed-in user outside the e-group gets a clear 403 page', async () => {
+    const { url } = demo!;
+    await withPage(async (page) => {
+      await page.goto(`${url}/login?returnTo=%2Fprofile`);
+      await loginForm(page).waitFor();
+      await page.fill('input[name="username"]', 'lnguyen');
+      await page.fill('input[name="password"]', DEMO_PASSWORD);
+      await page.getByRole('button', { name: 'Sign In' }).click();
+      await page.waitForURL(`${url}/profile`);
+      const response = await page.goto(`${url}/admin`);
+      expect(response?.status()).toBe(403);
+      expect(await page.locator('h1').innerText()).toBe('Access denied');
+      expect(await page.locator('main').innerText()).toMatch(/it-dep-admins/);
+    });
+  });
 });
