@@ -8,6 +8,15 @@ export interface CacheStore {
   /** Stores `value` (JSON-serialisable) for `ttlMs` milliseconds. */
   set(key: string, value: unknown, ttlMs: number): Promise<unknown>;
   delete(key: string): Promise<unknown>;
+  /**
+   * Optional: a short exclusive lock shared by every instance using this store (Redis:
+   * `SET key token NX PX ttlMs`). Resolves to a token when acquired, `undefined` when another
+   * holder has it. Used for cross-instance single flight (one upstream call for N instances) and
+   * for one token refresh per session across instances. Expires by itself after `ttlMs`.
+   */
+  lock?(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases a lock acquired with `lock()`, only if `token` still owns it. */
+  unlock?(key: string, token: string): Promise<void>;
 }
 
 export function isCacheStore(value: unknown): value is CacheStore {
