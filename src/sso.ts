@@ -1,7 +1,9 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
+import { backchannelLogoutRoute } from './auth/backchannel-logout-route.js';
 import { callbackRoute } from './auth/callback-route.js';
 import { createOidcDiscovery } from './auth/discovery.js';
 import { loginRoute } from './auth/login-route.js';
+import { createLogoutMarkers } from './auth/logout-markers.js';
 import { logoutRoute } from './auth/logout-route.js';
 import { createRuntime } from './auth/runtime.js';
 import { createSessionContext } from './auth/session-context.js';
@@ -41,15 +43,35 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
   const runtime = createRuntime(config, discovery, identity);
   const router = Router() as CernSso;
 
+  const markers =
+    config.routes.backchannelLogout === false ? undefined : createLogoutMarkers(config.cache, config.logger);
+
   const setContext: RequestHandler = (req, _res, next) => {
     req.sso = createSessionContext(req, runtime);
-    next();
+    const auth = (req as { session?: Request['session'] }).session?.cernSso;
+    if (!markers || !auth) {
+      next();
+      return;
+    }
+    // A session ended by back-channel logout (on any instance) is signed out when next used.
+    markers.isLoggedOut(auth).then(
+      (loggedOut) => {
+        if (loggedOut) delete req.session.cernSso;
+        next();
+      },
+      () => {
+        next();
+      },
+    );
   };
   router.use(setContext);
 
   const { routes } = config;
   if (routes.login !== false) router.get(routes.login, loginRoute(runtime));
   if (routes.callback !== false) router.get(routes.callback, callbackRoute(runtime));
+  if (routes.backchannelLogout !== false && markers) {
+    router.post(routes.backchannelLogout, ...backchannelLogoutRoute(runtime, markers));
+  }
   if (routes.logout !== false) {
     const logout = logoutRoute(runtime);
     router.get(routes.logout, logout);
