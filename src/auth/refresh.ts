@@ -1,11 +1,12 @@
 import type { Request } from 'express';
 import * as client from 'openid-client';
-import { CernSsoError } from '../errors.js';
+import { CernSsoError, upstreamUnavailable } from '../errors.js';
 import { describeError } from '../logger.js';
 import { oauthFailure } from './oauth-errors.js';
 import type { AuthRuntime } from './runtime.js';
 import type { SessionAuth } from './session-data.js';
-import { requireSession, saveSession } from './session-ops.js';
+import { reloadSession, requireSession, saveSession } from './session-ops.js';
+import { cacheKey } from '../cache/keys.js';
 import { tokensFromResponse } from './tokens.js';
 import type { CernClaims } from './user.js';
 
@@ -25,6 +26,63 @@ function sessionExpired(): CernSsoError {
 async function endSignIn(req: Request): Promise<void> {
   delete requireSession(req).cernSso;
   await saveSession(req);
+}
+
+/** How long one instance may hold a session's refresh lock, and how long others wait for it. */
+const REFRESH_LOCK_MS = 15_000;
+const POLL_MS = 100;
+
+const isFresh = (auth: SessionAuth | undefined): boolean =>
+  auth !== undefined && auth.tokens.accessTokenExpiresAt - EXPIRY_MARGIN_MS > Date.now();
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
+
+/**
+ * Refreshes once across every instance sharing the cache: Keycloak may revoke a refresh token
+ * once used, so two instances must never both use it. The lock holder refreshes and saves the
+ * session; the others re-read the shared session until the new tokens are there. Without a
+ * lock-capable cache (memory) this is the in-process single flight alone.
+ */
+async function refreshAcrossInstances(
+  req: Request,
+  runtime: AuthRuntime,
+  auth: SessionAuth,
+): Promise<SessionAuth | undefined> {
+  const { cache, logger } = runtime.config;
+  if (!cache.lock) return refresh(req, runtime, auth);
+  const lockKey = cacheKey('refresh-lock', req.sessionID);
+  const deadline = Date.now() + REFRESH_LOCK_MS;
+  while (Date.now() < deadline) {
+    let lockToken: string | undefined;
+    try {
+      lockToken = await cache.lock(lockKey, REFRESH_LOCK_MS);
+    } catch (error) {
+      // The shared cache is down: coordination is impossible, refresh here (degraded).
+      logger.warn(`refresh lock unavailable, refreshing without it: ${describeError(error)}`);
+      return refresh(req, runtime, auth);
+    }
+    if (lockToken !== undefined) {
+      try {
+        // Another instance may have refreshed just before we got the lock.
+        await reloadSession(req);
+        const current = requireSession(req).cernSso;
+        if (!current) return undefined;
+        return isFresh(current) ? current : await refresh(req, runtime, current);
+      } finally {
+        await cache.unlock?.(lockKey, lockToken).catch(() => undefined);
+      }
+    }
+    await sleep(POLL_MS);
+    await reloadSession(req);
+    const current = requireSession(req).cernSso;
+    if (!current) return undefined;
+    if (isFresh(current)) return current;
+  }
+  // The lock holder neither finished nor released in time: a transient condition, not a logout.
+  throw upstreamUnavailable('Token refresh (waiting for another instance)');
 }
 
 async function refresh(
@@ -60,12 +118,12 @@ async function refresh(
 export async function getSessionAccessToken(req: Request, runtime: AuthRuntime): Promise<string> {
   const auth = (req as { session?: Request['session'] }).session?.cernSso;
   if (!auth) throw notAuthenticated();
-  if (auth.tokens.accessTokenExpiresAt - EXPIRY_MARGIN_MS > Date.now()) return auth.tokens.accessToken;
+  if (isFresh(auth)) return auth.tokens.accessToken;
 
   const key = req.sessionID;
   let flight = runtime.refreshes.get(key);
   if (!flight) {
-    flight = refresh(req, runtime, auth).finally(() => runtime.refreshes.delete(key));
+    flight = refreshAcrossInstances(req, runtime, auth).finally(() => runtime.refreshes.delete(key));
     runtime.refreshes.set(key, flight);
   }
   let updated: SessionAuth | undefined;

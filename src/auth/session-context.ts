@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { kLoginPath, type InternalContext } from '../context.js';
+import { kIdentity, kLoginPath, type InternalContext } from '../context.js';
 import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
 import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
 import { getSessionAccessToken, notAuthenticated } from './refresh.js';
@@ -14,6 +14,7 @@ export function createSessionContext(req: Request, runtime: AuthRuntime): Intern
   const context: InternalContext = {
     [kLoginPath]:
       runtime.config.routes.login === false ? undefined : appPath(runtime, runtime.config.routes.login),
+    [kIdentity]: runtime.identity,
     isAuthenticated: () => auth() !== undefined,
     get claims() {
       return auth()?.claims;

@@ -33,3 +33,7 @@ export const regenerateSession = (req: Request): Promise<void> =>
 
 export const destroySession = (req: Request): Promise<void> =>
   promisify((done) => requireSession(req).destroy(done));
+
+/** Re-reads the session from the store (another instance may have changed it). */
+export const reloadSession = (req: Request): Promise<void> =>
+  promisify((done) => requireSession(req).reload(done));
