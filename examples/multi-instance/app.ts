@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { RedisStore } from 'connect-redis';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import session from 'express-session';
+import type { createClient } from 'redis';
+import {
+  cernSso,
+  cernSsoErrorHandler,
+  redisCache,
+  requireAuth,
+  requireGroup,
+  type CernSso,
+  type CernSsoOptions,
+} from 'express-cern-sso';
+
+export interface InstanceAppOptions {
+  /** A connected node-redis v5 client, shared by sessions and the library's cache. */
+  redis: ReturnType<typeof createClient>;
+  /** Name shown in responses, to see which instance answered. */
+  instance: string;
+  sso: CernSsoOptions;
+  /** Session secrets: the first signs new cookies, all of them verify (rotation). */
+  sessionSecrets: string[];
+  /** Behind the TLS-terminating OKD router: `trust proxy` and secure cookies. */
+  behindProxy?: boolean;
+}
+
+/** Session-store failures (Redis down): 503 with Retry-After instead of Express's 500. */
+const sessionStoreUnavailable: ErrorRequestHandler = (error: unknown, req, res, next) => {
+  const message = error instanceof Error ? error.message : '';
+  if (res.headersSent || !/redis|socket|connect|closed|ECONN/i.test(message)) {
+    next(error);
+    return;
+  }
+  res.status(503).set('Retry-After', '5').set('Cache-Control', 'no-store');
+  if (req.accepts(['json', 'html']) === 'html')
+    res.type('html').send('<h1>Temporarily unavailable</h1><p>Please retry shortly.</p>');
+  else
+    res.json({
+      error: 'ERR_UPSTREAM_UNAVAILABLE',
+      message: 'The session store is unavailable, please retry shortly',
+    });
+};
+
+/**
+ * One instance of a multi-instance app: sessions in Redis (connect-redis) and the library's cache
+ * in the same Redis, so a session, its groups, the API token and back-channel logouts are shared.
+ */
+export function createInstanceApp(options: InstanceAppOptions): { app: Express; sso: CernSso } {
+  const app = express();
+  if (options.behindProxy) app.set('trust proxy', 1);
+  app.use(
+    session({
+      name: 'app.sid',
+      store: new RedisStore({ client: options.redis, prefix: 'myapp:sess:' }),
+      secret: options.sessionSecrets,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: options.behindProxy ?? false, maxAge: 8 * 3600_000 },
+    }),
+  );
+  const sso = cernSso({ ...options.sso, cache: redisCache(options.redis, { prefix: 'myapp:cache:' }) });
+  app.use(sso);
+
+  app.get('/', (req, res) => {
+    res.json({ instance: options.instance, user: req.sso.user?.login ?? null });
+  });
+  app.get('/api/whoami', requireAuth(), (req, res) => {
+    res.json({ instance: options.instance, user: req.sso.user });
+  });
+  app.get('/api/groups', requireAuth(), async (req, res) => {
+    res.json({ instance: options.instance, groups: await req.sso.groups() });
+  });
+  app.get('/api/admins', requireGroup('it-dep-admins'), (_req, res) => {
+    res.json({ instance: options.instance, admin: true });
+  });
+  app.get('/api/token-digest', requireAuth(), async (req, res) => {
+    // Shows that both instances use the same (refreshed) token, without revealing it.
+    const token = await req.sso.getAccessToken();
+    res.json({
+      instance: options.instance,
+      digest: createHash('sha256').update(token).digest('hex').slice(0, 16),
+    });
+  });
+  app.get('/api/is-member/:login', async (req, res) => {
+    // Demo of the identity provider outside a user session (e.g. an admin screen).
+    res.json({ member: await sso.identity.isMember(req.params.login, 'it-dep') });
+  });
+  app.use(sessionStoreUnavailable);
+  app.use(cernSsoErrorHandler());
+  return { app, sso };
+}
