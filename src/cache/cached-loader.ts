@@ -46,6 +46,17 @@ export interface CachedLoaderOptions {
   isOutage?: (error: unknown) => boolean;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Cross-instance single flight, used when the store has `lock` (Redis): how long the lock
+   * of one load lives. An instance that dies while loading blocks the others at most this long.
+   * Should exceed the longest load (about twice the HTTP timeout). Default 15 000.
+   */
+  lockTtlMs?: number;
+  /**
+   * Longest time a caller waits for another instance to load a missing value before loading it
+   * itself. Default: `lockTtlMs`.
+   */
+  lockWaitMs?: number;
 }
 
 /**
@@ -62,6 +73,14 @@ export interface CachedLoader {
    *
    * Concurrent calls for one key in this process share one store read and one upstream load.
    * Failures are never stored: the first call after an outage ends reaches upstream.
+   *
+   * When the store has `lock` (Redis), instances sharing it also load each key once between
+   * them: before loading, an instance takes the lock `load:<key>`; the others wait for the
+   * value to appear in the store (polling every 25 to 100 ms) instead of calling upstream. When
+   * the lock goes away without a value (the holder failed or died, and its lock expired), a
+   * waiter takes the lock and loads; after `lockWaitMs` a waiter loads regardless. A stale
+   * entry whose refresh another instance holds is served at once (stale-while-revalidate). A
+   * store whose `lock` fails (Redis down) means no coordination: each instance loads itself.
    */
   get<T>(request: LoadRequest<T>): Promise<T>;
   /** Stores `value` as freshly loaded data (e.g. groups taken from an ID token). */
@@ -85,6 +104,10 @@ function isEntry(value: unknown): value is CacheEntry<unknown> {
   );
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 function humanDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
   if (seconds < 120) return `${seconds} s`;
@@ -100,6 +123,11 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
   const retryBackoffMs = options.retryBackoffMs ?? 30_000;
   const storeTimeoutMs = options.storeTimeoutMs ?? 2000;
   const isOutage = options.isOutage ?? isUpstreamOutage;
+  const lockTtlMs = options.lockTtlMs ?? 15_000;
+  const lockWaitMs = options.lockWaitMs ?? lockTtlMs;
+  if (!(Number.isFinite(lockTtlMs) && lockTtlMs > 0) || !(Number.isFinite(lockWaitMs) && lockWaitMs >= 0)) {
+    throw new TypeError('createCachedLoader: lockTtlMs must be positive and lockWaitMs not negative');
+  }
   const inFlight = new Map<string, Promise<unknown>>();
   // A dead Redis would otherwise log on every request: one warning per back-off period.
   let lastStoreWarningAt = Number.NEGATIVE_INFINITY;
@@ -174,25 +202,118 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
     return value;
   }
 
-  async function resolve<T>(request: LoadRequest<T>): Promise<T> {
-    const entry = await read(request);
-    const start = now();
-    if (entry === undefined || start >= entry.staleUntil) return loadAndStore(request);
-    if (start < entry.freshUntil) return entry.value;
-    // Stale: still inside the back-off of a previous failed refresh, serve without asking.
-    if (entry.retryAt !== undefined && start < entry.retryAt) return entry.value;
+  /**
+   * Loads `request` and stores the result. With `stale` (a still usable entry) an outage serves
+   * the stale value, logs a warning and stores the retry back-off in the entry.
+   */
+  async function refresh<T>(request: LoadRequest<T>, stale: CacheEntry<T> | undefined): Promise<T> {
+    if (stale === undefined) return loadAndStore(request);
     try {
       return await loadAndStore(request);
     } catch (error) {
       if (!isOutage(error)) throw error;
       const failedAt = now();
       logger.warn(
-        `Serving cached ${request.description} (stale for ${humanDuration(failedAt - entry.freshUntil)}) ` +
+        `Serving cached ${request.description} (stale for ${humanDuration(failedAt - stale.freshUntil)}) ` +
           `because the refresh failed: ${describeError(error)}; next attempt in ${humanDuration(retryBackoffMs)}`,
       );
-      await write(request.key, { ...entry, retryAt: failedAt + retryBackoffMs });
-      return entry.value;
+      await write(request.key, { ...stale, retryAt: failedAt + retryBackoffMs });
+      return stale.value;
     }
+  }
+
+  /** The entry's value when it can be served without asking upstream, else `undefined`. */
+  function servable<T>(entry: CacheEntry<T> | undefined): { value: T } | undefined {
+    if (entry === undefined) return undefined;
+    const at = now();
+    if (at >= entry.staleUntil) return undefined;
+    if (at < entry.freshUntil) return { value: entry.value };
+    // Stale: still inside the back-off of a previous failed refresh, serve without asking.
+    if (entry.retryAt !== undefined && at < entry.retryAt) return { value: entry.value };
+    return undefined;
+  }
+
+  function usable<T>(entry: CacheEntry<T> | undefined): CacheEntry<T> | undefined {
+    return entry !== undefined && now() < entry.staleUntil ? entry : undefined;
+  }
+
+  /**
+   * Tries the cross-instance lock of `request`: the token, `undefined` when another instance
+   * holds it, or `null` when there is no coordination (no `lock` in the store, or it failed).
+   */
+  async function tryLock(lockKey: string): Promise<string | undefined | null> {
+    const lock = store.lock?.bind(store);
+    if (lock === undefined) return null;
+    try {
+      return await withStoreTimeout('lock', () => lock(lockKey, lockTtlMs));
+    } catch (error) {
+      storeFailed('lock', error);
+      return null;
+    }
+  }
+
+  async function release(lockKey: string, token: string): Promise<void> {
+    const unlock = store.unlock?.bind(store);
+    if (unlock === undefined) return; // expires by itself
+    try {
+      await withStoreTimeout('unlock', () => unlock(lockKey, token));
+    } catch (error) {
+      storeFailed('unlock', error);
+    }
+  }
+
+  /** Loads while holding the lock; re-reads first, as a peer may have stored the value meanwhile. */
+  async function loadAsHolder<T>(
+    request: LoadRequest<T>,
+    lockKey: string,
+    token: string,
+    stale: CacheEntry<T> | undefined,
+  ): Promise<T> {
+    try {
+      const current = await read(request);
+      const served = servable(current);
+      if (served !== undefined) return served.value;
+      // The value is written before the lock is released, so waiters see it when the lock goes.
+      return await refresh(request, usable(current) ?? usable(stale));
+    } finally {
+      await release(lockKey, token);
+    }
+  }
+
+  /** Another instance is loading `request`: wait for its value, take over if it gives up. */
+  async function waitForPeer<T>(request: LoadRequest<T>, lockKey: string): Promise<T> {
+    const deadline = performance.now() + lockWaitMs;
+    let delayMs = 25;
+    for (;;) {
+      await sleep(delayMs / 2 + Math.random() * delayMs);
+      delayMs = Math.min(delayMs * 2, 100);
+      const entry = usable(await read(request));
+      if (entry !== undefined) return entry.value;
+      const token = await tryLock(lockKey);
+      if (token === null) return refresh(request, undefined);
+      if (token !== undefined) return loadAsHolder(request, lockKey, token, undefined);
+      if (performance.now() >= deadline) {
+        logger.warn(
+          `Another instance has been loading ${request.description} for over ${humanDuration(lockWaitMs)}; ` +
+            'loading it here',
+        );
+        return refresh(request, undefined);
+      }
+    }
+  }
+
+  async function resolve<T>(request: LoadRequest<T>): Promise<T> {
+    const entry = await read(request);
+    const served = servable(entry);
+    if (served !== undefined) return served.value;
+    const stale = usable(entry);
+    const lockKey = `load:${request.key}`;
+    const token = await tryLock(lockKey);
+    if (token === null) return refresh(request, stale);
+    if (token !== undefined) return loadAsHolder(request, lockKey, token, stale);
+    // Another instance is refreshing: serve what we have, or wait for its value.
+    if (stale !== undefined) return stale.value;
+    return waitForPeer(request, lockKey);
   }
 
   return {

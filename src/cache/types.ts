@@ -13,9 +13,11 @@ export interface CacheStore {
    * `SET key token NX PX ttlMs`). Resolves to a token when acquired, `undefined` when another
    * holder has it. Used for cross-instance single flight (one upstream call for N instances) and
    * for one token refresh per session across instances. Expires by itself after `ttlMs`.
+   * Rejects when the store cannot coordinate right now (Redis down): callers must then go ahead
+   * on their own, never wait for a holder that may not exist.
    */
   lock?(key: string, ttlMs: number): Promise<string | undefined>;
-  /** Releases a lock acquired with `lock()`, only if `token` still owns it. */
+  /** Releases a lock acquired with `lock()`, only if `token` still owns it (atomically). */
   unlock?(key: string, token: string): Promise<void>;
 }
 

@@ -107,6 +107,8 @@ export function buildIdentityProvider(
     store: config.cache,
     logger,
     now,
+    // A load holds the cross-instance lock at most as long as its HTTP calls may take.
+    lockTtlMs: 2 * config.httpTimeoutMs,
     ...(internals.retryBackoffMs === undefined ? {} : { retryBackoffMs: internals.retryBackoffMs }),
   });
   const tokens = createApiTokenSource({

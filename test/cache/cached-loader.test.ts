@@ -292,3 +292,135 @@ describe('createCachedLoader', () => {
     await expect(t.loader.get(request)).rejects.toMatchObject({ status: 503 });
   });
 });
+
+/**
+ * A memory store with `lock`/`unlock` that records lock traffic; `holdBy` simulates a lock held
+ * by another instance, `failLocks` a store whose lock fails (Redis down).
+ */
+function lockingStore() {
+  const base = memoryCache();
+  const locks = new Map<string, string>();
+  const log: string[] = [];
+  let next = 0;
+  const store = {
+    ...base,
+    locks,
+    log,
+    failLocks: false,
+    /** Runs just after a lock is granted (to simulate a peer racing us). */
+    onGranted: undefined as (() => Promise<void>) | undefined,
+    holdBy(key: string, token = 'peer'): void {
+      locks.set(key, token);
+    },
+    async lock(key: string, _ttlMs: number): Promise<string | undefined> {
+      if (store.failLocks) throw new Error('the Redis client is not ready');
+      log.push(`lock ${key}`);
+      if (locks.has(key)) return undefined;
+      const token = `t${++next}`;
+      locks.set(key, token);
+      await store.onGranted?.();
+      return token;
+    },
+    unlock(key: string, token: string): Promise<void> {
+      log.push(`unlock ${key} ${token}`);
+      if (locks.get(key) === token) locks.delete(key);
+      return Promise.resolve();
+    },
+  };
+  return store;
+}
+
+describe('createCachedLoader with a store that can lock (cross-instance single flight)', () => {
+  it('takes load:<key> while loading and releases it after storing the value', async () => {
+    const store = lockingStore();
+    const t = setup(store);
+    expect(await t.loader.get(t.request)).toEqual(['v1']);
+    expect(store.log).toEqual([`lock load:${t.request.key}`, `unlock load:${t.request.key} t1`]);
+    expect(store.locks.size).toBe(0);
+    // A fresh entry needs no lock.
+    expect(await t.loader.get(t.request)).toEqual(['v1']);
+    expect(store.log).toHaveLength(2);
+  });
+
+  it('releases the lock when the load fails', async () => {
+    const store = lockingStore();
+    const t = setup(store);
+    t.loadsWith(outage);
+    await expect(t.loader.get(t.request)).rejects.toMatchObject({ status: 503 });
+    expect(store.locks.size).toBe(0);
+  });
+
+  it('waits for the value another instance is loading instead of calling upstream', async () => {
+    const store = lockingStore();
+    const t = setup(store);
+    store.holdBy(`load:${t.request.key}`);
+    const pending = t.loader.get(t.request);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // The peer stores its value, then releases its lock.
+    await store.set(
+      t.request.key,
+      { value: ['from-peer'], freshUntil: t.clock.now() + MINUTE, staleUntil: t.clock.now() + 2 * MINUTE },
+      2 * MINUTE,
+    );
+    store.locks.clear();
+    expect(await pending).toEqual(['from-peer']);
+    expect(t.calls()).toBe(0);
+  });
+
+  it('re-reads after taking the lock: a value stored by a peer meanwhile is not loaded again', async () => {
+    const store = lockingStore();
+    const t = setup(store);
+    store.onGranted = async () => {
+      await store.set(
+        t.request.key,
+        { value: ['raced'], freshUntil: t.clock.now() + MINUTE, staleUntil: t.clock.now() + MINUTE },
+        MINUTE,
+      );
+    };
+    expect(await t.loader.get(t.request)).toEqual(['raced']);
+    expect(t.calls()).toBe(0);
+    expect(store.locks.size).toBe(0);
+  });
+
+  it('serves a stale entry at once while another instance refreshes it', async () => {
+    const store = lockingStore();
+    const t = setup(store);
+    await t.loader.get(t.request);
+    t.clock.advance(31 * MINUTE);
+    store.holdBy(`load:${t.request.key}`);
+    expect(await t.loader.get(t.request)).toEqual(['v1']);
+    expect(t.calls()).toBe(1);
+  });
+
+  it('loads by itself when the lock fails (no coordination, not a failed request)', async () => {
+    const store = lockingStore();
+    const t = setup(store);
+    store.failLocks = true;
+    expect(await t.loader.get(t.request)).toEqual(['v1']);
+    expect(t.logger.warnings[0]).toMatch(/Cache store lock failed/);
+  });
+
+  it('stops waiting after lockWaitMs and loads by itself', async () => {
+    const store = lockingStore();
+    const logger = recordingLogger();
+    const loader = createCachedLoader({ store, logger, lockWaitMs: 100 });
+    store.holdBy('load:k');
+    const started = performance.now();
+    const value = await loader.get({
+      key: 'k',
+      description: 'thing',
+      freshMs: MINUTE,
+      staleMs: 0,
+      load: () => Promise.resolve('mine'),
+    });
+    expect(value).toBe('mine');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(90);
+    expect(logger.warnings[0]).toMatch(/Another instance has been loading thing/);
+  });
+
+  it('rejects nonsensical lock options', () => {
+    expect(() =>
+      createCachedLoader({ store: memoryCache(), logger: recordingLogger(), lockTtlMs: 0 }),
+    ).toThrow(/lockTtlMs/);
+  });
+});

@@ -1,0 +1,255 @@
+import { randomBytes } from 'node:crypto';
+import { consoleLogger, describeError, normalizeLogger, type Logger } from '../logger.js';
+import type { CacheStore } from './types.js';
+
+/**
+ * The few commands `redisCache()` uses, typed structurally so that the library never imports
+ * `redis` (the application brings its own client). A node-redis v5 client (`createClient()`,
+ * also with RESP3 or a type mapping) and a sentinel client (`createSentinel()`) satisfy it.
+ * A cluster client (`createCluster()`) does too; it has no `isReady`, so an outage is then only
+ * detected by the command timeout.
+ */
+export interface RedisCacheClient {
+  /** `false` while disconnected or reconnecting: the cache then answers "miss" at once. */
+  readonly isReady?: boolean;
+  get(key: string): Promise<unknown>;
+  set(
+    key: string,
+    value: string,
+    options: { expiration: { type: 'PX'; value: number }; condition?: 'NX' },
+  ): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
+export interface RedisCacheOptions {
+  /**
+   * Prepended to every key, to separate applications (or environments) sharing one Redis.
+   * Default `''`: the library's keys are already namespaced (`cern-sso:v1:...`); set one per app
+   * when several apps share a Redis.
+   */
+  prefix?: string;
+  /** Where outage and serialisation warnings go. Default: warnings and errors to the console. */
+  logger?: Partial<Logger>;
+  /**
+   * A command that has not answered after this long counts as failed (a miss), so a Redis that
+   * hangs never hangs a request. Default 1000.
+   */
+  commandTimeoutMs?: number;
+}
+
+/** Atomic compare-and-delete: releases a lock only while `token` still owns it. */
+const UNLOCK_SCRIPT =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/** One outage warning per this period; the rest go to `debug`. */
+const WARNING_INTERVAL_MS = 30_000;
+
+class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+}
+
+/**
+ * A {@link CacheStore} on a node-redis v5 client, for several instances sharing API tokens,
+ * group data and logout markers. The library does not depend on `redis`: install it and pass
+ * a connected client.
+ *
+ * ```ts
+ * import { createClient } from 'redis';
+ * const client = createClient({ url: process.env.REDIS_URL });
+ * client.on('error', (error) => logger.warn(error)); // required: see below
+ * await client.connect();
+ * app.use(cernSso({ cache: redisCache(client, { prefix: 'myapp:' }) }));
+ * ```
+ *
+ * **Add an `error` listener to the client.** node-redis emits `error` on every connection
+ * problem, and an `EventEmitter` without an `error` listener crashes the process. Keep the
+ * default `reconnectStrategy` (or set one), so the client reconnects by itself.
+ *
+ * Behaviour:
+ * - values are stored as JSON (`Date`s come back as strings, `undefined` properties are
+ *   dropped); `set(key, undefined)` removes the key (a `get` could not tell it from a miss);
+ *   a value JSON cannot represent (circular, `BigInt`, a function) is not stored, the key is
+ *   removed and a warning logged. Read values are only ever `JSON.parse`d;
+ * - TTLs are per key, in whole milliseconds (`PX`, at least 1);
+ * - **a Redis outage is a cache miss, never a failed or hung request**: while the client is
+ *   not ready (`isReady === false`, e.g. reconnecting) `get` resolves `undefined` and
+ *   `set`/`delete` do nothing, at once, without queuing commands in node-redis's offline queue;
+ *   a command that fails or takes longer than `commandTimeoutMs` is treated the same. A
+ *   warning is logged at most every 30 s while this lasts, and an `info` when Redis is back;
+ * - `lock(key, ttlMs)` is `SET <prefix>lock:<key> <random token> NX PX ttlMs`: the token, or
+ *   `undefined` when another holder has the lock. **When Redis is unavailable `lock` rejects**
+ *   (a `RedisUnavailableError`) instead of answering "held by someone else": otherwise every
+ *   instance would wait for a holder that does not exist. Callers treat a rejection as "no
+ *   cross-instance coordination right now" and go ahead on their own (the cached loader loads
+ *   the value itself);
+ * - `unlock(key, token)` deletes the lock only if `token` still owns it (atomic, a Lua script);
+ *   it never rejects: a lock that could not be released expires after its TTL.
+ */
+export function redisCache(client: RedisCacheClient, options: RedisCacheOptions = {}): CacheStore {
+  if (
+    typeof client !== 'object' ||
+    (client as unknown) === null ||
+    typeof client.get !== 'function' ||
+    typeof client.set !== 'function' ||
+    typeof client.del !== 'function' ||
+    typeof client.eval !== 'function'
+  ) {
+    throw new TypeError('redisCache: pass a node-redis v5 client (from createClient() of the redis package)');
+  }
+  const prefix = options.prefix ?? '';
+  if (typeof prefix !== 'string') throw new TypeError('redisCache: prefix must be a string');
+  const commandTimeoutMs = options.commandTimeoutMs ?? 1000;
+  if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) {
+    throw new TypeError('redisCache: commandTimeoutMs must be a positive number of milliseconds');
+  }
+  const logger = options.logger === undefined ? consoleLogger : normalizeLogger(options.logger);
+
+  let lastWarningAt = Number.NEGATIVE_INFINITY;
+  let degraded = false;
+
+  function unavailable(operation: string, error: unknown): void {
+    degraded = true;
+    const message = `Redis cache ${operation} failed, treating it as a cache miss: ${describeError(error)}`;
+    const at = Date.now();
+    if (at - lastWarningAt >= WARNING_INTERVAL_MS) {
+      lastWarningAt = at;
+      logger.warn(message);
+    } else {
+      logger.debug(message);
+    }
+  }
+
+  function available(): void {
+    if (!degraded) return;
+    degraded = false;
+    logger.info('Redis cache is available again');
+  }
+
+  /** Runs one command: rejects at once when the client is not ready, or after the timeout. */
+  async function command<R>(call: () => Promise<R>): Promise<R> {
+    if (client.isReady === false) {
+      throw new RedisUnavailableError(
+        'the Redis client is not ready (disconnected, reconnecting or not connected)',
+      );
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new RedisUnavailableError(`no answer from Redis within ${commandTimeoutMs} ms`));
+      }, commandTimeoutMs);
+      timer.unref();
+    });
+    try {
+      // Promise.race subscribes to the command too, so a late rejection is never unhandled.
+      const result = await Promise.race([call(), deadline]);
+      available();
+      return result;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function serialise(key: string, value: unknown): string | undefined {
+    try {
+      const text = JSON.stringify(value) as string | undefined;
+      if (text !== undefined) return text;
+    } catch (error) {
+      logger.warn(
+        `Redis cache: not storing ${key}, the value cannot be serialised as JSON: ${describeError(error)}`,
+      );
+      return undefined;
+    }
+    logger.warn(`Redis cache: not storing ${key}, the value (${typeof value}) cannot be serialised as JSON`);
+    return undefined;
+  }
+
+  async function remove(operation: string, key: string): Promise<void> {
+    try {
+      await command(() => client.del(prefix + key));
+    } catch (error) {
+      unavailable(operation, error);
+    }
+  }
+
+  return {
+    async get(key) {
+      let raw: unknown;
+      try {
+        raw = await command(() => client.get(prefix + key));
+      } catch (error) {
+        unavailable('get', error);
+        return undefined;
+      }
+      if (raw === null || raw === undefined) return undefined;
+      const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : raw;
+      if (typeof text !== 'string') return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        logger.warn(`Redis cache: ignoring ${key}, its value is not JSON (written by another program?)`);
+        return undefined;
+      }
+    },
+
+    async set(key, value, ttlMs) {
+      if (value === undefined) {
+        await remove('set', key);
+        return;
+      }
+      if (typeof ttlMs !== 'number' || Number.isNaN(ttlMs)) {
+        logger.warn(`Redis cache: not storing ${key}, its TTL is not a number`);
+        return;
+      }
+      const text = serialise(key, value);
+      if (text === undefined) {
+        // Never leave an older value behind that the caller meant to replace.
+        await remove('set', key);
+        return;
+      }
+      // Whole ms, at least 1 (PX 0 is an error), at most what Redis accepts for a relative TTL.
+      const px = Math.min(Math.max(1, Math.ceil(ttlMs)), Number.MAX_SAFE_INTEGER);
+      try {
+        await command(() => client.set(prefix + key, text, { expiration: { type: 'PX', value: px } }));
+      } catch (error) {
+        unavailable('set', error);
+      }
+    },
+
+    async delete(key) {
+      await remove('delete', key);
+    },
+
+    async lock(key, ttlMs) {
+      const token = randomBytes(18).toString('base64url');
+      const px = Math.max(1, Math.ceil(ttlMs));
+      if (!Number.isFinite(px))
+        throw new TypeError('redisCache: lock TTL must be a finite number of milliseconds');
+      let reply: unknown;
+      try {
+        reply = await command(() =>
+          client.set(`${prefix}lock:${key}`, token, {
+            expiration: { type: 'PX', value: px },
+            condition: 'NX',
+          }),
+        );
+      } catch (error) {
+        unavailable('lock', error);
+        throw error instanceof RedisUnavailableError
+          ? error
+          : new RedisUnavailableError(`Redis lock failed: ${describeError(error)}`, { cause: error });
+      }
+      return reply === null || reply === undefined ? undefined : token;
+    },
+
+    async unlock(key, token) {
+      try {
+        await command(() =>
+          client.eval(UNLOCK_SCRIPT, { keys: [`${prefix}lock:${key}`], arguments: [token] }),
+        );
+      } catch (error) {
+        unavailable('unlock', error);
+      }
+    },
+  };
+}
