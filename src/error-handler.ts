@@ -24,7 +24,7 @@ export function cernSsoErrorHandler(
         return;
       }
       logger.error(`unhandled error: ${describeError(error)}`);
-      sendError(req, res, new CernSsoError('ERR_BAD_REQUEST', 'Internal error', { status: 500 }));
+      sendError(req, res, new CernSsoError('ERR_INTERNAL', 'Internal error', { status: 500 }));
       return;
     }
     if (error.status >= 500 && error.status !== 503) logger.error(describeError(error.cause ?? error));

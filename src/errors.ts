@@ -14,7 +14,8 @@ export type CernSsoErrorCode =
   | 'ERR_TOKEN_EXCHANGE'
   | 'ERR_INVALID_TOKEN'
   | 'ERR_INVALID_REQUEST'
-  | 'ERR_BAD_REQUEST';
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_INTERNAL';
 
 export interface CernSsoErrorOptions {
   /** HTTP status an Express error handler should answer with. Default 500. */

@@ -54,7 +54,7 @@ export function sendError(
 /** Wraps anything thrown into a `CernSsoError` (unknown errors become an opaque 500). */
 export function toCernSsoError(error: unknown): CernSsoError {
   if (error instanceof CernSsoError) return error;
-  return new CernSsoError('ERR_LOGIN_FAILED', 'Internal error in the sign-in integration', {
+  return new CernSsoError('ERR_INTERNAL', 'Internal error in the sign-in integration', {
     status: 500,
     cause: error,
   });

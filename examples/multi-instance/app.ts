@@ -27,8 +27,9 @@ export interface InstanceAppOptions {
 
 /** Session-store failures (Redis down): 503 with Retry-After instead of Express's 500. */
 const sessionStoreUnavailable: ErrorRequestHandler = (error: unknown, req, res, next) => {
-  const message = error instanceof Error ? error.message : '';
-  if (res.headersSent || !/redis|socket|connect|closed|ECONN/i.test(message)) {
+  const text = error instanceof Error ? `${error.constructor.name} ${error.message}` : '';
+  // node-redis: ClientOfflineError, ClientClosedError, SocketClosedUnexpectedlyError, timeouts.
+  if (res.headersSent || !/offline|closed|socket|connect|timeout|ECONN/i.test(text)) {
     next(error);
     return;
   }
@@ -87,6 +88,7 @@ export function createInstanceApp(options: InstanceAppOptions): { app: Express; 
     res.json({ member: await sso.identity.isMember(req.params.login, 'it-dep') });
   });
   app.use(sessionStoreUnavailable);
-  app.use(cernSsoErrorHandler());
+  // Library errors as clear pages/JSON; anything else an opaque 500, never a stack trace.
+  app.use(cernSsoErrorHandler({ handleAll: true }));
   return { app, sso };
 }

@@ -1,0 +1,156 @@
+/**
+ * Two app instances as separate processes on one real Redis, with the emulator: the library
+ * behaves as one app across instances (sessions, cache, single flight, back-channel logout,
+ * token refresh), and degrades without crashing when Redis goes away.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoClient, startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import {
+  startInstance,
+  startRoundRobinProxy,
+  type InstanceProcess,
+} from '../../examples/multi-instance/processes.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+
+const JSON_ACCEPT = { accept: 'application/json' };
+const MEMBERSHIP = '/api/v1.0/IdentityMembership';
+const API_TOKEN = '/auth/realms/cern/api-access/token';
+const TOKEN = '/auth/realms/cern/protocol/openid-connect/token';
+
+describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
+  let redis: TestRedis;
+  let emulator: CernSsoEmulator;
+  let a: InstanceProcess;
+  let b: InstanceProcess;
+  let proxy: Awaited<ReturnType<typeof startRoundRobinProxy>>;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    // 31 s access tokens are "expiring" 1 s after issue (30 s refresh margin): refresh tests.
+    emulator = await startCernSsoEmulator({ accessTokenTtlSec: 31 });
+    let ports: number[] = [];
+    proxy = await startRoundRobinProxy(() => ports);
+    emulator.registerClient({
+      ...demoClient,
+      redirectUris: [`${proxy.url}/oidc/callback`],
+      postLogoutRedirectUris: [`${proxy.url}/*`],
+      backchannelLogoutUri: `${proxy.url}/oidc/backchannel-logout`,
+    });
+    const env = {
+      REDIS_URL: `unix://${redis.socket}`,
+      SESSION_SECRETS: 'new-secret,old-secret',
+      CERN_SSO_CLIENT_ID: demoClient.clientId,
+      CERN_SSO_CLIENT_SECRET: demoClient.clientSecret,
+      CERN_SSO_BASE_URL: proxy.url,
+      CERN_SSO_ISSUER: emulator.issuer,
+      CERN_SSO_AUTHZ_API_URL: emulator.authzApiUrl,
+    };
+    [a, b] = await Promise.all([startInstance('a', env), startInstance('b', env)]);
+    ports = [a.port, b.port];
+  }, 60_000);
+
+  afterAll(async () => {
+    proxy.server.close();
+    await Promise.all([a.stop(), b.stop()]);
+    await emulator.close();
+    await redis.stop();
+  });
+
+  async function signedIn(login: string): Promise<TestBrowser> {
+    emulator.setAutoLogin(login);
+    const browser = new TestBrowser();
+    // Through the proxy, like a real browser behind the router.
+    const page = await browser.navigate(`${proxy.url}/login?returnTo=%2Fapi%2Fwhoami`, {
+      headers: JSON_ACCEPT,
+    });
+    expect(page.status).toBe(200);
+    return browser;
+  }
+
+  const getJson = async (browser: TestBrowser, url: string) => {
+    const response = await browser.request(url, { headers: JSON_ACCEPT });
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: (await response.json()) as Record<string, unknown>,
+    };
+  };
+
+  it('a session made on one instance works on the other', async () => {
+    const browser = await signedIn('jdoe');
+    const onA = await getJson(browser, `${a.url}/api/whoami`);
+    const onB = await getJson(browser, `${b.url}/api/whoami`);
+    expect(onA).toMatchObject({ status: 200, body: { instance: 'a', user: { login: 'jdoe' } } });
+    expect(onB).toMatchObject({ status: 200, body: { instance: 'b', user: { login: 'jdoe' } } });
+  });
+
+  it('100 concurrent cold group checks over both instances: one AuthZ request, one API token', async () => {
+    const browser = await signedIn('admin1');
+    emulator.requests.reset();
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        browser.request(`${i % 2 ? a.url : b.url}/api/admins`, { headers: JSON_ACCEPT }),
+      ),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 100 }, () => 200));
+    expect(emulator.requests.count(MEMBERSHIP)).toBe(1);
+    expect(emulator.requests.count(API_TOKEN)).toBe(1);
+  });
+
+  it('two requests of one session on two instances when the token expires: one refresh', async () => {
+    const browser = await signedIn('mmartin');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    emulator.requests.reset();
+    const [onA, onB] = await Promise.all([
+      getJson(browser, `${a.url}/api/token-digest`),
+      getJson(browser, `${b.url}/api/token-digest`),
+    ]);
+    expect(onA.status).toBe(200);
+    expect(onB.status).toBe(200);
+    expect(emulator.requests.count(TOKEN, 'POST')).toBe(1);
+    expect(onA.body.digest).toBe(onB.body.digest);
+  });
+
+  it('a logout at the IdP (back-channel, delivered to one instance) ends the session on both', async () => {
+    const browser = await signedIn('lnguyen');
+    expect((await getJson(browser, `${a.url}/api/whoami`)).status).toBe(200);
+    await emulator.endSsoSessions('lnguyen');
+    expect((await getJson(browser, `${a.url}/api/whoami`)).status).toBe(401);
+    expect((await getJson(browser, `${b.url}/api/whoami`)).status).toBe(401);
+  });
+
+  it('an instance restart keeps the session', async () => {
+    const browser = await signedIn('jdoe');
+    await a.restart();
+    expect(await getJson(browser, `${a.url}/api/whoami`)).toMatchObject({
+      status: 200,
+      body: { instance: 'a' },
+    });
+  }, 30_000);
+
+  it('Redis stopped: requests still answer (degraded), and work again when it is back', async () => {
+    const browser = await signedIn('jdoe');
+    await redis.kill();
+    try {
+      const started = Date.now();
+      const anonymous = await fetch(`${a.url}/`, { headers: JSON_ACCEPT });
+      expect(anonymous.status).toBe(200);
+      const withSession = await getJson(browser, `${b.url}/api/whoami`);
+      expect(withSession.status).toBe(503);
+      expect(withSession.headers.get('retry-after')).toBe('5');
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await redis.restart();
+    }
+    // Without persistence the sessions are gone, but the app works again: log in, check groups.
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = (await fetch(`${a.url}/`)).status;
+    }
+    const again = await signedIn('admin1');
+    expect((await getJson(again, `${a.url}/api/admins`)).status).toBe(200);
+    expect((await getJson(again, `${b.url}/api/admins`)).status).toBe(200);
+  }, 30_000);
+});
