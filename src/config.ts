@@ -167,7 +167,7 @@ function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.
   if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
     throw new CernSsoError('ERR_CONFIG', `${what}: options must be an object`, { details: [] });
   }
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
   const problems = formatIssues(result.error);
   throw new CernSsoError('ERR_CONFIG', `${what}: invalid configuration:\n  - ${problems.join('\n  - ')}`, {

@@ -1,5 +1,6 @@
 import type { CernClaims, CernUser } from './auth/user.js';
 import type { MatchOptions } from './guards/match.js';
+import type { IdentityProvider } from './identity/types.js';
 
 /**
  * `req.sso`: the CERN identity of the current request, set on every request by `cernSso()`
@@ -25,9 +26,20 @@ export interface CernSsoContext {
 /** Internal: where guards send anonymous browsers. Not part of the public API. */
 export const kLoginPath = Symbol('express-cern-sso.loginPath');
 
+/**
+ * Internal: the identity provider behind `req.sso`, so that a `bearerAuth()` mounted after
+ * `cernSso()` can use the same one (groups, token exchange). Not part of the public API.
+ */
+export const kIdentity = Symbol('express-cern-sso.identity');
+
+/** What `req.sso` needs from an identity provider: group lookups and token exchange. */
+export type ContextIdentity = Pick<IdentityProvider, 'getUserGroups' | 'exchangeToken'>;
+
 export interface InternalContext extends CernSsoContext {
   /** Absolute path of the login route, or undefined (bearer routes, login route disabled). */
   [kLoginPath]?: string | undefined;
+  /** The identity provider of the `cernSso()` (or `bearerAuth()`) that set this context. */
+  [kIdentity]?: ContextIdentity | undefined;
 }
 
 declare global {

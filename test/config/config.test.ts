@@ -74,7 +74,15 @@ describe('configuration', () => {
     expect(error.code).toBe('ERR_CONFIG');
     const names = error.details.map((line) => line.split(':')[0]);
     expect(names).toEqual(
-      expect.arrayContaining(['clientId', 'clientSecret', 'baseUrl', 'issuer', 'scope', 'httpTimeoutMs', 'routes.login']),
+      expect.arrayContaining([
+        'clientId',
+        'clientSecret',
+        'baseUrl',
+        'issuer',
+        'scope',
+        'httpTimeoutMs',
+        'routes.login',
+      ]),
     );
     expect(error.message).toContain('issuer: must use https');
     expect(error.message).toContain('scope: must contain "openid"');
@@ -88,10 +96,19 @@ describe('configuration', () => {
   });
 
   it('allows plain http only for loopback hosts', () => {
-    for (const issuer of ['http://localhost:8080/auth/realms/cern', 'http://127.0.0.5:1/x', 'http://[::1]:9/x']) {
+    for (const issuer of [
+      'http://localhost:8080/auth/realms/cern',
+      'http://127.0.0.5:1/x',
+      'http://[::1]:9/x',
+    ]) {
       expect(resolveSsoConfig({ ...valid, issuer }).issuer).toBe(issuer);
     }
-    for (const issuer of ['http://10.0.0.1/x', 'http://auth.cern.ch/x', 'http://localhost.evil.com/x', 'ftp://x']) {
+    for (const issuer of [
+      'http://10.0.0.1/x',
+      'http://auth.cern.ch/x',
+      'http://localhost.evil.com/x',
+      'ftp://x',
+    ]) {
       expect(configError(() => resolveSsoConfig({ ...valid, issuer })).message).toContain('issuer');
     }
     expect(isLoopbackHost('foo.localhost')).toBe(true);
@@ -102,5 +119,25 @@ describe('configuration', () => {
     const config = resolveSsoConfig({ ...valid, routes: { backchannelLogout: false } });
     expect(config.routes.backchannelLogout).toBe(false);
     expect(config.routes.login).toBe('/login');
+  });
+});
+
+describe('configuration type errors', () => {
+  it('says what is wrong with a value of the wrong type (not "is required")', () => {
+    const error = (() => {
+      try {
+        resolveSsoConfig({
+          clientId: 'a',
+          clientSecret: 'b',
+          baseUrl: 'https://x.cern.ch',
+          httpTimeoutMs: 1.5,
+        });
+      } catch (e) {
+        return e as CernSsoError;
+      }
+      throw new Error('expected an error');
+    })();
+    expect(error.details[0]).toMatch(/^httpTimeoutMs: /);
+    expect(error.details[0]).not.toMatch(/is required/);
   });
 });

@@ -1,0 +1,95 @@
+import type { Request, RequestHandler } from 'express';
+import { kIdentity, type ContextIdentity, type InternalContext } from '../context.js';
+import { CernSsoError } from '../errors.js';
+import { toCernSsoError } from '../respond.js';
+import { createBearerContext } from './bearer-context.js';
+import { sendBearerError } from './errors.js';
+import { readBearerToken } from './header.js';
+import { createIssuerRegistry } from './issuers.js';
+import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
+import { createTokenValidator } from './validator.js';
+
+/** The identity provider of a `cernSso()` mounted before, if any. */
+function inheritedIdentity(req: Request): ContextIdentity | undefined {
+  const previous = (req as { sso?: InternalContext }).sso;
+  return previous?.[kIdentity];
+}
+
+/**
+ * Protects API routes with OAuth 2.0 bearer access tokens (RFC 6750) issued by CERN's Keycloak
+ * (or the configured issuers), and sets `req.sso` from the token so that `requireAuth()`,
+ * `requireRole()`, `requireGroup()`, `requireClaim()` and `requireEntitlement()` work on APIs.
+ *
+ * ```ts
+ * app.use('/api', bearerAuth({ audience: 'my-api' }));
+ * app.get('/api/admin', requireGroup('it-dep-admins'), handler);
+ * ```
+ *
+ * - Tokens are only read from the `Authorization: Bearer` header; an `access_token` in the URL
+ *   or the body is a 400 `invalid_request`, as is a malformed, repeated or oversized header.
+ * - No header: 401 with a bare `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
+ * - JWTs: the unverified `iss` must be a trusted issuer before anything is fetched; then the
+ *   signature (issuer's JWKS, allowed algorithms only), exact `iss`, `aud` (one of `audience`),
+ *   `exp` (required) and `nbf` with `clockToleranceSec`, `typ` (access tokens only: ID, refresh
+ *   and logout tokens are refused) and the `azp` allow-list. Any failure: 401 `invalid_token`
+ *   with an `error_description` saying what is wrong (never echoing the token).
+ * - An unknown `kid` (key rotation) refetches the issuer's JWKS at most once per
+ *   `jwksCooldownMs`; a request arriving inside the cool-down waits for the next allowed
+ *   refetch (shared), so a freshly rotated key is accepted and forged `kid`s cost nothing more.
+ * - Opaque tokens (or every token with `introspect: 'always'`): RFC 7662 introspection.
+ * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
+ *   `Retry-After`, never a 401.
+ * - Valid tokens are cached (by SHA-256) until `exp`, so hot APIs verify each token once.
+ *
+ * @throws CernSsoError `ERR_CONFIG` listing every invalid option (at construction).
+ */
+export function bearerAuth(options: BearerAuthOptions): RequestHandler {
+  const config = resolveBearerConfig(options);
+  const issuers = createIssuerRegistry({
+    issuers: config.issuers,
+    httpTimeoutMs: config.httpTimeoutMs,
+    jwksCooldownMs: config.jwksCooldownMs,
+    logger: config.logger,
+  });
+  const validator = createTokenValidator(config, issuers);
+
+  return (req, res, next) => {
+    let token: string | undefined;
+    try {
+      token = readBearerToken(req);
+    } catch (error) {
+      sendBearerError(req, res, toCernSsoError(error), config.logger);
+      return;
+    }
+    if (token === undefined) {
+      sendBearerError(
+        req,
+        res,
+        new CernSsoError('ERR_NOT_AUTHENTICATED', 'an access token is required (Authorization: Bearer)', {
+          status: 401,
+          headers: { 'WWW-Authenticate': 'Bearer' },
+        }),
+        config.logger,
+      );
+      return;
+    }
+    const bearer = token;
+    const identity = config.identity ?? inheritedIdentity(req);
+    validator.validate(bearer).then(
+      ({ claims }) => {
+        req.sso = createBearerContext({
+          token: bearer,
+          claims,
+          identity,
+          cernUsersGroup: config.cernUsersGroup,
+        });
+        next();
+      },
+      (error: unknown) => {
+        const failure = toCernSsoError(error);
+        if (failure.status === 401) config.logger.debug(`bearerAuth: token refused: ${failure.message}`);
+        sendBearerError(req, res, failure, config.logger);
+      },
+    );
+  };
+}

@@ -1,0 +1,66 @@
+import { userFromClaims, type CernClaims } from '../auth/user.js';
+import { kIdentity, kLoginPath, type ContextIdentity, type InternalContext } from '../context.js';
+import { CernSsoError } from '../errors.js';
+import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
+import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
+
+/** What a bearer `req.sso` is made of. */
+export interface BearerContextInput {
+  /** The verified access token (handed back by `getAccessToken()`, never logged). */
+  token: string;
+  claims: CernClaims;
+  identity: ContextIdentity | undefined;
+  cernUsersGroup: string | undefined;
+}
+
+function noIdentity(what: string): CernSsoError {
+  return new CernSsoError(
+    'ERR_CONFIG',
+    `${what} on a bearer route needs an identity provider: pass bearerAuth({ identity }) ` +
+      '(e.g. sso.identity or createIdentityProvider()) or mount cernSso() before bearerAuth()',
+    { status: 500 },
+  );
+}
+
+function noUser(): CernSsoError {
+  return new CernSsoError('ERR_NOT_AUTHENTICATED', 'The access token names no user (no sub).', {
+    status: 401,
+    headers: { 'WWW-Authenticate': 'Bearer' },
+  });
+}
+
+/**
+ * `req.sso` for a request authenticated by a bearer access token. There is no login route
+ * (`kLoginPath` undefined), so the guards answer 401/403 with RFC 6750 challenges instead of
+ * redirecting. Groups come from the token's `groups` claim when present (no AuthZ call), else
+ * from the identity provider.
+ */
+export function createBearerContext(input: BearerContextInput): InternalContext {
+  const { token, claims, identity, cernUsersGroup } = input;
+  const user = userFromClaims(claims);
+  const context: InternalContext = {
+    [kLoginPath]: undefined,
+    [kIdentity]: identity,
+    isAuthenticated: () => true,
+    user,
+    claims,
+    getAccessToken: () => Promise.resolve(token),
+    async groups() {
+      if (Array.isArray(claims.groups)) {
+        return withCernUsersAlias(cleanGroupNames(claims.groups), cernUsersGroup);
+      }
+      if (!user) throw noUser();
+      if (!identity) throw noIdentity('requireGroup()/req.sso.groups()');
+      return identity.getUserGroups(user.login);
+    },
+    async inGroup(group: string | readonly string[], options?: MatchOptions) {
+      const { values, match } = normalizeRequirement('inGroup', group, options);
+      return matches(await context.groups(), values, match);
+    },
+    async exchangeToken(audience: string) {
+      if (!identity) throw noIdentity('req.sso.exchangeToken()');
+      return identity.exchangeToken(token, audience);
+    },
+  };
+  return context;
+}

@@ -1,0 +1,86 @@
+import type { Request, Response } from 'express';
+import { CernSsoError, DEFAULT_RETRY_AFTER_SEC } from '../errors.js';
+import { describeError, type Logger } from '../logger.js';
+
+/**
+ * RFC 6750 `error_description` (and any quoted-string of the challenge) may only contain
+ * %x20-21 / %x23-5B / %x5D-7E: printable ASCII without `"` and `\`.
+ */
+export function challengeText(text: string): string {
+  return text
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/["\\]/g, "'")
+    .slice(0, 400);
+}
+
+/** `WWW-Authenticate: Bearer error="…", error_description="…"`. */
+export function bearerChallenge(error: string, description: string): string {
+  return `Bearer error="${error}", error_description="${challengeText(description)}"`;
+}
+
+/** 401 `invalid_token`: expired, not yet valid, bad signature, wrong issuer/audience, garbage… */
+export function invalidToken(description: string, cause?: unknown): CernSsoError {
+  return new CernSsoError('ERR_INVALID_TOKEN', description, {
+    status: 401,
+    headers: { 'WWW-Authenticate': bearerChallenge('invalid_token', description) },
+    cause,
+  });
+}
+
+/** 400 `invalid_request`: a malformed `Authorization` header, a token in the URL or body… */
+export function invalidRequest(description: string): CernSsoError {
+  return new CernSsoError('ERR_INVALID_REQUEST', description, {
+    status: 400,
+    headers: { 'WWW-Authenticate': bearerChallenge('invalid_request', description) },
+  });
+}
+
+/** 503 with `Retry-After`: the issuer's discovery, JWKS or introspection endpoint is down. */
+export function issuerUnavailable(
+  what: string,
+  cause?: unknown,
+  retryAfterSec: number = DEFAULT_RETRY_AFTER_SEC,
+): CernSsoError {
+  return new CernSsoError(
+    'ERR_UPSTREAM_UNAVAILABLE',
+    `${what} is unavailable, the token cannot be checked now: please retry shortly`,
+    {
+      status: 503,
+      headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSec))) },
+      cause,
+    },
+  );
+}
+
+/** The OAuth `error` code of the JSON body for a library error. */
+function oauthCode(error: CernSsoError): string {
+  switch (error.code) {
+    case 'ERR_INVALID_TOKEN':
+      return 'invalid_token';
+    case 'ERR_INVALID_REQUEST':
+      return 'invalid_request';
+    case 'ERR_UPSTREAM_UNAVAILABLE':
+      return 'temporarily_unavailable';
+    case 'ERR_NOT_AUTHENTICATED':
+      return 'unauthorized';
+    default:
+      return error.status >= 500 ? 'server_error' : 'invalid_request';
+  }
+}
+
+/**
+ * Answers a failed bearer authentication per RFC 6750: the error's status and headers
+ * (`WWW-Authenticate`, `Retry-After`) and a JSON body `{ error, error_description }`. The
+ * token is never echoed, nor a stack trace; internal errors get a generic description.
+ */
+export function sendBearerError(req: Request, res: Response, error: CernSsoError, logger: Logger): void {
+  if (error.status >= 500 && error.status !== 503) {
+    logger.error(`bearerAuth failed on ${req.method} ${req.path}: ${describeError(error.cause ?? error)}`);
+  }
+  if (res.headersSent) return;
+  const description = error.expose ? error.message : 'Internal error while checking the access token';
+  res.status(error.status);
+  for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
+  res.set('Cache-Control', 'no-store');
+  res.json({ error: oauthCode(error), error_description: description });
+}

@@ -1,0 +1,75 @@
+import type { Request } from 'express';
+import { invalidRequest } from './errors.js';
+
+/** Longest `Authorization` header accepted (bytes of the whole value). */
+export const MAX_AUTHORIZATION_LENGTH = 8 * 1024;
+
+/** RFC 6750 §2.1 `b64token`. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** Every `Authorization` header of the request: Node keeps only the first in `req.headers`. */
+function authorizationHeaders(req: Request): string[] {
+  const values: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (name !== undefined && value !== undefined && name.toLowerCase() === 'authorization') {
+      values.push(value);
+    }
+  }
+  return values;
+}
+
+/** True when the query string names `access_token` (whatever Express's query parser does). */
+function tokenInQuery(req: Request): boolean {
+  const url = req.originalUrl || req.url;
+  const index = url.indexOf('?');
+  if (index < 0) return false;
+  try {
+    return new URLSearchParams(url.slice(index + 1)).has('access_token');
+  } catch {
+    return false;
+  }
+}
+
+/** True when an already parsed body carries `access_token` (RFC 6750 §2.2 form parameter). */
+function tokenInBody(req: Request): boolean {
+  const body: unknown = req.body;
+  return typeof body === 'object' && body !== null && Object.hasOwn(body, 'access_token');
+}
+
+/**
+ * The bearer token of the request's `Authorization` header, or `undefined` when there is none.
+ * Tokens are only taken from that header: an `access_token` query or body parameter is refused
+ * (URLs end up in logs, browser history and Referer headers). A malformed, repeated or oversized
+ * header is a 400 `invalid_request`.
+ */
+export function readBearerToken(req: Request): string | undefined {
+  if (tokenInQuery(req)) {
+    throw invalidRequest(
+      'tokens in the URL are refused: send the access token in the Authorization header (Bearer)',
+    );
+  }
+  if (tokenInBody(req)) {
+    throw invalidRequest(
+      'tokens in the request body are refused: send the access token in the Authorization header (Bearer)',
+    );
+  }
+  const headers = authorizationHeaders(req);
+  if (headers.length === 0) return undefined;
+  if (headers.length > 1) throw invalidRequest('several Authorization headers: send exactly one');
+  const [value = ''] = headers;
+  if (value.length > MAX_AUTHORIZATION_LENGTH) {
+    throw invalidRequest(`the Authorization header is longer than ${MAX_AUTHORIZATION_LENGTH} bytes`);
+  }
+  const match = /^Bearer +(\S+) *$/i.exec(value);
+  const token = match?.[1];
+  if (token === undefined) {
+    throw invalidRequest('the Authorization header must be "Bearer <access token>"');
+  }
+  if (!B64TOKEN.test(token)) {
+    throw invalidRequest('the bearer token contains characters a token cannot have');
+  }
+  return token;
+}

@@ -1,0 +1,283 @@
+import { z } from 'zod';
+import { CERN_ISSUER, isLoopbackHost } from '../config.js';
+import type { ContextIdentity } from '../context.js';
+import { CernSsoError } from '../errors.js';
+import { normalizeLogger, type Logger } from '../logger.js';
+
+/** Asymmetric JWS algorithms accepted by default (and the only ones `bearerAuth()` accepts). */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
+/** A JWS algorithm `bearerAuth()` can verify. */
+export type BearerAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+
+/** How `bearerAuth()` uses RFC 7662 token introspection. */
+export type IntrospectMode = 'opaque' | 'always' | 'never';
+
+/** Options of `bearerAuth()`. Only `audience` is required. */
+export interface BearerAuthOptions {
+  /**
+   * Trusted issuer(s): a token whose `iss` is not one of them is refused before any network
+   * request. Default: env `CERN_SSO_ISSUER`, else `https://auth.cern.ch/auth/realms/cern`.
+   * https only; plain http is accepted for loopback hosts (the local emulator).
+   */
+  issuer?: string | readonly string[];
+  /**
+   * Required. A token's `aud` must contain one of these values. Keycloak's default access token
+   * audience is `account`: add an audience mapper to the client that requests the tokens.
+   */
+  audience: string | readonly string[];
+  /** Accepted JWS algorithms. Default: RS/PS/ES 256/384/512 and EdDSA. `none` and HS* are refused. */
+  algorithms?: readonly BearerAlgorithm[];
+  /** Clock skew allowed on `exp`/`nbf`, in seconds (0 to 300). Default 30. */
+  clockToleranceSec?: number;
+  /**
+   * RFC 7662 introspection: `'opaque'` (default) for tokens that are not JWTs, `'always'` for every
+   * token (sees revocations; one call per token, cached until `exp`), `'never'`. Needs
+   * `clientId`/`clientSecret`. With several issuers, opaque tokens are introspected at the first.
+   */
+  introspect?: IntrospectMode;
+  /** Client for introspection (client_secret_basic). Default: env `CERN_SSO_CLIENT_ID`. */
+  clientId?: string;
+  /** Secret of `clientId`. Default: env `CERN_SSO_CLIENT_SECRET`. */
+  clientSecret?: string;
+  /** When set, a token's `azp` (or introspected `client_id`) must be one of these clients. */
+  azp?: string | readonly string[];
+  /**
+   * Identity provider for `requireGroup()` when a token has no `groups` claim, and for
+   * `req.sso.exchangeToken()`. Default: the one of `cernSso()` when it is mounted before.
+   */
+  identity?: ContextIdentity;
+  /** The e-group that the alias `CERN Users` stands for, applied to a token's `groups` claim. */
+  cernUsersGroup?: string;
+  /** An unknown `kid` refetches the issuer's JWKS at most once per this many ms. Default 1000. */
+  jwksCooldownMs?: number;
+  /** Verified tokens (and introspection results) kept until `exp`; 0 disables. Default 10 000. */
+  verifiedTokenCacheMax?: number;
+  /** Timeout of every discovery, JWKS and introspection request. Default 10 000. */
+  httpTimeoutMs?: number;
+  /** `{ debug, info, warn, error }` (pino-compatible). Default: warnings and errors to the console. */
+  logger?: Partial<Logger>;
+}
+
+/** Validated `bearerAuth()` options, with defaults applied. */
+export interface ResolvedBearerConfig {
+  issuers: string[];
+  audiences: string[];
+  algorithms: BearerAlgorithm[];
+  clockToleranceSec: number;
+  introspect: IntrospectMode;
+  client: { clientId: string; clientSecret: string } | undefined;
+  azp: string[] | undefined;
+  identity: ContextIdentity | undefined;
+  cernUsersGroup: string | undefined;
+  jwksCooldownMs: number;
+  verifiedTokenCacheMax: number;
+  httpTimeoutMs: number;
+  logger: Logger;
+}
+
+type Ctx = z.core.$RefinementCtx;
+
+/** One string or a non-empty list of non-empty strings, as a list. */
+function stringList(value: unknown, ctx: Ctx, what: string): string[] {
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  if (list.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `must name at least one ${what}` });
+    return [];
+  }
+  const bad = list.filter((item) => typeof item !== 'string' || item.trim() === '');
+  if (bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `must be a non-empty string or a list of them` });
+    return [];
+  }
+  return [...new Set((list as string[]).map((item) => item.trim()))];
+}
+
+/** Issuer URLs are compared exactly with `iss`: only validated, not rewritten. */
+function issuerList(value: unknown, ctx: Ctx): string[] {
+  const list = stringList(value, ctx, 'issuer');
+  for (const issuer of list) {
+    let url: URL;
+    try {
+      url = new URL(issuer);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be an absolute URL, got "${issuer}"` });
+      continue;
+    }
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must use https (plain http is only allowed for localhost/127.0.0.1/::1), got "${issuer}"`,
+      });
+    } else if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      ctx.addIssue({ code: 'custom', message: `must be an https URL, got "${issuer}"` });
+    }
+    if (url.search || url.hash)
+      ctx.addIssue({ code: 'custom', message: 'must not contain a query or fragment' });
+    if (url.username || url.password)
+      ctx.addIssue({ code: 'custom', message: 'must not contain credentials' });
+  }
+  return list;
+}
+
+function algorithmList(value: unknown, ctx: Ctx): BearerAlgorithm[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'must be a non-empty list of JWS algorithms' });
+    return [];
+  }
+  const allowed = new Set<string>(ASYMMETRIC_ALGORITHMS);
+  for (const alg of value as unknown[]) {
+    if (typeof alg === 'string' && alg.toLowerCase() === 'none') {
+      ctx.addIssue({ code: 'custom', message: '"none" is never accepted: it means an unsigned token' });
+    } else if (typeof alg === 'string' && /^HS\d+$/i.test(alg)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${alg}" is refused: symmetric algorithms let anyone holding the key forge tokens (and enable the RS/HS key confusion attack)`,
+      });
+    } else if (typeof alg !== 'string' || !allowed.has(alg)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${String(alg)}" is not supported; use any of ${ASYMMETRIC_ALGORITHMS.join(', ')}`,
+      });
+    }
+  }
+  return [...new Set(value as BearerAlgorithm[])];
+}
+
+const isIdentity = (value: unknown): value is ContextIdentity =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as Partial<ContextIdentity>).getUserGroups === 'function' &&
+  typeof (value as Partial<ContextIdentity>).exchangeToken === 'function';
+
+const schema = z
+  .object({
+    issuer: z.unknown().transform(issuerList),
+    audience: z
+      .unknown()
+      .refine((value) => value !== undefined, 'is required: the audience (aud) your API expects')
+      .transform((value, ctx) => stringList(value, ctx, 'audience')),
+    algorithms: z
+      .unknown()
+      .optional()
+      .transform((value, ctx) =>
+        value === undefined ? [...ASYMMETRIC_ALGORITHMS] : algorithmList(value, ctx),
+      ),
+    clockToleranceSec: z.number().int().min(0).max(300).default(30),
+    introspect: z.enum(['opaque', 'always', 'never']).default('opaque'),
+    clientId: z.string().trim().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    azp: z
+      .unknown()
+      .optional()
+      .transform((value, ctx) => (value === undefined ? undefined : stringList(value, ctx, 'client'))),
+    identity: z
+      .custom<ContextIdentity>(isIdentity, 'must be an identity provider (getUserGroups, exchangeToken)')
+      .optional(),
+    cernUsersGroup: z.string().trim().min(1).optional(),
+    jwksCooldownMs: z.number().int().min(0).max(3_600_000).default(1000),
+    verifiedTokenCacheMax: z.number().int().min(0).max(10_000_000).default(10_000),
+    httpTimeoutMs: z.number().int().positive().default(10_000),
+    logger: z
+      .custom<Partial<Logger>>(
+        (value) => typeof value === 'object' && value !== null,
+        'must be a logger object with debug/info/warn/error methods',
+      )
+      .optional(),
+  })
+  .strict();
+
+/** Problems that involve several options (checked on the raw input, so they are always listed). */
+function crossProblems(input: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const hasId = input.clientId !== undefined;
+  const hasSecret = input.clientSecret !== undefined;
+  if (hasId !== hasSecret) {
+    problems.push(
+      `${hasId ? 'clientSecret' : 'clientId'}: clientId and clientSecret go together (introspection authenticates with both)`,
+    );
+  }
+  if (input.introspect === 'always' && !(hasId && hasSecret)) {
+    problems.push(
+      'introspect: "always" needs clientId and clientSecret (or CERN_SSO_CLIENT_ID/CERN_SSO_CLIENT_SECRET)',
+    );
+  }
+  return problems;
+}
+
+function formatIssues(error: z.ZodError, input: Record<string, unknown>): string[] {
+  return error.issues.map((issue) => {
+    const name = issue.path.length > 0 ? issue.path.map(String).join('.') : '(options)';
+    if (issue.code === 'unrecognized_keys') return `${issue.keys.join(', ')}: unknown option`;
+    const [top] = issue.path;
+    const missing = issue.code === 'invalid_type' && typeof top === 'string' && input[top] === undefined;
+    return `${name}: ${missing ? 'is required' : issue.message}`;
+  });
+}
+
+function fromEnv(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * Validates `bearerAuth()` options (env fallbacks for `issuer`, `clientId`, `clientSecret`).
+ *
+ * @throws CernSsoError `ERR_CONFIG` listing every problem, each with the option's name.
+ */
+export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerConfig {
+  if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options)) {
+    throw new CernSsoError('ERR_CONFIG', 'bearerAuth: options must be an object with at least { audience }', {
+      details: ['audience: is required'],
+    });
+  }
+  const input: Record<string, unknown> = { ...options };
+  input.issuer ??= fromEnv('CERN_SSO_ISSUER') ?? CERN_ISSUER;
+  if (input.introspect !== 'never') {
+    input.clientId ??= fromEnv('CERN_SSO_CLIENT_ID');
+    input.clientSecret ??= fromEnv('CERN_SSO_CLIENT_SECRET');
+  }
+  const defined = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
+  const result = schema.safeParse(defined);
+  const problems = [
+    ...(result.success ? [] : formatIssues(result.error, defined)),
+    ...crossProblems(defined),
+  ];
+  if (!result.success || problems.length > 0) {
+    throw new CernSsoError(
+      'ERR_CONFIG',
+      `bearerAuth: invalid configuration:\n  - ${problems.join('\n  - ')}`,
+      { details: problems },
+    );
+  }
+  const parsed = result.data;
+  return {
+    issuers: parsed.issuer,
+    audiences: parsed.audience,
+    algorithms: parsed.algorithms,
+    clockToleranceSec: parsed.clockToleranceSec,
+    introspect: parsed.introspect,
+    client:
+      parsed.clientId !== undefined && parsed.clientSecret !== undefined && parsed.introspect !== 'never'
+        ? { clientId: parsed.clientId, clientSecret: parsed.clientSecret }
+        : undefined,
+    azp: parsed.azp,
+    identity: parsed.identity,
+    cernUsersGroup: parsed.cernUsersGroup,
+    jwksCooldownMs: parsed.jwksCooldownMs,
+    verifiedTokenCacheMax: parsed.verifiedTokenCacheMax,
+    httpTimeoutMs: parsed.httpTimeoutMs,
+    logger: normalizeLogger(parsed.logger),
+  };
+}

@@ -1,0 +1,85 @@
+import { checkTokenType } from './claim-checks.js';
+import { invalidToken } from './errors.js';
+import { introspectToken } from './introspection.js';
+import type { IssuerRegistry } from './issuers.js';
+import type { BearerAlgorithm, ResolvedBearerConfig } from './options.js';
+import { createTokenCache, type TokenCache, type VerifiedToken } from './token-cache.js';
+import { peekJwt, type UnverifiedJwt } from './token-format.js';
+import { verifyJwt } from './verify-jwt.js';
+
+/** Validates bearer tokens for one `bearerAuth()`. */
+export interface TokenValidator {
+  /** The token's claims if it is valid; rejects with a 401/503 `CernSsoError` otherwise. */
+  validate(token: string): Promise<VerifiedToken>;
+}
+
+/** Checks done on the unverified token, before any network request. */
+function preflight(
+  jwt: UnverifiedJwt,
+  config: ResolvedBearerConfig,
+  issuers: IssuerRegistry,
+): { alg: BearerAlgorithm; trusted: NonNullable<ReturnType<IssuerRegistry['find']>> } {
+  const alg = jwt.header.alg ?? '';
+  if (alg.toLowerCase() === 'none') throw invalidToken('unsigned tokens (alg "none") are refused');
+  if (!(config.algorithms as readonly string[]).includes(alg)) {
+    throw invalidToken(`the token algorithm is not accepted (allowed: ${config.algorithms.join(', ')})`);
+  }
+  if (typeof jwt.payload.iss !== 'string') throw invalidToken('the token has no issuer (iss)');
+  // The issuer decides where keys are fetched: only ever from the configured list.
+  const trusted = issuers.find(jwt.payload.iss);
+  if (!trusted) throw invalidToken('the token issuer (iss) is not trusted by this API');
+  checkTokenType(jwt.header.typ, jwt.payload.typ);
+  return { alg: alg as BearerAlgorithm, trusted };
+}
+
+/**
+ * The validation pipeline: cache, then JWT verification (or RFC 7662 introspection for opaque
+ * tokens and with `introspect: 'always'`). Concurrent validations of one token share the work.
+ */
+export function createTokenValidator(
+  config: ResolvedBearerConfig,
+  issuers: IssuerRegistry,
+  cache: TokenCache = createTokenCache(config.verifiedTokenCacheMax),
+): TokenValidator {
+  const inFlight = new Map<string, Promise<VerifiedToken>>();
+
+  async function check(token: string): Promise<VerifiedToken> {
+    const jwt = peekJwt(token);
+    if (jwt) {
+      const { alg, trusted } = preflight(jwt, config, issuers);
+      if (config.introspect === 'always' && config.client) {
+        return introspectToken(token, trusted, config.client, config, config.logger);
+      }
+      return verifyJwt(token, jwt, alg, trusted, config);
+    }
+    if (config.introspect === 'never') {
+      throw invalidToken('the token is not a JWT (opaque tokens are not accepted by this API)');
+    }
+    if (!config.client) {
+      throw invalidToken('opaque tokens need introspection: configure clientId/clientSecret');
+    }
+    // An opaque token does not name its issuer: with several, it is introspected at the first.
+    return introspectToken(token, issuers.primary, config.client, config, config.logger);
+  }
+
+  return {
+    validate(token) {
+      const key = cache.keyOf(token);
+      const cached = cache.get(key);
+      if (cached) return Promise.resolve(cached);
+      let pending = inFlight.get(key);
+      if (!pending) {
+        pending = check(token)
+          .then((verified) => {
+            cache.set(key, verified);
+            return verified;
+          })
+          .finally(() => {
+            inFlight.delete(key);
+          });
+        inFlight.set(key, pending);
+      }
+      return pending;
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import express from 'express';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { bearerAuth, CernSsoError, type BearerAuthOptions } from 'express-cern-sso';
+import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { recordingLogger } from '../helpers/app.js';
+import { basic, postForm } from '../testing/helpers.js';
+import { call, startApp, type RunningApp } from './helpers.js';
+
+const AUDIENCE = 'my-api';
+const INTROSPECT = '/auth/realms/cern/protocol/openid-connect/token/introspect';
+
+/** A minimal authorization server whose access tokens are opaque (RFC 7662 introspection only). */
+interface OpaqueIssuer {
+  issuer: string;
+  introspections: number;
+  /** Answer introspection requests with this status instead. */
+  failWith: number | undefined;
+  close(): Promise<void>;
+}
+
+async function startOpaqueIssuer(): Promise<OpaqueIssuer> {
+  const state = { introspections: 0, failWith: undefined as number | undefined, issuer: '' };
+  const now = () => Math.floor(Date.now() / 1000);
+  const running = await startApp((app) => {
+    app.get('/realms/opaque/.well-known/openid-configuration', (_req, res) => {
+      res.json({
+        issuer: state.issuer,
+        jwks_uri: `${state.issuer}/certs`,
+        introspection_endpoint: `${state.issuer}/introspect`,
+      });
+    });
+    app.get('/realms/opaque/certs', (_req, res) => res.json({ keys: [] }));
+    app.post('/realms/opaque/introspect', express.urlencoded({ extended: false }), (req, res) => {
+      state.introspections += 1;
+      if (state.failWith !== undefined) {
+        res.status(state.failWith).json({ error: 'server_error' });
+        return;
+      }
+      if (req.get('authorization') !== basic('api-client', 'api-secret').authorization) {
+        res.status(401).json({ error: 'invalid_client' });
+        return;
+      }
+      const token = (req.body as Record<string, string>).token;
+      const base = { active: true, iss: state.issuer, sub: 'jdoe', cern_upn: 'jdoe', client_id: 'frontend' };
+      const answers: Record<string, Record<string, unknown>> = {
+        'opaque-good': {
+          ...base,
+          aud: AUDIENCE,
+          exp: now() + 300,
+          token_type: 'Bearer',
+          cern_roles: ['user'],
+        },
+        'opaque-account': { ...base, aud: 'account', exp: now() + 300 },
+        'opaque-expired': { ...base, aud: AUDIENCE, exp: now() - 300 },
+        'opaque-refresh': { ...base, aud: AUDIENCE, exp: now() + 300, token_type: 'Refresh', typ: 'Refresh' },
+        'opaque-no-exp': { ...base, aud: AUDIENCE },
+      };
+      res.json(answers[token ?? ''] ?? { active: false });
+    });
+  });
+  state.issuer = `${running.url}/realms/opaque`;
+  return {
+    get issuer() {
+      return state.issuer;
+    },
+    get introspections() {
+      return state.introspections;
+    },
+    get failWith() {
+      return state.failWith;
+    },
+    set failWith(value) {
+      state.failWith = value;
+    },
+    close: () => running.close(),
+  };
+}
+
+let opaque: OpaqueIssuer;
+let emulator: CernSsoEmulator;
+const apps: RunningApp[] = [];
+
+beforeAll(async () => {
+  [opaque, emulator] = await Promise.all([startOpaqueIssuer(), startCernSsoEmulator()]);
+});
+afterAll(async () => {
+  await Promise.all(apps.map((app) => app.close()));
+  await Promise.all([opaque.close(), emulator.close()]);
+});
+beforeEach(() => {
+  opaque.failWith = undefined;
+  emulator.requests.reset();
+});
+
+async function startApi(options: Partial<BearerAuthOptions>): Promise<string> {
+  const app = await startApp((express) => {
+    express.use(bearerAuth({ audience: AUDIENCE, logger: recordingLogger(), ...options }));
+    express.get('/', (req, res) => res.json({ login: req.sso.user?.login, claims: req.sso.claims }));
+  });
+  apps.push(app);
+  return app.url;
+}
+
+describe('opaque tokens (RFC 7662)', () => {
+  const credentials = { clientId: 'api-client', clientSecret: 'api-secret' };
+
+  it('an active token is accepted, and the answer is cached until exp', async () => {
+    const url = await startApi({ issuer: opaque.issuer, ...credentials });
+    const first = opaque.introspections;
+    const answer = await call(url, { token: 'opaque-good' });
+    expect(answer.status).toBe(200);
+    expect(answer.json.login).toBe('jdoe');
+    expect(answer.json.claims).not.toHaveProperty('active');
+    expect((await call(url, { token: 'opaque-good' })).status).toBe(200);
+    expect(opaque.introspections).toBe(first + 1);
+  });
+
+  it('inactive, expired, wrong audience and refresh tokens are 401 invalid_token', async () => {
+    const url = await startApi({ issuer: opaque.issuer, ...credentials });
+    const cases: [string, RegExp][] = [
+      ['opaque-unknown', /not active/],
+      ['opaque-expired', /expired/],
+      ['opaque-account', /"my-api".*audience mapper/],
+      ['opaque-refresh', /not an access token/],
+    ];
+    for (const [token, description] of cases) {
+      const answer = await call(url, { token });
+      expect(answer.status, token).toBe(401);
+      expect(answer.json.error).toBe('invalid_token');
+      expect(answer.json.error_description, token).toMatch(description);
+      expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+    }
+  });
+
+  it('an answer without exp is not cached', async () => {
+    const url = await startApi({ issuer: opaque.issuer, ...credentials });
+    const before = opaque.introspections;
+    await call(url, { token: 'opaque-no-exp' });
+    await call(url, { token: 'opaque-no-exp' });
+    expect(opaque.introspections).toBe(before + 2);
+  });
+
+  it('introspection endpoint failing: 503 with Retry-After; failures are not cached', async () => {
+    const url = await startApi({ issuer: opaque.issuer, ...credentials });
+    opaque.failWith = 500;
+    const down = await call(url, { token: 'opaque-good' });
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).not.toBeNull();
+    opaque.failWith = undefined;
+    expect((await call(url, { token: 'opaque-good' })).status).toBe(200);
+  });
+
+  it('refused client credentials are a configuration error (500, logged), not the client’s fault', async () => {
+    const logger = recordingLogger();
+    const url = await startApi({
+      issuer: opaque.issuer,
+      clientId: 'api-client',
+      clientSecret: 'wrong',
+      logger,
+    });
+    const answer = await call(url, { token: 'opaque-good' });
+    expect(answer.status).toBe(500);
+    expect(answer.json).toEqual({
+      error: 'server_error',
+      error_description: 'Internal error while checking the access token',
+    });
+    expect(logger.error).toHaveBeenCalled();
+    expect(logger.text()).toMatch(/check clientId\/clientSecret/);
+    expect(logger.text()).not.toContain('opaque-good');
+  });
+
+  it('without client credentials: 401 saying introspection needs them, nothing fetched', async () => {
+    const url = await startApi({ issuer: opaque.issuer });
+    const before = opaque.introspections;
+    const answer = await call(url, { token: 'opaque-good' });
+    expect(answer.status).toBe(401);
+    expect(answer.json.error_description).toBe(
+      'opaque tokens need introspection: configure clientId/clientSecret',
+    );
+    expect(opaque.introspections).toBe(before);
+  });
+
+  it("introspect: 'never' refuses opaque tokens", async () => {
+    const url = await startApi({ issuer: opaque.issuer, ...credentials, introspect: 'never' });
+    expect((await call(url, { token: 'opaque-good' })).status).toBe(401);
+  });
+
+  it('with several issuers, opaque tokens are introspected at the first', async () => {
+    const url = await startApi({ issuer: [opaque.issuer, emulator.issuer], ...credentials });
+    expect((await call(url, { token: 'opaque-good' })).status).toBe(200);
+    expect(emulator.requests.count('/')).toBe(0);
+  });
+});
+
+describe("the emulator's introspection endpoint", () => {
+  const credentials = { clientId: 'demo-app', clientSecret: 'demo-app-secret' };
+
+  it("introspect: 'always' checks JWTs at the issuer (sees revocations) and caches active answers", async () => {
+    const url = await startApi({ issuer: emulator.issuer, ...credentials, introspect: 'always' });
+    const token = await emulator.issueAccessToken('admin1', { audience: AUDIENCE });
+    expect((await call(url, { token })).json.login).toBe('admin1');
+    expect((await call(url, { token })).status).toBe(200);
+    expect(emulator.requests.count(INTROSPECT)).toBe(1);
+    expect(emulator.requests.count('/auth/realms/cern/protocol/openid-connect/certs')).toBe(0);
+
+    const revoked = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    const revocation = await postForm(emulator, '/protocol/openid-connect/revoke', { token: revoked });
+    expect(revocation.status).toBe(200);
+    const answer = await call(url, { token: revoked });
+    expect(answer.status).toBe(401);
+    expect(answer.json.error_description).toMatch(/not active/);
+  });
+
+  it('an unknown opaque string is inactive: 401', async () => {
+    const url = await startApi({ issuer: emulator.issuer, ...credentials });
+    const answer = await call(url, { token: 'c29tZS1vcGFxdWUtdG9rZW4' });
+    expect(answer.status).toBe(401);
+    expect(answer.json.error_description).toMatch(/not active/);
+    expect(emulator.requests.count(INTROSPECT)).toBe(1);
+  });
+
+  it("introspect: 'always' without client credentials is a configuration error", () => {
+    expect(() => bearerAuth({ issuer: emulator.issuer, audience: AUDIENCE, introspect: 'always' })).toThrow(
+      CernSsoError,
+    );
+  });
+});

@@ -1,0 +1,116 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { bearerAuth, CernSsoError, type BearerAuthOptions } from 'express-cern-sso';
+import { resolveBearerConfig } from '../../src/bearer/options.js';
+
+function configError(options: unknown): CernSsoError {
+  try {
+    bearerAuth(options as BearerAuthOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(CernSsoError);
+    return error as CernSsoError;
+  }
+  throw new Error('expected a configuration error');
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('bearerAuth options', () => {
+  it('audience is required', () => {
+    const error = configError({});
+    expect(error.code).toBe('ERR_CONFIG');
+    expect(error.details).toEqual([expect.stringMatching(/^audience: is required/)]);
+    expect(configError(undefined).message).toMatch(/audience/);
+  });
+
+  it('every problem is listed at once, each with the option name', () => {
+    const error = configError({
+      issuer: ['http://auth.example.org/realms/x', 'not a url'],
+      audience: [],
+      algorithms: ['none', 'HS256', 'RS256', 'XX1'],
+      clockToleranceSec: 3600,
+      introspect: 'sometimes',
+      clientId: 'only-the-id',
+      azp: [''],
+      identity: {},
+      jwksCooldownMs: -1,
+      verifiedTokenCacheMax: 1.5,
+      httpTimeoutMs: 0,
+      unknownOption: true,
+    });
+    const byName = (name: string) => error.details.filter((line) => line.startsWith(`${name}:`));
+    expect(byName('issuer')).toEqual([
+      expect.stringMatching(/must use https.*http:\/\/auth\.example\.org/),
+      expect.stringMatching(/must be an absolute URL, got "not a url"/),
+    ]);
+    expect(byName('audience')).toHaveLength(1);
+    expect(byName('algorithms')).toEqual([
+      expect.stringMatching(/"none" is never accepted/),
+      expect.stringMatching(/"HS256" is refused: symmetric/),
+      expect.stringMatching(/"XX1" is not supported/),
+    ]);
+    for (const name of [
+      'clientSecret',
+      'clockToleranceSec',
+      'introspect',
+      'azp',
+      'identity',
+      'jwksCooldownMs',
+      'verifiedTokenCacheMax',
+      'httpTimeoutMs',
+    ]) {
+      expect(byName(name), name).toHaveLength(1);
+    }
+    expect(byName('verifiedTokenCacheMax')[0]).not.toMatch(/is required/);
+    expect(error.details).toContain('unknownOption: unknown option');
+    expect(error.message).toMatch(/^bearerAuth: invalid configuration:\n {2}- /);
+  });
+
+  it('clientId and clientSecret go together; "always" needs them', () => {
+    expect(configError({ audience: 'a', clientSecret: 's' }).details).toEqual([
+      expect.stringMatching(/^clientId: clientId and clientSecret go together/),
+    ]);
+    expect(configError({ audience: 'a', introspect: 'always' }).details).toEqual([
+      expect.stringMatching(/^introspect: "always" needs clientId and clientSecret/),
+    ]);
+  });
+
+  it("defaults: CERN's issuer, asymmetric algorithms, 30 s tolerance, opaque introspection", () => {
+    const config = resolveBearerConfig({ audience: 'my-api' });
+    expect(config).toMatchObject({
+      issuers: ['https://auth.cern.ch/auth/realms/cern'],
+      audiences: ['my-api'],
+      algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+      clockToleranceSec: 30,
+      introspect: 'opaque',
+      client: undefined,
+      jwksCooldownMs: 1000,
+      verifiedTokenCacheMax: 10_000,
+      httpTimeoutMs: 10_000,
+    });
+  });
+
+  it('env fallbacks: CERN_SSO_ISSUER, CERN_SSO_CLIENT_ID/SECRET', () => {
+    vi.stubEnv('CERN_SSO_ISSUER', 'https://auth.cern.ch/auth/realms/cern-qa');
+    vi.stubEnv('CERN_SSO_CLIENT_ID', 'api');
+    vi.stubEnv('CERN_SSO_CLIENT_SECRET', 'secret');
+    const config = resolveBearerConfig({ audience: ['a', 'b', 'a'] });
+    expect(config.issuers).toEqual(['https://auth.cern.ch/auth/realms/cern-qa']);
+    expect(config.client).toEqual({ clientId: 'api', clientSecret: 'secret' });
+    expect(config.audiences).toEqual(['a', 'b']);
+    expect(resolveBearerConfig({ audience: 'a', introspect: 'never' }).client).toBeUndefined();
+  });
+
+  it('plain http is accepted for loopback issuers only', () => {
+    expect(
+      resolveBearerConfig({ audience: 'a', issuer: 'http://127.0.0.1:8080/auth/realms/cern' }).issuers,
+    ).toEqual(['http://127.0.0.1:8080/auth/realms/cern']);
+    expect(
+      resolveBearerConfig({ audience: 'a', issuer: 'http://localhost:8080/realms/x' }).issuers,
+    ).toHaveLength(1);
+    expect(configError({ audience: 'a', issuer: 'http://10.0.0.1/realms/x' }).details[0]).toMatch(
+      /^issuer: must use https/,
+    );
+  });
+});
