@@ -110,7 +110,7 @@ export function requireClaim(
         req,
         res,
         context,
-        `This page requires the claim "${path}" to hold ${describe(required, match)}.`,
+        `Access requires the claim "${path}" to hold ${describe(required, match)}.`,
       );
     } catch (error) {
       sendError(req, res, toCernSsoError(error));

@@ -147,7 +147,7 @@ export function requireEntitlement(
         next();
         return;
       }
-      denyForbidden(req, res, context, `This page requires the entitlement ${describe(values, match)}.`);
+      denyForbidden(req, res, context, `Access requires the entitlement ${describe(values, match)}.`);
     } catch (error) {
       sendError(req, res, toCernSsoError(error));
     }

@@ -27,7 +27,7 @@ export function requireGroup(group: string | readonly string[], options?: MatchO
     context.inGroup(values, { match }).then(
       (member) => {
         if (member) next();
-        else denyForbidden(req, res, context, `This page requires membership of ${describe(values, match)}.`);
+        else denyForbidden(req, res, context, `Access requires membership of ${describe(values, match)}.`);
       },
       (error: unknown) => {
         const failure = toCernSsoError(error);

@@ -21,7 +21,7 @@ export function requireRole(role: string | readonly string[], options?: MatchOpt
         next();
         return;
       }
-      denyForbidden(req, res, context, `This page requires the role ${describe(values, match)}.`);
+      denyForbidden(req, res, context, `Access requires the role ${describe(values, match)}.`);
     } catch (error) {
       sendError(req, res, toCernSsoError(error));
     }
