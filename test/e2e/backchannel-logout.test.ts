@@ -60,7 +60,9 @@ describe('back-channel logout', () => {
     ['an access token (no back-channel event)', 'ACCESS', /back-channel logout event|invalid logout_token/],
   ])('answers 400 with a reason for %s', async (_name, token, reason) => {
     const value =
-      token === 'ACCESS' ? await emulator.issueAccessToken('jdoe', { clientId: 'bcl-app', audience: 'bcl-app' }) : token;
+      token === 'ACCESS'
+        ? await emulator.issueAccessToken('jdoe', { clientId: 'bcl-app', audience: 'bcl-app' })
+        : token;
     const response = await postLogoutToken(value);
     expect(response.status).toBe(400);
     const body = (await response.json()) as { error: string; error_description: string };
