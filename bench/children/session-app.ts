@@ -1,0 +1,151 @@
+/**
+ * Child process of the `require-group` suite: one Express app, in one of four variants.
+ *
+ * - `baseline`: express-session (MemoryStore) and a JSON route that reads the session.
+ * - `sso`: the same plus `cernSso()` against the emulator (started here, in this process) and
+ *   `requireGroup('it-dep')` on the route. `jdoe` logs in once through the emulator
+ *   (autoLogin), which also warms the group cache.
+ * - `baseline-fat`: `baseline` with the session data of `sso` (tokens + claims, passed in
+ *   `BENCH_SESSION_PAYLOAD`) copied into its session: what the session size alone costs.
+ * - `sso-no-guard`: `sso` without `requireGroup()`: what mounting `cernSso()` alone costs.
+ *
+ * Sends {@link SessionAppReady} once ready; stops when the parent says so.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express, { type RequestHandler } from 'express';
+import session from 'express-session';
+import { cernSso, requireGroup, type CernSso, type CernSsoOptions } from '../../src/index.js';
+import { startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
+import { serveChild } from '../lib/child.js';
+import { browserLogin } from '../lib/login.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    benchUser?: { login: string };
+    benchPayload?: unknown;
+  }
+}
+
+export type Variant = 'baseline' | 'baseline-fat' | 'sso-no-guard' | 'sso';
+const VARIANTS: readonly string[] = ['baseline', 'baseline-fat', 'sso-no-guard', 'sso'] satisfies Variant[];
+
+export interface SessionAppReady {
+  /** The measured route, on 127.0.0.1. */
+  url: string;
+  /** `Cookie` header of the signed-in session. */
+  cookie: string;
+  /** Size of the session as the MemoryStore keeps it (JSON). */
+  sessionBytes: number;
+  /** `sso*` only: what the library keeps in `req.session.cernSso` (for `baseline-fat`). */
+  libraryPayload?: unknown;
+}
+
+const ROUTE = '/api/data';
+const GROUP = 'it-dep';
+const LOGIN = 'jdoe';
+
+function listen(app: express.Express): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(0, '127.0.0.1', (error?: Error) => {
+      if (error) reject(error);
+      else resolve(server);
+    });
+  });
+}
+
+async function start(variant: Variant): Promise<{ data: SessionAppReady; close: () => Promise<void> }> {
+  const store = new session.MemoryStore();
+  const app = express();
+  app.use(
+    session({
+      name: 'app.sid',
+      secret: 'bench-secret',
+      resave: false,
+      saveUninitialized: false,
+      store,
+      cookie: { httpOnly: true, sameSite: 'lax' },
+    }),
+  );
+  const server = await listen(app);
+  const { port } = server.address() as AddressInfo;
+  // localhost for the app, 127.0.0.1 for the emulator: their cookies stay apart in the login.
+  const baseUrl = `http://localhost:${port}`;
+
+  let emulator: CernSsoEmulator | undefined;
+  let sso: CernSso | undefined;
+  let guard: RequestHandler[] = [];
+  let handler: RequestHandler;
+  const withSso = variant === 'sso' || variant === 'sso-no-guard';
+  if (withSso) {
+    emulator = await startCernSsoEmulator({ autoLogin: LOGIN });
+    emulator.registerClient({
+      clientId: 'bench-app',
+      clientSecret: 'bench-app-secret',
+      redirectUris: [`${baseUrl}/oidc/callback`],
+      roles: { [LOGIN]: ['user'] },
+    });
+    sso = cernSso({
+      clientId: 'bench-app',
+      clientSecret: 'bench-app-secret',
+      baseUrl,
+      issuer: emulator.issuer,
+      authzApiUrl: emulator.authzApiUrl,
+      // Experiments only (e.g. '{"routes":{"backchannelLogout":false}}'); the suite never sets it.
+      ...(JSON.parse(process.env.BENCH_SSO_OPTIONS ?? '{}') as CernSsoOptions),
+    });
+    app.use(sso);
+    if (variant === 'sso') guard = [requireGroup(GROUP)];
+    handler = (req, res) => {
+      res.json({ login: req.sso.user?.login ?? null });
+    };
+  } else {
+    handler = (req, res) => {
+      res.json({ login: req.session.benchUser?.login ?? null });
+    };
+  }
+  // The same helper route in every variant, so the apps differ only by the library.
+  const payload = process.env.BENCH_SESSION_PAYLOAD;
+  app.get('/bench/sign-in', (req, res) => {
+    req.session.benchUser = { login: LOGIN };
+    if (variant === 'baseline-fat' && payload !== undefined) req.session.benchPayload = JSON.parse(payload);
+    res.redirect(302, ROUTE);
+  });
+  app.get(ROUTE, ...guard, handler);
+  // Sign in: through the emulator (which also fills the group cache), or by the helper route.
+  const signIn = await browserLogin(
+    withSso ? `${baseUrl}/login?returnTo=${encodeURIComponent(ROUTE)}` : `${baseUrl}/bench/sign-in`,
+  );
+  const sid = signIn.cookies.get('app.sid');
+  if (signIn.status !== 200 || sid === undefined || !signIn.body.includes(LOGIN)) {
+    throw new Error(`sign-in failed: ${signIn.status} at ${signIn.url}: ${signIn.body.slice(0, 200)}`);
+  }
+  const sessions = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    store.all((error, all) => {
+      if (error) reject(error as Error);
+      else resolve(all ?? {});
+    });
+  });
+  const stored = Object.values(sessions) as { cernSso?: unknown }[];
+  if (stored.length !== 1) throw new Error(`expected one session, found ${stored.length}`);
+  const sessionBytes = Buffer.byteLength(JSON.stringify(stored[0]));
+
+  return {
+    data: {
+      url: `http://127.0.0.1:${port}${ROUTE}`,
+      cookie: `app.sid=${sid}`,
+      sessionBytes,
+      ...(withSso ? { libraryPayload: stored[0]?.cernSso } : {}),
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await sso?.close();
+      await emulator?.close();
+    },
+  };
+}
+
+const variant = process.argv[2] ?? '';
+if (!VARIANTS.includes(variant)) throw new Error(`usage: session-app.ts ${VARIANTS.join('|')}`);
+serveChild(() => start(variant as Variant));

@@ -1,0 +1,292 @@
+/**
+ * Issue #3: what `cernSso()` + `requireGroup()` cost on a signed-in request with a warm cache.
+ *
+ * A (baseline): express-session (MemoryStore) + a JSON route reading the session.
+ * B (target):   A + `cernSso()` (against the emulator) + `requireGroup('it-dep')` on the route.
+ * Two diagnostic sides split B's cost into steps:
+ * C: A whose session holds a copy of B's session data  → C/A = the session size alone;
+ * D: A + `cernSso()`, no guard (B's session)            → D/C = mounting `cernSso()`;
+ *                                                          B/D = `requireGroup()` with a warm cache.
+ * Servers run in child processes, autocannon here. After a warm-up the sides take turns in
+ * rotating orders; every throughput ratio is the median of per-round ratios (samples close in
+ * time). The server's CPU time per request (`process.cpuUsage()`) is the steadier cross-check, and
+ * one profiled sample per side shows where that CPU time goes.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { forkChild, type BenchChild } from '../lib/child.js';
+import { measure, type LoadSample } from '../lib/load.js';
+import { attribute, type Attribution } from '../lib/profile.js';
+import { fixed, median } from '../lib/stats.js';
+import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
+import type { SessionAppReady, Variant } from '../children/session-app.js';
+
+const CONNECTIONS = 10;
+const WARMUP_SEC = 2;
+const SAMPLE_SEC = 2;
+const ROUNDS = 6;
+const TARGET = 0.9;
+/** After the measured rounds: one profiled sample per side, for the CPU breakdown. */
+const PROFILE_SEC = 2;
+const PROFILE_INTERVAL_US = 250;
+
+type Key = 'A' | 'B' | 'C' | 'D';
+
+interface Sample extends LoadSample {
+  /** CPU time (user + system, all threads) the server spent per answered request, µs. */
+  cpuUs: number;
+}
+
+interface Side {
+  key: Key;
+  label: string;
+  child: BenchChild<SessionAppReady>;
+  samples: Sample[];
+  /** Profile of one extra sample; `perRequest` spreads the median CPU µs/req by profile share. */
+  cpu?: { perRequest: (busyUs: number) => number; attribution: Attribution };
+}
+
+const cpuPerRequest = (side: Side): number => median(side.samples.map((s) => s.cpuUs));
+const us = (value: number): string => fixed(value, 1);
+
+/** Proves the route answers 200 JSON for the signed-in user (not a redirect, 401 or 403). */
+async function checkRoute(side: Side): Promise<void> {
+  const { url, cookie } = side.child.data;
+  const response = await fetch(url, {
+    headers: { cookie, accept: 'application/json' },
+    redirect: 'manual',
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = await response.text();
+  if (response.status !== 200 || body !== '{"login":"jdoe"}') {
+    throw new Error(
+      `${side.label}: expected 200 {"login":"jdoe"}, got ${response.status} ${body.slice(0, 200)}`,
+    );
+  }
+}
+
+/** One autocannon run against `side`, with the server's CPU time per request. */
+async function load(side: Side, durationSec: number): Promise<Sample> {
+  const { url, cookie } = side.child.data;
+  const before = await side.child.cpuUsage();
+  const sample = await measure(url, {
+    connections: CONNECTIONS,
+    durationSec,
+    headers: { cookie, accept: 'application/json' },
+  });
+  const after = await side.child.cpuUsage();
+  const cpu = after.user - before.user + after.system - before.system;
+  return { ...sample, cpuUs: cpu / sample.requests };
+}
+
+/** Profiles one more sample of `side`; `BENCH_CPU_PROF=<dir>` also saves the profile there. */
+async function profileSide(side: Side): Promise<void> {
+  const { profile } = await side.child.profile(() => load(side, PROFILE_SEC), PROFILE_INTERVAL_US);
+  const dir = process.env.BENCH_CPU_PROF;
+  if (dir) await writeFile(join(dir, `require-group-${side.key}.cpuprofile`), JSON.stringify(profile));
+  const attribution = attribute(profile);
+  // Shares from the profile, scale from the unprofiled samples (the profiler slows everything).
+  const scale = cpuPerRequest(side) / attribution.busyUs;
+  side.cpu = { perRequest: (busyUs) => busyUs * scale, attribution };
+}
+
+/** Round `r` visits the sides rotated by `r`, every other round backwards. */
+function order(round: number, count: number): number[] {
+  const rotated = Array.from({ length: count }, (_, i) => (i + round) % count);
+  return round % 2 === 0 ? rotated : rotated.reverse();
+}
+
+/** Median over the rounds of `top[i] / bottom[i]`, with the spread. */
+function ratio(top: Side, bottom: Side, metric: string, target?: number): Verdict {
+  const ratios = top.samples.map((sample, i) => sample.reqPerSec / bottom.samples[i]!.reqPerSec);
+  const value = median(ratios);
+  return {
+    metric,
+    ratio: value,
+    spread: { min: Math.min(...ratios), max: Math.max(...ratios) },
+    ...(target === undefined ? {} : { target: `≥ ${fixed(target, 2)}`, pass: value >= target }),
+  };
+}
+
+/** Busy CPU µs per request by owner (package, library, Node core, GC), and the steps between sides. */
+function cpuTable(sides: Record<Key, Side>): Table {
+  const { A, B, C, D } = sides;
+  const cell = (side: Side, name: string): number =>
+    side.cpu?.perRequest(side.cpu.attribution.byCategory.get(name) ?? 0) ?? 0;
+  const names = new Set<string>();
+  for (const side of [A, B, C, D])
+    for (const name of side.cpu?.attribution.byCategory.keys() ?? []) names.add(name);
+  const rows = [...names]
+    .map((name) => ({ name, b: cell(B, name), values: [A, C, D, B].map((side) => cell(side, name)) }))
+    .filter((row) => Math.max(...row.values) >= 0.5)
+    .sort((x, y) => y.b - x.b)
+    .map(({ name }) => [
+      name,
+      ...[A, C, D, B].map((side) => us(cell(side, name))),
+      us(cell(C, name) - cell(A, name)),
+      us(cell(D, name) - cell(C, name)),
+      us(cell(B, name) - cell(D, name)),
+      us(cell(B, name) - cell(A, name)),
+    ]);
+  const total = cpuPerRequest;
+  rows.push([
+    '**total (CPU µs/req)**',
+    ...[A, C, D, B].map((side) => us(total(side))),
+    us(total(C) - total(A)),
+    us(total(D) - total(C)),
+    us(total(B) - total(D)),
+    us(total(B) - total(A)),
+  ]);
+  return {
+    headers: [
+      'owner',
+      'A',
+      'C',
+      'D',
+      'B',
+      'C − A session size',
+      'D − C cernSso()',
+      'B − D requireGroup()',
+      'B − A',
+    ],
+    rows,
+  };
+}
+
+/** The library's own functions (Node core time under them included), µs per request. */
+function libraryTable(side: Side): Table {
+  const cpu = side.cpu;
+  const headers = [`library function (${side.key})`, 'own µs/req', 'inclusive µs/req'];
+  if (!cpu) return { headers, rows: [] };
+  const rows = [...cpu.attribution.byLibraryFunction]
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 12)
+    .map(([name, value]) => [
+      `\`${name}\``,
+      us(cpu.perRequest(value)),
+      us(cpu.perRequest(cpu.attribution.inclusiveByLibraryFunction.get(name) ?? 0)),
+    ]);
+  return { headers, rows };
+}
+
+async function run(): Promise<SuiteResult> {
+  const children: BenchChild<SessionAppReady>[] = [];
+  const start = async (variant: Variant, env: Record<string, string> = {}) => {
+    const child = await forkChild<SessionAppReady>('children/session-app.ts', [variant], { env });
+    children.push(child);
+    return child;
+  };
+  try {
+    const b = await start('sso');
+    const payload = JSON.stringify(b.data.libraryPayload ?? null);
+    const side = (key: Key, label: string, child: BenchChild<SessionAppReady>): Side => ({
+      key,
+      label,
+      child,
+      samples: [],
+    });
+    const sides: Record<Key, Side> = {
+      A: side('A', 'A baseline: session + route', await start('baseline')),
+      B: side('B', "B = A + cernSso() + requireGroup('it-dep')", b),
+      C: side(
+        'C',
+        "C = A with B's session data (diagnostic)",
+        await start('baseline-fat', { BENCH_SESSION_PAYLOAD: payload }),
+      ),
+      D: side('D', 'D = A + cernSso(), no guard (diagnostic)', await start('sso-no-guard')),
+    };
+    const list = [sides.A, sides.B, sides.C, sides.D];
+    for (const each of list) await checkRoute(each);
+
+    // Warm-up (JIT, session store, sockets): not measured.
+    for (const each of list) await load(each, WARMUP_SEC);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const index of order(round, list.length)) {
+        const each = list[index]!;
+        each.samples.push(await load(each, SAMPLE_SEC));
+      }
+    }
+    for (const each of list) await profileSide(each);
+    // Still signed in and still a member after the load (nothing expired or got evicted).
+    for (const each of list) await checkRoute(each);
+
+    const { A, B, C, D } = sides;
+    const target = ratio(B, A, 'throughput B/A', TARGET);
+    const verdicts: Verdict[] = [
+      target,
+      {
+        metric: 'CPU per request A/B (cross-check: steadier than throughput on a busy machine)',
+        ratio: cpuPerRequest(A) / cpuPerRequest(B),
+        target: `≥ ${fixed(TARGET, 2)}`,
+        pass: cpuPerRequest(A) / cpuPerRequest(B) >= TARGET,
+      },
+      ratio(C, A, "throughput C/A: B's session size alone"),
+      ratio(D, C, 'throughput D/C: mounting cernSso() (same session)'),
+      ratio(B, D, 'throughput B/D: requireGroup() with a warm cache'),
+    ];
+    const row = (each: Side): string[] => [
+      each.label,
+      `${each.child.data.sessionBytes} B`,
+      fixed(median(each.samples.map((s) => s.reqPerSec))),
+      fixed(median(each.samples.map((s) => s.p50)), 1),
+      fixed(median(each.samples.map((s) => s.p99)), 1),
+      us(cpuPerRequest(each)),
+      each === A ? '1.000' : fixed(ratio(each, A, '').ratio, 3),
+      each === B ? `≥ ${fixed(TARGET, 2)} ${target.pass === true ? 'PASS' : 'FAIL'}` : '',
+      each.samples.map((s) => fixed(s.reqPerSec)).join(' / '),
+    ];
+
+    return {
+      summary:
+        'Signed-in `GET /api/data` (JSON) with a warm group cache. A = express-session (MemoryStore) + route; ' +
+        "B = A + `cernSso()` (against the emulator) + `requireGroup('it-dep')`. Diagnostics: C = A whose " +
+        "session holds a copy of B's session data, D = A + `cernSso()` without the guard. Servers in child " +
+        'processes, autocannon in the parent.',
+      settings: {
+        connections: CONNECTIONS,
+        'warm-up per side': `${WARMUP_SEC} s`,
+        'sample duration': `${SAMPLE_SEC} s`,
+        rounds: `${ROUNDS}, rotating order`,
+        ratio: 'median of per-round ratios (min–max in brackets)',
+      },
+      table: {
+        headers: [
+          'variant',
+          'session (JSON)',
+          'req/s (median)',
+          'p50 ms',
+          'p99 ms',
+          'CPU µs/req',
+          'req/s ratio vs A',
+          'target',
+          'req/s per round',
+        ],
+        rows: list.map(row),
+      },
+      verdicts,
+      extraTables: [
+        { title: 'Where the CPU goes (µs per request, by owner)', table: cpuTable(sides) },
+        { title: 'Library functions', table: libraryTable(B) },
+      ],
+      notes: [
+        'CPU µs/req = CPU time of the server process (user + system, all threads, `process.cpuUsage()`) ' +
+          'during a sample divided by the requests it answered; median over the rounds.',
+        `CPU by owner: each side's CPU µs/req split by the shares of one extra ${PROFILE_SEC} s sample under ` +
+          `the V8 sampling profiler (${PROFILE_INTERVAL_US} µs). A profile sample goes to the nearest frame on ` +
+          'its stack that belongs to a package, the library (`src/`) or the app (`bench/`); Node core and V8 ' +
+          'builtins (timers, crypto, JSON, promise jobs) count for their caller, "node core" is what has no ' +
+          'owner at all (HTTP parsing, socket writes, microtask and timer queues). Steps smaller than ~5 µs ' +
+          'are within noise.',
+        'Library functions: "own" = time attributed to that function (incl. Node core it calls), ' +
+          '"inclusive" = samples with the function anywhere on the stack (an async function only shows ' +
+          'from where it resumed). The servers run `src/` through tsx, whose `__name` helper (esbuild ' +
+          '`keepNames`) does not exist in the compiled package.',
+      ],
+    };
+  } finally {
+    await Promise.all(children.map((child) => child.stop()));
+  }
+}
+
+const suite: Suite = { name: 'require-group', run };
+export default suite;
