@@ -1,15 +1,18 @@
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { backchannelLogoutRoute } from './auth/backchannel-logout-route.js';
 import { callbackRoute } from './auth/callback-route.js';
 import { createOidcDiscovery } from './auth/discovery.js';
 import { loginRoute } from './auth/login-route.js';
-import { createLogoutMarkers } from './auth/logout-markers.js';
+import { createLogoutMarkers, type LogoutMarkers } from './auth/logout-markers.js';
 import { logoutRoute } from './auth/logout-route.js';
-import { createRuntime } from './auth/runtime.js';
-import { createSessionContext } from './auth/session-context.js';
+import { createRuntime, type AuthRuntime } from './auth/runtime.js';
+import { SessionContext } from './auth/session-context.js';
+import type { SignedIn } from './auth/session-data.js';
 import { resolveSsoConfig, type CernSsoOptions } from './config.js';
 import { buildIdentityProvider } from './identity/identity-provider.js';
 import type { IdentityProvider } from './identity/types.js';
+import { describeError } from './logger.js';
+import { sendError, toCernSsoError } from './respond.js';
 
 /** The middleware returned by `cernSso()`: an Express Router with a few extra members. */
 export interface CernSso extends Router {
@@ -19,6 +22,49 @@ export interface CernSso extends Router {
   ready(): Promise<void>;
   /** Releases timers and connections (tests, graceful shutdown). */
   close(): Promise<void>;
+}
+
+type RouteTable = Map<string, RequestHandler[]>;
+
+/** Router-compatible matching (case-insensitive, optional trailing slash) in one map lookup. */
+const routeKey = (method: string, path: string): string =>
+  `${method} ${path.length > 1 && path.endsWith('/') ? path.slice(0, -1).toLowerCase() : path.toLowerCase()}`;
+
+function routeTable(runtime: AuthRuntime, markers: LogoutMarkers | undefined): RouteTable {
+  const { routes } = runtime.config;
+  const table: RouteTable = new Map();
+  const add = (method: string, path: string | false, handlers: RequestHandler[]) => {
+    if (path === false) return;
+    table.set(routeKey(method, path), handlers);
+    // Express answers HEAD with the GET route.
+    if (method === 'GET') table.set(routeKey('HEAD', path), handlers);
+  };
+  add('GET', routes.login, [loginRoute(runtime)]);
+  add('GET', routes.callback, [callbackRoute(runtime)]);
+  if (markers) add('POST', routes.backchannelLogout, backchannelLogoutRoute(runtime, markers));
+  const logout = logoutRoute(runtime);
+  add('GET', routes.logout, [logout]);
+  add('POST', routes.logout, [logout]);
+  return table;
+}
+
+/** Runs `handlers` in order, Express style; errors and rejections go to `done`. */
+function runHandlers(handlers: RequestHandler[], req: Request, res: Response, done: NextFunction): void {
+  let index = 0;
+  const step = (error?: unknown): void => {
+    const handler = handlers[index++];
+    if (error !== undefined || handler === undefined) {
+      done(error);
+      return;
+    }
+    try {
+      const result: unknown = handler(req, res, step);
+      if (result instanceof Promise) result.catch(step);
+    } catch (thrown) {
+      step(thrown);
+    }
+  };
+  step();
 }
 
 /**
@@ -41,42 +87,74 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
   // One discovery and one cache for login and identity: no second discovery request.
   const identity = buildIdentityProvider(config, { discovery });
   const runtime = createRuntime(config, discovery, identity);
-  const router = Router() as CernSso;
-
+  const { records } = runtime;
   const markers =
     config.routes.backchannelLogout === false ? undefined : createLogoutMarkers(config.cache, config.logger);
+  const routes = routeTable(runtime, markers);
 
-  const setContext: RequestHandler = (req, _res, next) => {
-    req.sso = createSessionContext(req, runtime);
-    const auth = (req as { session?: Request['session'] }).session?.cernSso;
-    if (!markers || !auth) {
-      next();
+  // One middleware for context and routes: it runs on every request of the app, so it does a
+  // map lookup instead of walking a router stack.
+  const handle: RequestHandler = (req, res, next) => {
+    const context = new SessionContext(req, runtime);
+    req.sso = context;
+    const route = (): void => {
+      const handlers = routes.get(routeKey(req.method, req.path));
+      if (handlers) runHandlers(handlers, req, res, next);
+      else next();
+    };
+    const session = (req as { session?: Request['session'] }).session;
+    const pointer = session?.cernSso;
+    if (!session || !pointer) {
+      route();
       return;
     }
-    // A session ended by back-channel logout (on any instance) is signed out when next used.
-    markers.isLoggedOut(auth).then(
-      (loggedOut) => {
-        if (loggedOut) delete req.session.cernSso;
-        next();
-      },
-      () => {
-        next();
-      },
-    );
+    const signIn = (signedIn: SignedIn | undefined): void => {
+      if (!signedIn) {
+        // The record is gone (expired, or a session from an older version): signed out.
+        delete session.cernSso;
+        route();
+        return;
+      }
+      if (!markers) {
+        context.signedIn = signedIn;
+        route();
+        return;
+      }
+      // A session ended by back-channel logout (on any instance) is signed out when next used.
+      const checked = (loggedOut: boolean): void => {
+        if (loggedOut) {
+          delete session.cernSso;
+          records.remove(req, signedIn.ref);
+        } else {
+          context.signedIn = signedIn;
+        }
+        route();
+      };
+      const loggedOut = markers.isLoggedOut(signedIn.auth);
+      if (typeof loggedOut === 'boolean') checked(loggedOut);
+      else void loggedOut.then(checked);
+    };
+    // The session store failing to give the tokens is an outage (503), not a sign-out.
+    const failed = (error: unknown): void => {
+      const failure = toCernSsoError(error);
+      config.logger.warn(
+        `could not load the sign-in of a session: ${describeError(failure.cause ?? failure)}`,
+      );
+      sendError(req, res, failure);
+    };
+    let loaded: ReturnType<typeof records.load>;
+    try {
+      loaded = typeof pointer.ref === 'string' ? records.load(req, pointer.ref) : undefined;
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    if (loaded instanceof Promise) loaded.then(signIn, failed);
+    else signIn(loaded);
   };
-  router.use(setContext);
 
-  const { routes } = config;
-  if (routes.login !== false) router.get(routes.login, loginRoute(runtime));
-  if (routes.callback !== false) router.get(routes.callback, callbackRoute(runtime));
-  if (routes.backchannelLogout !== false && markers) {
-    router.post(routes.backchannelLogout, ...backchannelLogoutRoute(runtime, markers));
-  }
-  if (routes.logout !== false) {
-    const logout = logoutRoute(runtime);
-    router.get(routes.logout, logout);
-    router.post(routes.logout, logout);
-  }
+  const router = Router() as CernSso;
+  router.use(handle);
 
   Object.defineProperties(router, {
     identity: { value: identity, enumerable: true },
@@ -88,6 +166,7 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
     close: {
       value: async () => {
         runtime.refreshes.clear();
+        records.clear();
         await identity.close();
       },
     },

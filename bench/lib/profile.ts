@@ -43,7 +43,7 @@ function packageOf(url: string): string | undefined {
 }
 
 /**
- * Who a frame belongs to: the library (`src/`), a package, the app (`bench/`), or nobody
+ * Who a frame belongs to: the library (`dist/`, or `src/`), a package, the app (`bench/`), or nobody
  * (Node core, V8 builtins: their time goes to the nearest owned frame above them).
  */
 export type Owner = { kind: 'library'; label: string } | { kind: 'package'; name: string } | { kind: 'app' };
@@ -51,7 +51,7 @@ export type Owner = { kind: 'library'; label: string } | { kind: 'package'; name
 function ownerOf(node: ProfileNode): Owner | undefined {
   const url = node.callFrame.url;
   if (url.includes('/node_modules/')) return { kind: 'package', name: packageOf(url) ?? 'node_modules' };
-  if (url.includes('/src/')) return { kind: 'library', label: frameLabel(node) };
+  if (url.includes('/src/') || url.includes('/dist/')) return { kind: 'library', label: frameLabel(node) };
   if (url.includes('/bench/')) return { kind: 'app' };
   return undefined;
 }
@@ -111,7 +111,7 @@ export function attribute(profile: CpuProfile): Attribution {
     }
     if (!owner) add(result.byCategory, 'node core', us);
     else if (owner.kind === 'library') {
-      add(result.byCategory, 'library (src/)', us);
+      add(result.byCategory, 'library (dist/)', us);
       add(result.byLibraryFunction, owner.label, us);
     } else if (owner.kind === 'app') add(result.byCategory, 'app (bench/)', us);
     else add(result.byCategory, owner.name, us);

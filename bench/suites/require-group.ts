@@ -273,14 +273,14 @@ async function run(): Promise<SuiteResult> {
           'during a sample divided by the requests it answered; median over the rounds.',
         `CPU by owner: each side's CPU µs/req split by the shares of one extra ${PROFILE_SEC} s sample under ` +
           `the V8 sampling profiler (${PROFILE_INTERVAL_US} µs). A profile sample goes to the nearest frame on ` +
-          'its stack that belongs to a package, the library (`src/`) or the app (`bench/`); Node core and V8 ' +
+          'its stack that belongs to a package, the library (`dist/`) or the app (`bench/`); Node core and V8 ' +
           'builtins (timers, crypto, JSON, promise jobs) count for their caller, "node core" is what has no ' +
           'owner at all (HTTP parsing, socket writes, microtask and timer queues). Steps smaller than ~5 µs ' +
           'are within noise.',
         'Library functions: "own" = time attributed to that function (incl. Node core it calls), ' +
           '"inclusive" = samples with the function anywhere on the stack (an async function only shows ' +
-          'from where it resumed). The servers run `src/` through tsx, whose `__name` helper (esbuild ' +
-          '`keepNames`) does not exist in the compiled package.',
+          'from where it resumed). The servers load the compiled package (`dist/`, built by `npm run bench`), ' +
+          'as an app installing it would.',
       ],
     };
   } finally {

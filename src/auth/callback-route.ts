@@ -91,7 +91,9 @@ export function callbackRoute(runtime: AuthRuntime): RequestHandler {
       await regenerateSession(req);
       const session = requireSession(req);
       if (otherLogins && Object.keys(otherLogins).length > 0) session.cernSsoLogins = otherLogins;
-      session.cernSso = auth;
+      // Tokens and claims go to a record of their own; the session only points to it.
+      const signedIn = await runtime.records.create(req, auth);
+      session.cernSso = { ref: signedIn.ref };
       await saveSession(req);
 
       if (Array.isArray(claims.groups) && runtime.identity.seedUserGroups) {

@@ -1,5 +1,5 @@
 import { cacheKey } from '../cache/keys.js';
-import type { CacheStore } from '../cache/types.js';
+import { kGetSync, type CacheStore, type SyncReadable } from '../cache/types.js';
 import { describeError, type Logger } from '../logger.js';
 import type { SessionAuth } from './session-data.js';
 
@@ -11,16 +11,36 @@ import type { SessionAuth } from './session-data.js';
  */
 export interface LogoutMarkers {
   mark(target: { sid?: string | undefined; sub?: string | undefined }): Promise<void>;
-  /** True when the session was logged out at the IdP. A failing cache counts as "not logged out". */
-  isLoggedOut(auth: SessionAuth): Promise<boolean>;
+  /**
+   * True when the session was logged out at the IdP. A failing cache counts as "not logged out".
+   * Synchronous with an in-process store: it runs on every request of a signed-in session.
+   */
+  isLoggedOut(auth: SessionAuth): boolean | Promise<boolean>;
 }
 
 /** Markers outlive any session: a session is at most this old when it is checked. */
 const MARKER_TTL_MS = 30 * 24 * 3600_000;
 
-export function createLogoutMarkers(store: CacheStore, logger: Logger): LogoutMarkers {
+export function createLogoutMarkers(store: CacheStore & SyncReadable, logger: Logger): LogoutMarkers {
   const sidKey = (sid: string) => cacheKey('logout-sid', sid);
   const subKey = (sub: string) => cacheKey('logout-sub', sub);
+  // The keys of a sign-in never change: built once per (held, frozen) record, not per request.
+  const keysOf = new WeakMap<SessionAuth, { sid: string | undefined; sub: string }>();
+  const keys = (auth: SessionAuth) => {
+    let found = keysOf.get(auth);
+    if (!found) {
+      found = { sid: auth.sid ? sidKey(auth.sid) : undefined, sub: subKey(auth.sub) };
+      keysOf.set(auth, found);
+    }
+    return found;
+  };
+  const decide = (auth: SessionAuth, bySid: unknown, bySub: unknown): boolean =>
+    typeof bySid === 'number' || (typeof bySub === 'number' && bySub >= auth.loggedInAt);
+  const failed = (error: unknown): false => {
+    logger.warn(`could not check back-channel logout markers: ${describeError(error)}`);
+    return false;
+  };
+  const getSync = store[kGetSync];
 
   return {
     async mark({ sid, sub }) {
@@ -32,18 +52,19 @@ export function createLogoutMarkers(store: CacheStore, logger: Logger): LogoutMa
       await Promise.all(writes);
     },
 
-    async isLoggedOut(auth) {
-      try {
-        const [bySid, bySub] = await Promise.all([
-          auth.sid ? store.get(sidKey(auth.sid)) : undefined,
-          store.get(subKey(auth.sub)),
-        ]);
-        if (typeof bySid === 'number') return true;
-        return typeof bySub === 'number' && bySub >= auth.loggedInAt;
-      } catch (error) {
-        logger.warn(`could not check back-channel logout markers: ${describeError(error)}`);
-        return false;
+    isLoggedOut(auth) {
+      const { sid, sub } = keys(auth);
+      if (getSync) {
+        try {
+          return decide(auth, sid === undefined ? undefined : getSync(sid), getSync(sub));
+        } catch (error) {
+          return failed(error);
+        }
       }
+      return Promise.all([sid === undefined ? undefined : store.get(sid), store.get(sub)]).then(
+        ([bySid, bySub]) => decide(auth, bySid, bySub),
+        failed,
+      );
     },
   };
 }

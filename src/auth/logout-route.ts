@@ -15,8 +15,15 @@ export function logoutRoute(runtime: AuthRuntime): RequestHandler {
   const postLogoutUrl = `${config.baseUrl}${config.routes.postLogoutRedirect}`;
   return async (req, res) => {
     try {
-      const idToken = requireSession(req).cernSso?.tokens.idToken;
+      const ref = requireSession(req).cernSso?.ref;
+      // The ID token is only a hint for Keycloak: a store that cannot give it must not block logout.
+      const signedIn =
+        ref === undefined
+          ? undefined
+          : await Promise.resolve(runtime.records.load(req, ref)).catch(() => undefined);
+      const idToken = signedIn?.auth.tokens.idToken;
       await destroySession(req);
+      if (ref !== undefined) runtime.records.remove(req, ref);
       res.set('Cache-Control', 'no-store');
       if (!config.idpLogout || !idToken) {
         res.redirect(302, postLogoutPath);

@@ -1,14 +1,15 @@
-import type { Request } from 'express';
 import * as client from 'openid-client';
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
 import { describeError } from '../logger.js';
+import { cacheKey } from '../cache/keys.js';
 import { oauthFailure } from './oauth-errors.js';
 import type { AuthRuntime } from './runtime.js';
-import type { SessionAuth } from './session-data.js';
+import type { SessionContext } from './session-context.js';
+import type { SignedIn } from './session-data.js';
 import { reloadSession, requireSession, saveSession } from './session-ops.js';
-import { cacheKey } from '../cache/keys.js';
 import { tokensFromResponse } from './tokens.js';
 import type { CernClaims } from './user.js';
+import type { Request } from 'express';
 
 /** Refresh this long before expiry, so a token never expires on its way to the API. */
 const EXPIRY_MARGIN_MS = 30_000;
@@ -23,8 +24,10 @@ function sessionExpired(): CernSsoError {
   });
 }
 
-async function endSignIn(req: Request): Promise<void> {
+/** Signs the session out: pointer and record gone. */
+export async function endSignIn(req: Request, runtime: AuthRuntime, ref: string | undefined): Promise<void> {
   delete requireSession(req).cernSso;
+  if (ref !== undefined) runtime.records.remove(req, ref);
   await saveSession(req);
 }
 
@@ -32,27 +35,34 @@ async function endSignIn(req: Request): Promise<void> {
 const REFRESH_LOCK_MS = 15_000;
 const POLL_MS = 100;
 
-const isFresh = (auth: SessionAuth | undefined): boolean =>
-  auth !== undefined && auth.tokens.accessTokenExpiresAt - EXPIRY_MARGIN_MS > Date.now();
+const isFresh = (signedIn: SignedIn | undefined): boolean =>
+  signedIn !== undefined && signedIn.auth.tokens.accessTokenExpiresAt - EXPIRY_MARGIN_MS > Date.now();
 
 const sleep = (ms: number) =>
   new Promise<void>((resolve) => {
     setTimeout(resolve, ms).unref();
   });
 
+/** The sign-in the session in the store points to now (another instance may have refreshed it). */
+async function reloadSignedIn(req: Request, runtime: AuthRuntime): Promise<SignedIn | undefined> {
+  await reloadSession(req);
+  const ref = requireSession(req).cernSso?.ref;
+  return ref === undefined ? undefined : runtime.records.load(req, ref);
+}
+
 /**
  * Refreshes once across every instance sharing the cache: Keycloak may revoke a refresh token
  * once used, so two instances must never both use it. The lock holder refreshes and saves the
- * session; the others re-read the shared session until the new tokens are there. Without a
+ * session; the others re-read the shared session until it points to the new tokens. Without a
  * lock-capable cache (memory) this is the in-process single flight alone.
  */
 async function refreshAcrossInstances(
   req: Request,
   runtime: AuthRuntime,
-  auth: SessionAuth,
-): Promise<SessionAuth | undefined> {
+  signedIn: SignedIn,
+): Promise<SignedIn | undefined> {
   const { cache, logger } = runtime.config;
-  if (!cache.lock) return refresh(req, runtime, auth);
+  if (!cache.lock) return refresh(req, runtime, signedIn);
   const lockKey = cacheKey('refresh-lock', req.sessionID);
   const deadline = Date.now() + REFRESH_LOCK_MS;
   while (Date.now() < deadline) {
@@ -62,13 +72,12 @@ async function refreshAcrossInstances(
     } catch (error) {
       // The shared cache is down: coordination is impossible, refresh here (degraded).
       logger.warn(`refresh lock unavailable, refreshing without it: ${describeError(error)}`);
-      return refresh(req, runtime, auth);
+      return refresh(req, runtime, signedIn);
     }
     if (lockToken !== undefined) {
       try {
         // Another instance may have refreshed just before we got the lock.
-        await reloadSession(req);
-        const current = requireSession(req).cernSso;
+        const current = await reloadSignedIn(req, runtime);
         if (!current) return undefined;
         return isFresh(current) ? current : await refresh(req, runtime, current);
       } finally {
@@ -76,8 +85,7 @@ async function refreshAcrossInstances(
       }
     }
     await sleep(POLL_MS);
-    await reloadSession(req);
-    const current = requireSession(req).cernSso;
+    const current = await reloadSignedIn(req, runtime);
     if (!current) return undefined;
     if (isFresh(current)) return current;
   }
@@ -88,8 +96,9 @@ async function refreshAcrossInstances(
 async function refresh(
   req: Request,
   runtime: AuthRuntime,
-  auth: SessionAuth,
-): Promise<SessionAuth | undefined> {
+  signedIn: SignedIn,
+): Promise<SignedIn | undefined> {
+  const { auth } = signedIn;
   const refreshToken = auth.tokens.refreshToken;
   if (!refreshToken) return undefined;
   const config = await runtime.discovery.get();
@@ -104,9 +113,21 @@ async function refresh(
     throw oauthFailure(error, 'Token refresh', 'ERR_SESSION_EXPIRED');
   }
   const claims = (response.claims() as CernClaims | undefined) ?? auth.claims;
-  const updated: SessionAuth = { ...auth, tokens: tokensFromResponse(response, auth.tokens), claims };
-  requireSession(req).cernSso = updated;
+  // OIDC Core 12.2: a refreshed ID token must name the same user.
+  if (claims.sub !== auth.sub) {
+    runtime.config.logger.warn(
+      'a token refresh returned an ID token for another subject; signing the user out',
+    );
+    return undefined;
+  }
+  const updated = await runtime.records.create(req, {
+    ...auth,
+    tokens: tokensFromResponse(response, auth.tokens),
+    claims,
+  });
+  requireSession(req).cernSso = { ref: updated.ref };
   await saveSession(req);
+  runtime.records.retire(req, signedIn.ref);
   return updated;
 }
 
@@ -115,18 +136,19 @@ async function refresh(
  * expired. One refresh per session is in flight at a time; the others wait for its result.
  * A refresh the IdP refuses (`invalid_grant`) ends the sign-in.
  */
-export async function getSessionAccessToken(req: Request, runtime: AuthRuntime): Promise<string> {
-  const auth = (req as { session?: Request['session'] }).session?.cernSso;
-  if (!auth) throw notAuthenticated();
-  if (isFresh(auth)) return auth.tokens.accessToken;
+export async function getSessionAccessToken(context: SessionContext): Promise<string> {
+  const { req, runtime } = context;
+  const signedIn = context.signedIn;
+  if (!signedIn) throw notAuthenticated();
+  if (isFresh(signedIn)) return signedIn.auth.tokens.accessToken;
 
   const key = req.sessionID;
   let flight = runtime.refreshes.get(key);
   if (!flight) {
-    flight = refreshAcrossInstances(req, runtime, auth).finally(() => runtime.refreshes.delete(key));
+    flight = refreshAcrossInstances(req, runtime, signedIn).finally(() => runtime.refreshes.delete(key));
     runtime.refreshes.set(key, flight);
   }
-  let updated: SessionAuth | undefined;
+  let updated: SignedIn | undefined;
   try {
     updated = await flight;
   } catch (error) {
@@ -134,11 +156,13 @@ export async function getSessionAccessToken(req: Request, runtime: AuthRuntime):
     throw error;
   }
   if (!updated) {
-    await endSignIn(req);
+    context.signedIn = undefined;
+    await endSignIn(req, runtime, signedIn.ref);
     throw sessionExpired();
   }
-  // Requests that waited carry their own copy of the session: give them the new tokens too,
-  // so that their end-of-request save does not write the old ones back.
-  requireSession(req).cernSso = updated;
-  return updated.tokens.accessToken;
+  // Requests that waited carry their own copy of the session: point it to the new tokens too,
+  // so that their end-of-request save does not write the old pointer back.
+  requireSession(req).cernSso = { ref: updated.ref };
+  context.signedIn = updated;
+  return updated.auth.tokens.accessToken;
 }

@@ -1,6 +1,7 @@
 import type { ResolvedSsoConfig } from '../config.js';
 import type { OidcDiscovery } from './discovery.js';
-import type { SessionAuth } from './session-data.js';
+import type { SignedIn } from './session-data.js';
+import { createSessionRecords, type SessionRecords } from './session-records.js';
 
 /** What the auth routes and `req.sso` need from the identity provider. */
 export interface GroupSource {
@@ -19,7 +20,9 @@ export interface AuthRuntime {
   /** Absolute redirect URI registered in the Application Portal. */
   callbackUrl: string;
   /** Refreshes in flight, by session id: one refresh per session at a time. */
-  refreshes: Map<string, Promise<SessionAuth | undefined>>;
+  refreshes: Map<string, Promise<SignedIn | undefined>>;
+  /** Tokens and claims of signed-in sessions, in the session store. */
+  records: SessionRecords;
 }
 
 /** An app-relative path as an absolute path on this origin (adds the `baseUrl` path). */
@@ -42,5 +45,6 @@ export function createRuntime(
     basePath,
     callbackUrl: `${config.baseUrl}${callback}`,
     refreshes: new Map(),
+    records: createSessionRecords(config.logger),
   };
 }

@@ -1,50 +1,73 @@
 import type { Request } from 'express';
-import { kIdentity, kLoginPath, type InternalContext } from '../context.js';
+import { kIdentity, kLoginPath, type ContextIdentity, type InternalContext } from '../context.js';
 import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
 import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
 import { getSessionAccessToken, notAuthenticated } from './refresh.js';
 import { appPath, type AuthRuntime } from './runtime.js';
+import type { SignedIn } from './session-data.js';
 import { userFromClaims, type CernClaims, type CernUser } from './user.js';
 
-/** `req.sso` for session (browser) requests. Reads the session lazily: no cost until used. */
-export function createSessionContext(req: Request, runtime: AuthRuntime): InternalContext {
-  const auth = () => (req as { session?: Request['session'] }).session?.cernSso;
-  let cachedUser: { claims: CernClaims; user: CernUser | undefined } | undefined;
+/**
+ * `req.sso` for session (browser) requests. A class, not a closure bag: it is created on every
+ * request, so it allocates one object and maps the user only when asked.
+ */
+export class SessionContext implements InternalContext {
+  /** The sign-in of this request (set by `cernSso()` once loaded; replaced by a refresh). */
+  signedIn: SignedIn | undefined;
+  #user: { claims: CernClaims; user: CernUser | undefined } | undefined;
 
-  const context: InternalContext = {
-    [kLoginPath]:
-      runtime.config.routes.login === false ? undefined : appPath(runtime, runtime.config.routes.login),
-    [kIdentity]: runtime.identity,
-    isAuthenticated: () => auth() !== undefined,
-    get claims() {
-      return auth()?.claims;
-    },
-    get user() {
-      const claims = auth()?.claims;
-      if (!claims) return undefined;
-      if (cachedUser?.claims !== claims) cachedUser = { claims, user: userFromClaims(claims) };
-      return cachedUser.user;
-    },
-    getAccessToken: () => getSessionAccessToken(req, runtime),
-    async groups() {
-      const user = context.user;
-      if (!user) throw notAuthenticated();
-      const claims = auth()?.claims;
-      // Keycloak's `groups` claim, when enabled for the app, is authoritative: no AuthZ call.
-      if (claims && Array.isArray(claims.groups)) {
-        return withCernUsersAlias(cleanGroupNames(claims.groups), runtime.config.cernUsersGroup);
-      }
-      return runtime.identity.getUserGroups(user.login);
-    },
-    async inGroup(group: string | readonly string[], options?: MatchOptions) {
-      const { values, match } = normalizeRequirement('inGroup', group, options);
-      if (!context.isAuthenticated()) return false;
-      return matches(await context.groups(), values, match);
-    },
-    async exchangeToken(audience: string) {
-      const accessToken = await context.getAccessToken();
-      return runtime.identity.exchangeToken(accessToken, audience);
-    },
-  };
-  return context;
+  constructor(
+    readonly req: Request,
+    readonly runtime: AuthRuntime,
+  ) {}
+
+  get [kLoginPath](): string | undefined {
+    const login = this.runtime.config.routes.login;
+    return login === false ? undefined : appPath(this.runtime, login);
+  }
+
+  get [kIdentity](): ContextIdentity {
+    return this.runtime.identity;
+  }
+
+  isAuthenticated(): boolean {
+    return this.signedIn !== undefined;
+  }
+
+  get claims(): CernClaims | undefined {
+    return this.signedIn?.auth.claims;
+  }
+
+  get user(): CernUser | undefined {
+    const claims = this.signedIn?.auth.claims;
+    if (!claims) return undefined;
+    if (this.#user?.claims !== claims) this.#user = { claims, user: userFromClaims(claims) };
+    return this.#user.user;
+  }
+
+  getAccessToken(): Promise<string> {
+    return getSessionAccessToken(this);
+  }
+
+  async groups(): Promise<string[]> {
+    const user = this.user;
+    const claims = this.claims;
+    if (!user || !claims) throw notAuthenticated();
+    // Keycloak's `groups` claim, when enabled for the app, is authoritative: no AuthZ call.
+    if (Array.isArray(claims.groups)) {
+      return withCernUsersAlias(cleanGroupNames(claims.groups), this.runtime.config.cernUsersGroup);
+    }
+    return this.runtime.identity.getUserGroups(user.login);
+  }
+
+  async inGroup(group: string | readonly string[], options?: MatchOptions): Promise<boolean> {
+    const { values, match } = normalizeRequirement('inGroup', group, options);
+    if (!this.isAuthenticated()) return false;
+    return matches(await this.groups(), values, match);
+  }
+
+  async exchangeToken(audience: string): Promise<string> {
+    const accessToken = await this.getAccessToken();
+    return this.runtime.identity.exchangeToken(accessToken, audience);
+  }
 }

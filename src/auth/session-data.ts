@@ -19,7 +19,10 @@ export interface SessionTokens {
   scope?: string;
 }
 
-/** What the library keeps in `req.session.cernSso` once a user is signed in. */
+/**
+ * A signed-in session's tokens and identity. Kept in a record of its own in the session store
+ * (see `session-records.ts`), not in the session: the session only holds {@link SessionPointer}.
+ */
 export interface SessionAuth {
   tokens: SessionTokens;
   claims: CernClaims;
@@ -29,10 +32,22 @@ export interface SessionAuth {
   loggedInAt: number;
 }
 
+/** What the library keeps in `req.session.cernSso` once a user is signed in. */
+export interface SessionPointer {
+  /** Id of the session's {@link SessionAuth} record in the session store. */
+  ref: string;
+}
+
+/** A loaded sign-in: the record and its id. */
+export interface SignedIn {
+  ref: string;
+  auth: SessionAuth;
+}
+
 declare module 'express-session' {
   interface SessionData {
-    /** Signed-in state managed by express-cern-sso. */
-    cernSso?: SessionAuth;
+    /** Signed-in state managed by express-cern-sso: a pointer to its record. */
+    cernSso?: SessionPointer;
     /** Logins in progress managed by express-cern-sso, keyed by `state`. */
     cernSsoLogins?: Record<string, PendingLogin>;
   }

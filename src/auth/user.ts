@@ -35,9 +35,23 @@ export function stringList(value: unknown): string[] {
   return [];
 }
 
-/** Maps CERN token claims to a `CernUser`; `undefined` when the claims name nobody. */
+/** Users already mapped, by claims object (a signed-in session's claims are reused per request). */
+const mappedUsers = new WeakMap<CernClaims, CernUser | undefined>();
+
+/**
+ * Maps CERN token claims to a `CernUser`; `undefined` when the claims name nobody. The same
+ * claims object gives the same (frozen) user object.
+ */
 export function userFromClaims(claims: CernClaims | undefined): CernUser | undefined {
   if (!claims) return undefined;
+  if (mappedUsers.has(claims)) return mappedUsers.get(claims);
+  const user = mapUser(claims);
+  if (user) Object.freeze(user.roles);
+  mappedUsers.set(claims, user && Object.freeze(user));
+  return user;
+}
+
+function mapUser(claims: CernClaims): CernUser | undefined {
   const login = optionalString(claims.cern_upn) ?? optionalString(claims.sub);
   if (!login) return undefined;
   const user: CernUser = { login, roles: stringList(claims.cern_roles) };

@@ -116,6 +116,9 @@ function humanDuration(ms: number): string {
   return `${Math.round(minutes / 60)} h`;
 }
 
+const NOT_SETTLED_VALUE = Symbol('not settled');
+const NOT_SETTLED = Promise.resolve(NOT_SETTLED_VALUE);
+
 /** Creates a {@link CachedLoader} over `options.store`. */
 export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
   const { store, logger } = options;
@@ -144,6 +147,11 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
 
   /** Runs a store call with a deadline, so a hanging store (Redis reconnecting) is a miss. */
   async function withStoreTimeout<R>(operation: string, call: () => Promise<R>): Promise<R> {
+    const pending = call();
+    // A store that has already answered (memoryCache) needs no timer: a settled promise wins
+    // a race against another settled one when listed first. Saves a timer on every cache hit.
+    const first = await Promise.race([pending, NOT_SETTLED]);
+    if (first !== NOT_SETTLED_VALUE) return first;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
@@ -152,7 +160,7 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
       timer.unref();
     });
     try {
-      return await Promise.race([call(), deadline]);
+      return await Promise.race([pending, deadline]);
     } finally {
       clearTimeout(timer);
     }

@@ -52,7 +52,13 @@ export interface TestApp {
  */
 export async function startTestApp(
   emulator: CernSsoEmulator,
-  options: { sso?: Partial<CernSsoOptions>; clientId?: string; withSession?: boolean } = {},
+  options: {
+    sso?: Partial<CernSsoOptions>;
+    clientId?: string;
+    withSession?: boolean;
+    /** The express-session store (default: a MemoryStore of its own). */
+    sessionStore?: session.Store;
+  } = {},
 ): Promise<TestApp> {
   const app = express();
   const clientId = options.clientId ?? 'test-app';
@@ -64,6 +70,7 @@ export async function startTestApp(
         resave: false,
         saveUninitialized: false,
         cookie: { httpOnly: true, sameSite: 'lax' },
+        ...(options.sessionStore ? { store: options.sessionStore } : {}),
       }),
     );
   }

@@ -1,0 +1,166 @@
+import session from 'express-session';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { TestBrowser } from '../helpers/browser.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+
+/** Every entry of a MemoryStore, by id. */
+function storeEntries(store: session.MemoryStore): Promise<Record<string, Record<string, unknown>>> {
+  return new Promise((resolve, reject) => {
+    store.all((error, all) => {
+      if (error) reject(error as Error);
+      else resolve((all ?? {}) as unknown as Record<string, Record<string, unknown>>);
+    });
+  });
+}
+
+async function entries(store: session.MemoryStore) {
+  const all = Object.entries(await storeEntries(store));
+  return {
+    sessions: all.filter(([, value]) => value.cernSsoAuth === undefined),
+    records: all.filter(([, value]) => value.cernSsoAuth !== undefined),
+  };
+}
+
+const JSON_ACCEPT = { accept: 'application/json' };
+
+let emulator: CernSsoEmulator;
+beforeAll(async () => {
+  emulator = await startCernSsoEmulator({ autoLogin: 'jdoe' });
+});
+afterAll(async () => {
+  await emulator.close();
+});
+
+describe('tokens and claims live in a record next to the session, not in it', () => {
+  let store: session.MemoryStore;
+  let app: TestApp;
+  beforeAll(async () => {
+    store = new session.MemoryStore();
+    app = await startTestApp(emulator, { sessionStore: store, clientId: 'records-app' });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('the session holds only a pointer; the record holds the tokens and claims', async () => {
+    const browser = new TestBrowser();
+    const page = await browser.navigate(`${app.baseUrl}/profile`);
+    expect(page.body).toBe('profile of John Doe');
+    const { sessions, records } = await entries(store);
+    const signedIn = sessions.filter(([, value]) => value.cernSso !== undefined);
+    expect(signedIn).toHaveLength(1);
+    const [, stored] = signedIn[0] ?? [];
+    const pointer = stored?.cernSso as { ref: string };
+    expect(Object.keys(pointer)).toEqual(['ref']);
+    expect(JSON.stringify(stored)).not.toMatch(/eyJ/); // no JWT in the session
+    expect(JSON.stringify(stored).length).toBeLessThan(400);
+    const record = records.find(([id]) => id === pointer.ref)?.[1];
+    expect(record).toMatchObject({
+      cernSsoAuth: { sub: 'jdoe', claims: { sub: 'jdoe', name: 'John Doe' } },
+    });
+    const tokens = (record?.cernSsoAuth as { tokens: Record<string, unknown> }).tokens;
+    expect(tokens.accessToken).toMatch(/^eyJ/);
+    expect(tokens.refreshToken).toEqual(expect.any(String));
+    expect(tokens.idToken).toMatch(/^eyJ/);
+    // The record expires by itself (at least a day, or the session cookie's maxAge).
+    const expires = Date.parse((record?.cookie as { expires: string }).expires);
+    expect(expires - Date.now()).toBeGreaterThan(23 * 3600_000);
+  });
+
+  it('logout deletes the record', async () => {
+    const browser = new TestBrowser();
+    await browser.navigate(`${app.baseUrl}/profile`);
+    const before = await entries(store);
+    await browser.request(`${app.baseUrl}/logout`, { method: 'POST' });
+    const after = await entries(store);
+    expect(after.records.length).toBe(before.records.length - 1);
+    expect((await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT })).status).toBe(401);
+  });
+
+  it('another app instance on the same store reads the record (no tokens in process needed)', async () => {
+    const browser = new TestBrowser();
+    await browser.navigate(`${app.baseUrl}/profile`);
+    const cookie = browser.cookie('localhost', 'app.sid');
+    const second = await startTestApp(emulator, { sessionStore: store, clientId: 'records-app' });
+    try {
+      const response = await fetch(`${second.baseUrl}/api/me`, {
+        headers: { ...JSON_ACCEPT, cookie: `app.sid=${cookie ?? ''}` },
+      });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ user: { login: 'jdoe' }, authenticated: true });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('a session whose record is gone is signed out (anonymous, not an error)', async () => {
+    const browser = new TestBrowser();
+    await browser.navigate(`${app.baseUrl}/profile`);
+    const { records } = await entries(store);
+    for (const [id] of records) {
+      await new Promise((resolve) => {
+        store.destroy(id, resolve);
+      });
+    }
+    await app.sso.close(); // forget the records held in process
+    const me = await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT });
+    expect(me.status).toBe(401);
+    expect(await me.json()).toMatchObject({ error: 'ERR_NOT_AUTHENTICATED' });
+    const home = await browser.request(`${app.baseUrl}/`);
+    expect(await home.text()).toBe('home (anonymous)');
+  });
+
+  it('a refresh writes a new record, points the session to it and retires the old one', async () => {
+    const shortLived = await startCernSsoEmulator({ accessTokenTtlSec: 31, autoLogin: 'jdoe' });
+    const shortStore = new session.MemoryStore();
+    const shortApp = await startTestApp(shortLived, { sessionStore: shortStore });
+    try {
+      const browser = new TestBrowser();
+      await browser.navigate(`${shortApp.baseUrl}/login`);
+      const [, firstSession] = (await entries(shortStore)).sessions[0] ?? [];
+      const firstRef = (firstSession?.cernSso as { ref: string }).ref;
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect((await browser.request(`${shortApp.baseUrl}/api/token-info`)).status).toBe(200);
+      const { sessions, records } = await entries(shortStore);
+      const secondRef = (sessions[0]?.[1].cernSso as { ref: string }).ref;
+      expect(secondRef).not.toBe(firstRef);
+      const old = records.find(([id]) => id === firstRef)?.[1];
+      // Kept briefly for requests still in flight with the old pointer, then gone.
+      expect(Date.parse((old?.cookie as { expires: string }).expires) - Date.now()).toBeLessThanOrEqual(
+        120_000,
+      );
+      expect(records.some(([id]) => id === secondRef)).toBe(true);
+    } finally {
+      await shortApp.close();
+      await shortLived.close();
+    }
+  });
+});
+
+describe('a session store that cannot be read', () => {
+  it('a signed-in request answers 503 with Retry-After, not a 500 and not "signed out"', async () => {
+    const store = new session.MemoryStore();
+    const app = await startTestApp(emulator, { sessionStore: store, clientId: 'records-app-2' });
+    try {
+      const browser = new TestBrowser();
+      await browser.navigate(`${app.baseUrl}/profile`);
+      await app.sso.close(); // nothing held in process: the record must be read from the store
+      const get = store.get.bind(store);
+      store.get = (id, done) => {
+        if (id.startsWith('cern-sso.')) done(new Error('connection lost'));
+        else get(id, done);
+      };
+      const me = await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT });
+      expect(me.status).toBe(503);
+      expect(me.headers.get('retry-after')).toMatch(/^\d+$/);
+      const body = (await me.json()) as { error: string; message: string };
+      expect(body.error).toBe('ERR_UPSTREAM_UNAVAILABLE');
+      expect(body.message).not.toMatch(/at .*\.js/);
+      store.get = get;
+      expect((await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT })).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
