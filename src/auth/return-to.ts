@@ -40,5 +40,9 @@ export function safeReturnTo(value: unknown, fallback = '/'): string {
     return fallback;
   }
   if (url.origin !== origin) return fallback;
-  return url.pathname + url.search + url.hash;
+  // The parser folds dot segments (`/..//host`, `/%2e%2e//host`, `/.//host`): what it produces
+  // must pass the same test, or `Location: //host` would leave the site.
+  const path = url.pathname + url.search + url.hash;
+  if (path.startsWith('//') || path.includes('\\')) return fallback;
+  return path;
 }

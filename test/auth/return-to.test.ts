@@ -7,6 +7,7 @@ describe('safeReturnTo', () => {
     ['/profile', '/profile'],
     ['/a/b?x=1&y=%2F#frag', '/a/b?x=1&y=%2F#frag'],
     ['/search?q=http://example.org', '/search?q=http://example.org'],
+    ['/a/../b', '/b'],
   ])('keeps the same-origin path %s', (input, expected) => {
     expect(safeReturnTo(input)).toBe(expected);
   });
@@ -32,6 +33,13 @@ describe('safeReturnTo', () => {
     'profile',
     '',
     '/%zz',
+    '/..//evil.example/steal',
+    '/%2e%2e//evil.example',
+    '/%2E%2E//evil.example',
+    '/.//evil.example',
+    '/a/..//evil.example',
+    '/a/%2e%2e//evil.example',
+    '/./%2e//evil.example',
   ])('falls back to / for %j', (input) => {
     expect(safeReturnTo(input)).toBe('/');
   });

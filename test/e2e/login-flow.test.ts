@@ -124,6 +124,45 @@ describe('login through the emulator', () => {
     expect(response.headers.get('location')).toBe('/');
   });
 
+  // The open-redirect matrix, end to end: /login stores returnTo, the callback redirects to it.
+  it.each([
+    'https://evil.example/steal',
+    '//evil.example',
+    '///evil.example',
+    '/\\evil.example',
+    '\\\\evil.example',
+    '/%2F%2Fevil.example',
+    '/%5Cevil.example',
+    '/%252F%252Fevil.example',
+    'javascript:alert(1)',
+    'data:text/html,hi',
+    '/\r\nLocation: https://evil.example',
+    '/%0d%0aLocation:%20https://evil.example',
+    '/..//evil.example',
+    '/%2e%2e//evil.example',
+    '/.//evil.example',
+    '/a/..//evil.example',
+  ])('an unsafe returnTo %j ends on / after the login', async (returnTo) => {
+    const browser = new TestBrowser();
+    const authorize = await startLogin(browser, returnTo);
+    const callback = await authorizeAs('jdoe', authorize);
+    const response = await browser.request(callback.href);
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('/');
+  });
+
+  it.each(['/..//evil.example', '/%2e%2e//evil.example', '//evil.example', '/%5C%5Cevil.example'])(
+    'an unsafe returnTo sent unencoded in the query (%s) ends on / too',
+    async (raw) => {
+      const browser = new TestBrowser();
+      const start = await browser.request(`${app.baseUrl}/login?returnTo=${raw}`);
+      expect(start.status).toBe(302);
+      const callback = await authorizeAs('jdoe', new URL(start.headers.get('location') ?? ''));
+      const response = await browser.request(callback.href);
+      expect(response.headers.get('location')).toBe('/');
+    },
+  );
+
   it('wrong password shows the form again, not a login', async () => {
     const { page } = await loginWithForm('/profile', 'jdoe', 'wrong');
     expect(page.status).toBe(401);
