@@ -13,10 +13,14 @@ export const AUTHZ_API_AUDIENCE = 'authorization-service-api';
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
-/** True for `localhost`, `*.localhost`, 127.0.0.0/8 and ::1: the only hosts allowed over plain http. */
+/**
+ * True for `localhost`, 127.0.0.0/8 and ::1: the only hosts allowed over plain http. Not
+ * `*.localhost`: RFC 6761 asks resolvers to map those to loopback, but Node asks the system
+ * resolver, which may send them to DNS.
+ */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1';
   return false;

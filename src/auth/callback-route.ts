@@ -57,6 +57,18 @@ export function callbackRoute(runtime: AuthRuntime): RequestHandler {
   const loginPath = runtime.config.routes.login;
   const retryLink =
     loginPath === false ? undefined : { href: appPath(runtime, loginPath), text: 'Sign in again' };
+  // An https app whose session cookie is not `secure` sends it over plain http too (OWASP).
+  let cookieChecked = false;
+  const warnAboutInsecureCookie = (secure: boolean | 'auto' | undefined): void => {
+    if (cookieChecked) return;
+    cookieChecked = true;
+    if (runtime.config.baseUrl.startsWith('https:') && secure !== true && secure !== 'auto') {
+      logger.warn(
+        'the session cookie is not "secure" although baseUrl is https: set cookie: { secure: true } ' +
+          "in express-session (and app.set('trust proxy', 1) behind a TLS-terminating proxy)",
+      );
+    }
+  };
   return async (req, res) => {
     try {
       const { state, login } = takePendingLogin(req, runtime);
@@ -91,6 +103,7 @@ export function callbackRoute(runtime: AuthRuntime): RequestHandler {
       await regenerateSession(req);
       const session = requireSession(req);
       if (otherLogins && Object.keys(otherLogins).length > 0) session.cernSsoLogins = otherLogins;
+      warnAboutInsecureCookie(session.cookie.secure);
       // Tokens and claims go to a record of their own; the session only points to it.
       const signedIn = await runtime.records.create(req, auth);
       session.cernSso = { ref: signedIn.ref };

@@ -119,6 +119,8 @@ export function createSessionRecords(logger: Logger): SessionRecords {
     const store = sessionStore(req);
     return storeCall((done) => {
       store.set(ref, stored as unknown as SessionData, done);
+    }).catch((error: unknown) => {
+      throw upstreamUnavailable('Session store', error);
     });
   }
 

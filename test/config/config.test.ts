@@ -111,7 +111,7 @@ describe('configuration', () => {
     ]) {
       expect(configError(() => resolveSsoConfig({ ...valid, issuer })).message).toContain('issuer');
     }
-    expect(isLoopbackHost('foo.localhost')).toBe(true);
+    expect(isLoopbackHost('foo.localhost')).toBe(false);
     expect(isLoopbackHost('128.0.0.1')).toBe(false);
   });
 

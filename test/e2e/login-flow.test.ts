@@ -414,7 +414,69 @@ describe('Keycloak unavailable', () => {
   });
 });
 
+describe('Keycloak failing in other ways', () => {
+  it.each([
+    ['answers 503 to discovery', { status: 503 }],
+    ['answers 500 to discovery', { status: 500 }],
+    ['hangs on discovery', { hang: true }],
+  ] as const)('Keycloak %s: login answers 503 with Retry-After, then recovers', async (_what, fault) => {
+    const failing = await startCernSsoEmulator();
+    failing.faults.set('/auth/realms/cern/.well-known', fault);
+    const failingApp = await startTestApp(failing, { clientId: 'failing-app', sso: { httpTimeoutMs: 1000 } });
+    try {
+      const browser = new TestBrowser();
+      const started = Date.now();
+      const unavailable = await browser.request(`${failingApp.baseUrl}/login`, {
+        headers: { accept: 'application/json' },
+      });
+      expect(unavailable.status).toBe(503);
+      expect(Number(unavailable.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await unavailable.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+      // A hanging Keycloak costs at most the HTTP timeout, not the browser's patience.
+      expect(Date.now() - started).toBeLessThan(4000);
+      failing.faults.clear();
+      const backAt = Date.now();
+      let status = 0;
+      while (Date.now() - backAt < 8000 && status !== 302) {
+        status = (await browser.request(`${failingApp.baseUrl}/login`)).status;
+        if (status !== 302) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(status).toBe(302);
+      expect(Date.now() - backAt).toBeLessThan(6000);
+    } finally {
+      await failingApp.close();
+      await failing.close();
+    }
+  });
+});
+
 describe('misconfiguration', () => {
+  it('an https app whose session cookie is not secure gets one warning at the first login', async () => {
+    // The app's external URL is https (a TLS-terminating proxy in front), its cookie not secure.
+    const tlsBase = 'https://app.example.test';
+    emulator.registerClient({
+      clientId: 'tls-app-2',
+      clientSecret: 'tls-app-2-secret',
+      redirectUris: [`${tlsBase}/oidc/callback`],
+    });
+    const tls = await startTestApp(emulator, {
+      clientId: 'tls-app-3',
+      sso: { baseUrl: tlsBase, clientId: 'tls-app-2', clientSecret: 'tls-app-2-secret' },
+    });
+    try {
+      const browser = new TestBrowser();
+      const start = await browser.request(`${tls.baseUrl}/login`);
+      const callback = await authorizeAs('jdoe', new URL(start.headers.get('location') ?? ''));
+      expect(callback.origin).toBe(new URL(tlsBase).origin);
+      // What the proxy would do: forward the callback to the app over http.
+      const response = await browser.request(callback.href.replace(tlsBase, tls.baseUrl));
+      expect(response.status).toBe(302);
+      expect(tls.logger.warn.mock.calls.flat().join(' ')).toMatch(/session cookie is not "secure"/);
+    } finally {
+      await tls.close();
+    }
+  });
+
   it('without express-session: a clear error in the log, a 500 without details to the client', async () => {
     const bare = await startTestApp(emulator, { clientId: 'no-session', withSession: false });
     try {

@@ -163,4 +163,37 @@ describe('a session store that cannot be read', () => {
       await app.close();
     }
   });
+
+  it('a store that cannot write: /login and the callback answer 503 with Retry-After', async () => {
+    const store = new session.MemoryStore();
+    const app = await startTestApp(emulator, { sessionStore: store, clientId: 'records-app-3' });
+    const set = store.set.bind(store);
+    try {
+      store.set = (_id, _session, done) => {
+        done?.(new Error('READONLY You can not write against a read only replica'));
+      };
+      const browser = new TestBrowser();
+      const login = await browser.request(`${app.baseUrl}/login`, { headers: JSON_ACCEPT });
+      expect(login.status).toBe(503);
+      expect(login.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await login.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+      // The login starts fine; the store fails when the callback saves the signed-in session.
+      store.set = set;
+      const start = await browser.request(`${app.baseUrl}/login`);
+      const authorize = new URL(start.headers.get('location') ?? '');
+      const idp = new TestBrowser();
+      const callback = new URL((await idp.request(authorize.href)).headers.get('location') ?? '');
+      store.set = (_id, _session, done) => {
+        done?.(new Error('connection lost'));
+      };
+      const response = await browser.request(callback.href);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await response.text()).toMatch(/temporarily unavailable/i);
+      expect(app.logger.text()).not.toMatch(/eyJ/);
+    } finally {
+      store.set = set;
+      await app.close();
+    }
+  });
 });

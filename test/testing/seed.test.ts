@@ -36,11 +36,9 @@ describe('seed data', () => {
     expect(Object.isFrozen(demoClient.redirectUris)).toBe(true);
   });
 
-  it('generates deterministic users quickly', () => {
-    const started = performance.now();
+  // Deterministic, not timed: performance belongs in bench/, not in tests that a busy CI can fail.
+  it('generates deterministic users', () => {
     const a = generateUsers(2500);
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeLessThan(50);
     expect(generateUsers(2500)).toEqual(a);
     expect(generateUsers(10, { seed: 2 })).not.toEqual(generateUsers(10));
     expect(a[0]?.login).toBe('user0001');
