@@ -17,7 +17,7 @@ import express, { type RequestHandler } from 'express';
 import session from 'express-session';
 import type * as Library from '../../src/index.js';
 import type { CernSso, CernSsoOptions } from '../../src/index.js';
-import { startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
+import { seedGroups, startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
 import { serveChild } from '../lib/child.js';
 import { browserLogin } from '../lib/login.js';
 
@@ -51,6 +51,8 @@ const loadLibrary = () =>
 
 const ROUTE = '/api/data';
 const GROUP = 'it-dep';
+/** E-groups of the signed-in user besides the seed's (see the emulator's seed data). */
+const EXTRA_GROUPS = 300;
 const LOGIN = 'jdoe';
 
 function listen(app: express.Express): Promise<Server> {
@@ -87,7 +89,13 @@ async function start(variant: Variant): Promise<{ data: SessionAppReady; close: 
   const withSso = variant === 'sso' || variant === 'sso-no-guard';
   if (withSso) {
     const { cernSso, requireGroup } = await loadLibrary();
-    emulator = await startCernSsoEmulator({ autoLogin: LOGIN });
+    // A realistic CERN user is in a few hundred e-groups (nested ones included), not four: the
+    // guard's check against them runs on every request.
+    const extraGroups = Array.from({ length: EXTRA_GROUPS }, (_, i) => ({
+      id: `bench-group-${String(i).padStart(3, '0')}`,
+      members: [LOGIN],
+    }));
+    emulator = await startCernSsoEmulator({ autoLogin: LOGIN, groups: [...seedGroups, ...extraGroups] });
     emulator.registerClient({
       clientId: 'bench-app',
       clientSecret: 'bench-app-secret',

@@ -238,7 +238,7 @@ async function run(): Promise<SuiteResult> {
 
     return {
       summary:
-        'Signed-in `GET /api/data` (JSON) with a warm group cache. A = express-session (MemoryStore) + route; ' +
+        'Signed-in `GET /api/data` (JSON) with a warm group cache; the user is in 304 e-groups, as a CERN staff member may be. A = express-session (MemoryStore) + route; ' +
         "B = A + `cernSso()` (against the emulator) + `requireGroup('it-dep')`. Diagnostics: C = A whose " +
         "session holds a copy of B's session data, D = A + `cernSso()` without the guard. Servers in child " +
         'processes, autocannon in the parent.',

@@ -1,11 +1,29 @@
 import type { Request } from 'express';
 import { kIdentity, kLoginPath, type ContextIdentity, type InternalContext } from '../context.js';
-import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
-import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
+import { matchesSet, normalizeRequirement, type MatchOptions } from '../guards/match.js';
+import {
+  cleanGroupNames,
+  createGroupSets,
+  hasGroupSets,
+  kUserGroupSet,
+  withCernUsersAlias,
+} from '../identity/group-names.js';
 import { getSessionAccessToken, notAuthenticated } from './refresh.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import type { SignedIn } from './session-data.js';
 import { userFromClaims, type CernClaims, type CernUser } from './user.js';
+
+const claimSets = new WeakMap<AuthRuntime, (groups: readonly unknown[]) => ReadonlySet<string>>();
+
+/** Group sets of `groups` claims, per `cernSso()` (each has its own `cernUsersGroup`). */
+function claimGroupSets(runtime: AuthRuntime): (groups: readonly unknown[]) => ReadonlySet<string> {
+  let sets = claimSets.get(runtime);
+  if (!sets) {
+    sets = createGroupSets(runtime.config.cernUsersGroup);
+    claimSets.set(runtime, sets);
+  }
+  return sets;
+}
 
 /**
  * `req.sso` for session (browser) requests. A class, not a closure bag: it is created on every
@@ -63,7 +81,17 @@ export class SessionContext implements InternalContext {
   async inGroup(group: string | readonly string[], options?: MatchOptions): Promise<boolean> {
     const { values, match } = normalizeRequirement('inGroup', group, options);
     if (!this.isAuthenticated()) return false;
-    return matches(await this.groups(), values, match);
+    return matchesSet(await this.#groupSet(), values, match);
+  }
+
+  /** The groups as lower-case names, memoised per group list (a guard runs on every request). */
+  async #groupSet(): Promise<ReadonlySet<string>> {
+    const { user, claims, runtime } = this;
+    if (!user || !claims) throw notAuthenticated();
+    if (Array.isArray(claims.groups)) return claimGroupSets(runtime)(claims.groups);
+    const { identity } = runtime;
+    if (hasGroupSets(identity)) return identity[kUserGroupSet](user.login);
+    return new Set((await identity.getUserGroups(user.login)).map((name) => name.toLowerCase()));
   }
 
   async exchangeToken(audience: string): Promise<string> {

@@ -1,6 +1,6 @@
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
-import type { CacheStore } from './types.js';
+import { kGetSync, type CacheStore, type SyncReadable } from './types.js';
 
 /**
  * What the loader keeps under a key. Plain JSON, so stores that serialise (Redis) work and
@@ -36,7 +36,7 @@ export interface LoadRequest<T> {
 }
 
 export interface CachedLoaderOptions {
-  store: CacheStore;
+  store: CacheStore & SyncReadable;
   logger: Logger;
   /** After a failed refresh, stale data is served without retrying for this long. Default 30 000. */
   retryBackoffMs?: number;
@@ -324,11 +324,30 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
     return waitForPeer(request, lockKey);
   }
 
+  const getSync = store[kGetSync];
+
+  /** A fresh, valid entry read synchronously (in-process store): the hot path of every guard. */
+  function freshHit<T>(request: LoadRequest<T>, read: (key: string) => unknown): { value: T } | undefined {
+    let raw: unknown;
+    try {
+      raw = read(request.key);
+    } catch {
+      return undefined; // the regular path reports store failures
+    }
+    if (!isEntry(raw) || (request.isValid !== undefined && !request.isValid(raw.value))) return undefined;
+    const entry = raw as CacheEntry<T>;
+    return now() < entry.freshUntil ? { value: entry.value } : undefined;
+  }
+
   return {
     get<T>(request: LoadRequest<T>): Promise<T> {
       const pending = inFlight.get(request.key);
       // Same key, same request shape: the library builds each key from one kind of request.
       if (pending !== undefined) return pending as Promise<T>;
+      if (getSync !== undefined) {
+        const hit = freshHit(request, getSync);
+        if (hit !== undefined) return Promise.resolve(hit.value);
+      }
       const promise = resolve(request).finally(() => {
         inFlight.delete(request.key);
       });

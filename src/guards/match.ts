@@ -48,3 +48,16 @@ export function matches(
   if (match === 'all') return hits === required.length;
   return hits >= match;
 }
+
+/** Like {@link matches}, against a set of lower-case names (see `createGroupSets`). */
+export function matchesSet(
+  owned: ReadonlySet<string>,
+  required: readonly string[],
+  match: MatchMode = 'any',
+): boolean {
+  let hits = 0;
+  for (const value of required) if (owned.has(value.toLowerCase())) hits++;
+  if (match === 'any') return hits >= 1;
+  if (match === 'all') return hits === required.length;
+  return hits >= match;
+}

@@ -46,3 +46,36 @@ export function withCernUsersAlias(groups: readonly string[], cernUsersGroup: st
 export function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === 'string');
 }
+
+/**
+ * Internal: `identity[kUserGroupSet](login)` gives the user's groups as a set of lower-case names
+ * (alias included), for guards. Memoised per cached group list, so a warm check does not
+ * lower-case a few hundred e-group names on every request.
+ */
+export const kUserGroupSet = Symbol('express-cern-sso.userGroupSet');
+
+export interface GroupSetSource {
+  [kUserGroupSet](login: string): Promise<ReadonlySet<string>>;
+}
+
+export function hasGroupSets(identity: object): identity is GroupSetSource {
+  return typeof (identity as Partial<GroupSetSource>)[kUserGroupSet] === 'function';
+}
+
+/** Group lists as sets of lower-case names (with the `CERN Users` alias), memoised per list object. */
+export function createGroupSets(
+  cernUsersGroup: string | undefined,
+): (groups: readonly unknown[]) => ReadonlySet<string> {
+  const memo = new WeakMap<readonly unknown[], ReadonlySet<string>>();
+  const aliasOwner = cernUsersGroup?.toLowerCase();
+  return (groups) => {
+    let set = memo.get(groups);
+    if (set === undefined) {
+      const names = new Set(cleanGroupNames(groups).map((name) => name.toLowerCase()));
+      if (aliasOwner !== undefined && names.has(aliasOwner)) names.add(CERN_USERS_ALIAS.toLowerCase());
+      set = names;
+      memo.set(groups, set);
+    }
+    return set;
+  };
+}

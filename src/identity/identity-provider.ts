@@ -8,7 +8,15 @@ import {
 } from '../config.js';
 import { createApiTokenSource } from './api-token.js';
 import { createAuthzClient, pathSegment, type QueryParams } from './authz-client.js';
-import { cleanGroupNames, isStringArray, sameGroup, withCernUsersAlias } from './group-names.js';
+import {
+  cleanGroupNames,
+  createGroupSets,
+  type GroupSetSource,
+  isStringArray,
+  kUserGroupSet,
+  sameGroup,
+  withCernUsersAlias,
+} from './group-names.js';
 import { IDENTITY_API_FIELDS, isCernIdentity, toCernIdentities, toCernIdentity } from './identity-mapping.js';
 import { createTokenExchanger } from './token-exchange.js';
 import type { CernGroup, CernIdentity, IdentityProvider, UserSearchResult } from './types.js';
@@ -91,7 +99,7 @@ export function createIdentityProvider(
 export function buildIdentityProvider(
   config: ResolvedIdentityConfig,
   internals: IdentityProviderInternals = {},
-): IdentityProvider {
+): IdentityProvider & GroupSetSource {
   const { logger } = config;
   const now = internals.now ?? Date.now;
   const discovery =
@@ -215,7 +223,14 @@ export function buildIdentityProvider(
     }
   }
 
+  const groupSets = createGroupSets(config.cernUsersGroup);
+
   return {
+    async [kUserGroupSet](login: string): Promise<ReadonlySet<string>> {
+      // The list object is the cached one (memory store): its set is computed once.
+      return groupSets(await userGroups(requireName('getUserGroups', 'login', login)));
+    },
+
     async getUserGroups(login) {
       const name = requireName('getUserGroups', 'login', login);
       return withCernUsersAlias(await userGroups(name), config.cernUsersGroup);
