@@ -76,6 +76,19 @@ async function waitUntilGone(socket: string, timeoutMs = 5000): Promise<void> {
   }
 }
 
+async function waitUntilExited(pid: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return; // ESRCH: the process is gone
+    }
+    if (Date.now() >= deadline) throw new Error(`redis-server (pid ${pid}) still runs after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function ping(socket: string): Promise<boolean> {
   return new Promise((resolve) => {
     if (!existsSync(socket)) {
@@ -155,13 +168,16 @@ export async function startRedis(): Promise<TestRedis> {
 
   async function kill(): Promise<void> {
     if (pid === undefined) return;
+    const killed = pid;
     try {
-      process.kill(pid, 'SIGTERM'); // no persistence configured: exits at once, removes the socket
+      process.kill(killed, 'SIGTERM'); // no persistence configured: exits at once, removes the socket
     } catch {
       // already gone
     }
     pid = undefined;
     await waitUntilGone(socket);
+    // The socket file goes first; connections already open are only gone with the process.
+    await waitUntilExited(killed);
   }
 
   await start();
