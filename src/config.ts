@@ -104,6 +104,8 @@ const identityShape = {
     .default([]),
   phonePrefix: z.string().default('+412276'),
   httpTimeoutMs: positiveMs.default(10_000),
+  /** Each page of a search or iteration; default `max(30 s, httpTimeoutMs)`. */
+  searchTimeoutMs: positiveMs.optional(),
   logger: loggerSchema.optional(),
 };
 

@@ -30,7 +30,7 @@ import { badInput, optionalLimit, requireFilters, requireName, requireSearchValu
 export interface IdentityProviderInternals {
   /** The OIDC discovery of `cernSso()`, so both share one discovery request and its retry state. */
   discovery?: OidcDiscovery;
-  /** Timeout of each page of searches and iterations. Default `httpTimeoutMs`. */
+  /** Timeout of each page of searches and iterations (tests). Default the `searchTimeoutMs` option. */
   listTimeoutMs?: number;
   /** After a failed refresh, stale data is served without retrying for this long. Default 30 000. */
   retryBackoffMs?: number;
@@ -42,6 +42,8 @@ export interface IdentityProviderInternals {
 const SEARCH_CONCURRENCY = 4;
 /** Page size of full listings (the API's maximum). */
 const FULL_PAGE_SIZE = 1000;
+/** Default per-page timeout of searches and iterations (at least `httpTimeoutMs`). */
+const SEARCH_TIMEOUT_MS = 30_000;
 
 const identityFields: QueryParams = IDENTITY_API_FIELDS.map((name) => ['field', name] as const);
 const groupFields: QueryParams = [
@@ -140,7 +142,9 @@ export function buildIdentityProvider(
     baseUrl: config.authzApiUrl,
     tokens,
     timeoutMs: config.httpTimeoutMs,
-    listTimeoutMs: internals.listTimeoutMs ?? config.httpTimeoutMs,
+    // Searches and sync-job iterations may be slow at the AuthZ API; lookups a guard waits for are not.
+    listTimeoutMs:
+      internals.listTimeoutMs ?? config.searchTimeoutMs ?? Math.max(SEARCH_TIMEOUT_MS, config.httpTimeoutMs),
     logger,
   });
   const freshMs = config.groupsTtlMs;
@@ -164,9 +168,11 @@ export function buildIdentityProvider(
     return { users: toCernIdentities(rows, phonePrefix), total, complete };
   }
 
-  async function collectRows(path: string, query: QueryParams): Promise<unknown[]> {
+  /** Every row of every page; `timeoutMs` per page (default: the search timeout). */
+  async function collectRows(path: string, query: QueryParams, timeoutMs?: number): Promise<unknown[]> {
     const rows: unknown[] = [];
-    for await (const page of api.pages(path, query, { pageSize: FULL_PAGE_SIZE })) rows.push(...page.rows);
+    const pageOptions = { pageSize: FULL_PAGE_SIZE, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+    for await (const page of api.pages(path, query, pageOptions)) rows.push(...page.rows);
     return rows;
   }
 
@@ -186,9 +192,11 @@ export function buildIdentityProvider(
       staleMs,
       isValid: isStringArray,
       load: async () => {
-        const rows = await collectRows(`/IdentityMembership/${pathSegment(login)}/precomputed`, [
-          ['field', 'groupIdentifier'],
-        ]);
+        const rows = await collectRows(
+          `/IdentityMembership/${pathSegment(login)}/precomputed`,
+          [['field', 'groupIdentifier']],
+          config.httpTimeoutMs,
+        );
         return cleanGroupNames(groupIdentifiers(rows));
       },
     });
@@ -312,6 +320,7 @@ export function buildIdentityProvider(
           const rows = await collectRows(
             `/Group/${pathSegment(name)}/memberidentities/precomputed`,
             identityFields,
+            config.httpTimeoutMs,
           );
           return toCernIdentities(rows, phonePrefix);
         },

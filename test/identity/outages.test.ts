@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolveIdentityConfig } from '../../src/config.js';
 import { CernSsoError } from '../../src/errors.js';
 import type { CernSsoEmulator } from '../../src/testing/index.js';
 import {
@@ -28,7 +29,11 @@ beforeEach(() => {
   emulator.requests.reset();
   emulator.faults.clear();
   clock = fakeClock();
-  setup = makeProvider(emulator, { groupsTtlMs: 30 * MINUTE, httpTimeoutMs: 300 }, { now: clock.now });
+  setup = makeProvider(
+    emulator,
+    { groupsTtlMs: 30 * MINUTE, httpTimeoutMs: 300, searchTimeoutMs: 600 },
+    { now: clock.now },
+  );
 });
 afterEach(async () => {
   await setup.identity.close();
@@ -133,6 +138,24 @@ describe('timeouts and refused connections', () => {
     expectUnavailable(error);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(String((error as Error).cause)).toMatch(/GET \/api\/v1\.0\/Identity\/jdoe/);
+  });
+
+  it('searches get searchTimeoutMs per page; lookups that guards wait for get httpTimeoutMs', async () => {
+    await setup.identity.getApiToken();
+    emulator.faults.set(API, { delayMs: 450 }); // above httpTimeoutMs (300), below searchTimeoutMs (600)
+    expect((await setup.identity.searchUsers({ lastName: 'Doe' })).users.length).toBeGreaterThan(0);
+    expect(await setup.identity.searchGroups('it-dep')).toContain('it-dep');
+    expectUnavailable(await rejectionOf(setup.identity.getUserGroups('jdoe')));
+    expectUnavailable(await rejectionOf(setup.identity.getGroupMembers('it-dep')));
+    expectUnavailable(await rejectionOf(setup.identity.getUser('jdoe')));
+  });
+
+  it('searchTimeoutMs defaults to 30 s, and never below httpTimeoutMs', () => {
+    const options = resolveIdentityConfig({ clientId: 'x', clientSecret: 'y', httpTimeoutMs: 45_000 });
+    expect(options.searchTimeoutMs).toBeUndefined(); // resolved by the provider: max(30 s, 45 s)
+    expect(() => resolveIdentityConfig({ clientId: 'x', clientSecret: 'y', searchTimeoutMs: -1 })).toThrow(
+      /searchTimeoutMs/,
+    );
   });
 
   it('a slow API (delay above the timeout) is an outage; below it, fine', async () => {
