@@ -141,13 +141,19 @@ describe('timeouts and refused connections', () => {
   });
 
   it('searches get searchTimeoutMs per page; lookups that guards wait for get httpTimeoutMs', async () => {
-    await setup.identity.getApiToken();
-    emulator.faults.set(API, { delayMs: 450 }); // above httpTimeoutMs (300), below searchTimeoutMs (600)
-    expect((await setup.identity.searchUsers({ lastName: 'Doe' })).users.length).toBeGreaterThan(0);
-    expect(await setup.identity.searchGroups('it-dep')).toContain('it-dep');
-    expectUnavailable(await rejectionOf(setup.identity.getUserGroups('jdoe')));
-    expectUnavailable(await rejectionOf(setup.identity.getGroupMembers('it-dep')));
-    expectUnavailable(await rejectionOf(setup.identity.getUser('jdoe')));
+    // Wide margins (a busy CI machine): 1 s answers, 200 ms for lookups, 10 s for searches.
+    const slow = makeProvider(emulator, { httpTimeoutMs: 200, searchTimeoutMs: 10_000 });
+    try {
+      await slow.identity.getApiToken();
+      emulator.faults.set(API, { delayMs: 1000 });
+      expect((await slow.identity.searchUsers({ lastName: 'Doe' })).users.length).toBeGreaterThan(0);
+      expect(await slow.identity.searchGroups('it-dep')).toContain('it-dep');
+      expectUnavailable(await rejectionOf(slow.identity.getUserGroups('jdoe')));
+      expectUnavailable(await rejectionOf(slow.identity.getGroupMembers('it-dep')));
+      expectUnavailable(await rejectionOf(slow.identity.getUser('jdoe')));
+    } finally {
+      await slow.identity.close();
+    }
   });
 
   it('searchTimeoutMs defaults to 30 s, and never below httpTimeoutMs', () => {
