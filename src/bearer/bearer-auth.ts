@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { kIdentity, type ContextIdentity, type InternalContext } from '../context.js';
 import { CernSsoError } from '../errors.js';
+import { answerGuardFailure } from '../guards/guard-failure.js';
 import { toCernSsoError } from '../respond.js';
 import { createBearerContext } from './bearer-context.js';
 import { sendBearerError } from './errors.js';
@@ -75,21 +76,28 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
     }
     const bearer = token;
     const identity = config.identity ?? inheritedIdentity(req);
-    validator.validate(bearer).then(
-      ({ claims }) => {
-        req.sso = createBearerContext({
-          token: bearer,
-          claims,
-          identity,
-          cernUsersGroup: config.cernUsersGroup,
-        });
-        next();
-      },
-      (error: unknown) => {
-        const failure = toCernSsoError(error);
-        if (failure.status === 401) config.logger.debug(`bearerAuth: token refused: ${failure.message}`);
-        sendBearerError(req, res, failure, config.logger);
-      },
-    );
+    validator
+      .validate(bearer)
+      .then(
+        ({ claims }) => {
+          req.sso = createBearerContext({
+            token: bearer,
+            claims,
+            identity,
+            cernUsersGroup: config.cernUsersGroup,
+            logger: config.logger,
+          });
+          next();
+        },
+        (error: unknown) => {
+          const failure = toCernSsoError(error);
+          if (failure.status === 401) config.logger.debug(`bearerAuth: token refused: ${failure.message}`);
+          sendBearerError(req, res, failure, config.logger);
+        },
+      )
+      .catch((error: unknown) => {
+        // Never an unhandled rejection nor a request left unanswered.
+        answerGuardFailure(req, res, 'bearerAuth()', error, config.logger);
+      });
   };
 }

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { sendError, toCernSsoError } from '../respond.js';
+import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
 import { matches, normalizeRequirement, type MatchOptions } from './match.js';
 
@@ -23,7 +23,7 @@ export function requireRole(role: string | readonly string[], options?: MatchOpt
       }
       denyForbidden(req, res, context, `Access requires the role ${describe(values, match)}.`);
     } catch (error) {
-      sendError(req, res, toCernSsoError(error));
+      answerGuardFailure(req, res, 'requireRole()', error);
     }
   };
 }
