@@ -6,7 +6,8 @@ import { describe } from './require-role.js';
 
 /**
  * Requires e-group membership (case-insensitive): any one group by default, all, or at least `n`.
- * Anonymous requests are handled like `requireAuth()`; non-members get 403. When the AuthZ
+ * Anonymous requests are handled like `requireAuth()`; non-members get 403, and so does a valid
+ * bearer token that names no user (no `sub`/`cern_upn`: it cannot be a member). When the AuthZ
  * API is down and nothing is cached: 503 with `Retry-After` (never a silent grant, never a 500).
  * Internal failures are logged with the logger of `cernSso()`/`bearerAuth()` and answered 500.
  */
@@ -18,6 +19,10 @@ export function requireGroup(group: string | readonly string[], options?: MatchO
       const context = contextOf(req, 'requireGroup()');
       if (!context.isAuthenticated()) {
         denyAnonymous(req, res, context);
+        return;
+      }
+      if (!context.user) {
+        denyForbidden(req, res, context, `${required} The access token names no user.`);
         return;
       }
       context

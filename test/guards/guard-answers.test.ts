@@ -148,3 +148,19 @@ describe('guard failures are answered and logged with the configured logger', ()
     }
   });
 });
+
+describe('a valid bearer token that names no user', () => {
+  it('requireRole and requireGroup answer 403 insufficient_scope, not 401', async () => {
+    const userless = await token('jdoe', { sub: undefined, cern_upn: undefined, groups: ['it-dep-admins'] });
+    for (const path of ['/admin', '/it-admins']) {
+      const answer = await call(`${api.url}${path}`, { token: userless });
+      expect(answer.status, path).toBe(403);
+      expect(answer.json.error).toBe('ERR_FORBIDDEN');
+      expect(answer.json.message).toMatch(/names no user/);
+      expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer error="insufficient_scope"/);
+    }
+    // Claim guards need no user: decided on the claims as usual.
+    expect((await call(`${api.url}/auth-only`, { token: userless })).status).toBe(403);
+    expect(emulator.requests.count('/api/v1.0')).toBe(0);
+  });
+});
