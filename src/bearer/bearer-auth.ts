@@ -28,7 +28,8 @@ function inheritedIdentity(req: Request): ContextIdentity | undefined {
  *
  * - Tokens are only read from the `Authorization: Bearer` header; an `access_token` in the URL
  *   or the body is a 400 `invalid_request`, as is a malformed, repeated or oversized header.
- * - No header: 401 with a bare `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
+ * - No header, or credentials of another scheme (`Basic …`): 401 with a bare
+ *   `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
  * - JWTs: the unverified `iss` must be a trusted issuer before anything is fetched; then the
  *   signature (issuer's JWKS, allowed algorithms only), exact `iss`, `aud` (one of `audience`),
  *   `exp` (required) and `nbf` with `clockToleranceSec`, `typ` (access tokens only: ID, refresh

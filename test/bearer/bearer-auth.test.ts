@@ -110,13 +110,38 @@ describe('missing or malformed credentials', () => {
     expect(emulator.requests.count('/')).toBe(0);
   });
 
-  it('another scheme or a malformed header: 400 invalid_request', async () => {
-    for (const authorization of ['Basic amRvZTpkZW1v', 'Bearer', 'Bearer a b', 'Bearer ab"c', 'Bearerabc']) {
+  it('another scheme (no Bearer credentials): 401 with a bare Bearer challenge (RFC 6750 §3.1)', async () => {
+    for (const authorization of [
+      'Basic amRvZTpkZW1v',
+      'basic',
+      'Negotiate YIIGhgYJKoZIhvcSAQICAQBuggZ1',
+      'Bearerabc',
+    ]) {
+      const answer = await me(undefined, { authorization });
+      expect(answer.status, authorization).toBe(401);
+      expect(answer.headers.get('www-authenticate'), authorization).toBe('Bearer');
+      expect(answer.json.error).toBe('unauthorized');
+      expect(answer.text).not.toContain('amRvZTpkZW1v');
+    }
+    expect(emulator.requests.count('/')).toBe(0);
+  });
+
+  it('a malformed Bearer header, or no credentials at all: 400 invalid_request', async () => {
+    for (const authorization of [
+      'Bearer',
+      'bearer  ',
+      'Bearer a b',
+      'Bearer ab"c',
+      'Bearer\tabc',
+      '"Bearer abc"',
+      '=',
+    ]) {
       const answer = await me(undefined, { authorization });
       expect(answer.status, authorization).toBe(400);
       expect(answer.json.error).toBe('invalid_request');
       expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_request"/);
     }
+    expect(emulator.requests.count('/')).toBe(0);
   });
 
   it('several Authorization headers: 400', async () => {
