@@ -41,7 +41,8 @@ function inheritedIdentity(req: Request): ContextIdentity | undefined {
  * - Opaque tokens (or every token with `introspect: 'always'`): RFC 7662 introspection.
  * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
  *   `Retry-After`, never a 401.
- * - Valid tokens are cached (by SHA-256) until `exp`, so hot APIs verify each token once.
+ * - Valid tokens are cached (by SHA-256) until `exp`, so hot APIs verify each token once; tokens
+ *   refused by introspection are remembered for 30 s, so repeated bad tokens cost one call.
  *
  * @throws CernSsoError `ERR_CONFIG` listing every invalid option (at construction).
  */

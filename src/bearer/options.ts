@@ -62,7 +62,10 @@ export interface BearerAuthOptions {
   cernUsersGroup?: string;
   /** An unknown `kid` refetches the issuer's JWKS at most once per this many ms. Default 1000. */
   jwksCooldownMs?: number;
-  /** Verified tokens (and introspection results) kept until `exp`; 0 disables. Default 10 000. */
+  /**
+   * Size of the verified-token cache (entries kept until `exp`), and of the separate cache of
+   * tokens refused by introspection (kept 30 s); 0 disables both. Default 10 000.
+   */
   verifiedTokenCacheMax?: number;
   /** Timeout of every discovery, JWKS and introspection request. Default 10 000. */
   httpTimeoutMs?: number;
