@@ -43,7 +43,8 @@ export interface BearerAuthOptions {
   clockToleranceSec?: number;
   /**
    * RFC 7662 introspection: `'opaque'` (default) for tokens that are not JWTs, `'always'` for every
-   * token (sees revocations; one call per token, cached until `exp`), `'never'`. Needs
+   * token (one call per token, cached until `exp`: a revocation is seen only on a token's first
+   * check), `'never'`. Needs
    * `clientId`/`clientSecret`. With several issuers, opaque tokens are introspected at the first.
    */
   introspect?: IntrospectMode;
