@@ -1,6 +1,7 @@
 import type { CernClaims, CernUser } from './auth/user.js';
 import type { MatchOptions } from './guards/match.js';
 import type { IdentityProvider } from './identity/types.js';
+import type { Logger } from './logger.js';
 
 /**
  * `req.sso`: the CERN identity of the current request, set on every request by `cernSso()`
@@ -32,6 +33,12 @@ export const kLoginPath = Symbol('express-cern-sso.loginPath');
  */
 export const kIdentity = Symbol('express-cern-sso.identity');
 
+/**
+ * Internal: the logger of the `cernSso()` or `bearerAuth()` that set `req.sso`, so that guards log
+ * where the application configured. Not part of the public API.
+ */
+export const kLogger = Symbol('express-cern-sso.logger');
+
 /** What `req.sso` needs from an identity provider: group lookups and token exchange. */
 export type ContextIdentity = Pick<IdentityProvider, 'getUserGroups' | 'exchangeToken'>;
 
@@ -40,6 +47,8 @@ export interface InternalContext extends CernSsoContext {
   [kLoginPath]?: string | undefined;
   /** The identity provider of the `cernSso()` (or `bearerAuth()`) that set this context. */
   [kIdentity]?: ContextIdentity | undefined;
+  /** The logger of the `cernSso()` (or `bearerAuth()`) that set this context. */
+  [kLogger]?: Logger | undefined;
 }
 
 declare global {

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { kIdentity, kLoginPath, type ContextIdentity, type InternalContext } from '../context.js';
+import { kIdentity, kLogger, kLoginPath, type ContextIdentity, type InternalContext } from '../context.js';
 import { matchesSet, normalizeRequirement, type MatchOptions } from '../guards/match.js';
 import {
   cleanGroupNames,
@@ -8,6 +8,7 @@ import {
   kUserGroupSet,
   withCernUsersAlias,
 } from '../identity/group-names.js';
+import type { Logger } from '../logger.js';
 import { getSessionAccessToken, notAuthenticated } from './refresh.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import type { SignedIn } from './session-data.js';
@@ -46,6 +47,10 @@ export class SessionContext implements InternalContext {
 
   get [kIdentity](): ContextIdentity {
     return this.runtime.identity;
+  }
+
+  get [kLogger](): Logger {
+    return this.runtime.config.logger;
   }
 
   isAuthenticated(): boolean {

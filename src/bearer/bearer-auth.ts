@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { kIdentity, type ContextIdentity, type InternalContext } from '../context.js';
 import { CernSsoError } from '../errors.js';
+import { answerGuardFailure } from '../guards/guard-failure.js';
 import { toCernSsoError } from '../respond.js';
 import { createBearerContext } from './bearer-context.js';
 import { sendBearerError } from './errors.js';
@@ -27,7 +28,8 @@ function inheritedIdentity(req: Request): ContextIdentity | undefined {
  *
  * - Tokens are only read from the `Authorization: Bearer` header; an `access_token` in the URL
  *   or the body is a 400 `invalid_request`, as is a malformed, repeated or oversized header.
- * - No header: 401 with a bare `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
+ * - No header, or credentials of another scheme (`Basic …`): 401 with a bare
+ *   `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
  * - JWTs: the unverified `iss` must be a trusted issuer before anything is fetched; then the
  *   signature (issuer's JWKS, allowed algorithms only), exact `iss`, `aud` (one of `audience`),
  *   `exp` (required) and `nbf` with `clockToleranceSec`, `typ` (access tokens only: ID, refresh
@@ -39,7 +41,8 @@ function inheritedIdentity(req: Request): ContextIdentity | undefined {
  * - Opaque tokens (or every token with `introspect: 'always'`): RFC 7662 introspection.
  * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
  *   `Retry-After`, never a 401.
- * - Valid tokens are cached (by SHA-256) until `exp`, so hot APIs verify each token once.
+ * - Valid tokens are cached (by SHA-256) until `exp`, so hot APIs verify each token once; tokens
+ *   refused by introspection are remembered for 30 s, so repeated bad tokens cost one call.
  *
  * @throws CernSsoError `ERR_CONFIG` listing every invalid option (at construction).
  */
@@ -75,21 +78,28 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
     }
     const bearer = token;
     const identity = config.identity ?? inheritedIdentity(req);
-    validator.validate(bearer).then(
-      ({ claims }) => {
-        req.sso = createBearerContext({
-          token: bearer,
-          claims,
-          identity,
-          cernUsersGroup: config.cernUsersGroup,
-        });
-        next();
-      },
-      (error: unknown) => {
-        const failure = toCernSsoError(error);
-        if (failure.status === 401) config.logger.debug(`bearerAuth: token refused: ${failure.message}`);
-        sendBearerError(req, res, failure, config.logger);
-      },
-    );
+    validator
+      .validate(bearer)
+      .then(
+        ({ claims }) => {
+          req.sso = createBearerContext({
+            token: bearer,
+            claims,
+            identity,
+            cernUsersGroup: config.cernUsersGroup,
+            logger: config.logger,
+          });
+          next();
+        },
+        (error: unknown) => {
+          const failure = toCernSsoError(error);
+          if (failure.status === 401) config.logger.debug(`bearerAuth: token refused: ${failure.message}`);
+          sendBearerError(req, res, failure, config.logger);
+        },
+      )
+      .catch((error: unknown) => {
+        // Never an unhandled rejection nor a request left unanswered.
+        answerGuardFailure(req, res, 'bearerAuth()', error, config.logger);
+      });
   };
 }

@@ -1,8 +1,10 @@
 import { userFromClaims, type CernClaims } from '../auth/user.js';
-import { kIdentity, kLoginPath, type ContextIdentity, type InternalContext } from '../context.js';
+import { kIdentity, kLogger, kLoginPath, type ContextIdentity, type InternalContext } from '../context.js';
 import { CernSsoError } from '../errors.js';
+import { bearerChallenge } from './errors.js';
 import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
 import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
+import type { Logger } from '../logger.js';
 
 /** What a bearer `req.sso` is made of. */
 export interface BearerContextInput {
@@ -11,6 +13,8 @@ export interface BearerContextInput {
   claims: CernClaims;
   identity: ContextIdentity | undefined;
   cernUsersGroup: string | undefined;
+  /** The logger of the `bearerAuth()`, used by the guards too. */
+  logger: Logger;
 }
 
 function noIdentity(what: string): CernSsoError {
@@ -22,10 +26,12 @@ function noIdentity(what: string): CernSsoError {
   );
 }
 
+/** A valid token that names no user (no `sub`/`cern_upn`) has no groups: 403, not 401. */
 function noUser(): CernSsoError {
-  return new CernSsoError('ERR_NOT_AUTHENTICATED', 'The access token names no user (no sub).', {
-    status: 401,
-    headers: { 'WWW-Authenticate': 'Bearer' },
+  const message = 'The access token names no user (no sub), so it has no groups.';
+  return new CernSsoError('ERR_FORBIDDEN', message, {
+    status: 403,
+    headers: { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message) },
   });
 }
 
@@ -36,11 +42,12 @@ function noUser(): CernSsoError {
  * from the identity provider.
  */
 export function createBearerContext(input: BearerContextInput): InternalContext {
-  const { token, claims, identity, cernUsersGroup } = input;
+  const { token, claims, identity, cernUsersGroup, logger } = input;
   const user = userFromClaims(claims);
   const context: InternalContext = {
     [kLoginPath]: undefined,
     [kIdentity]: identity,
+    [kLogger]: logger,
     isAuthenticated: () => true,
     user,
     claims,

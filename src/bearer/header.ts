@@ -7,6 +7,9 @@ export const MAX_AUTHORIZATION_LENGTH = 8 * 1024;
 /** RFC 6750 §2.1 `b64token`. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+/** RFC 9110 §11.1 `auth-scheme` (a `token`), then the end of the value or a space. */
+const AUTH_SCHEME = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: |$)/;
+
 /** Every `Authorization` header of the request: Node keeps only the first in `req.headers`. */
 function authorizationHeaders(req: Request): string[] {
   const values: string[] = [];
@@ -40,10 +43,13 @@ function tokenInBody(req: Request): boolean {
 }
 
 /**
- * The bearer token of the request's `Authorization` header, or `undefined` when there is none.
- * Tokens are only taken from that header: an `access_token` query or body parameter is refused
- * (URLs end up in logs, browser history and Referer headers). A malformed, repeated or oversized
- * header is a 400 `invalid_request`.
+ * The bearer token of the request's `Authorization` header, or `undefined` when the request has
+ * no Bearer credentials: no header, or credentials of another scheme (`Basic …`), which RFC 6750
+ * §3.1 answers like a missing token (401 with a bare challenge). Tokens are only taken from that
+ * header: an `access_token` query or body parameter is refused (URLs end up in logs, browser
+ * history and Referer headers). A malformed `Bearer` header (no token, several, characters a
+ * token cannot have), a value that is no credentials at all, several `Authorization` headers or
+ * an oversized one are a 400 `invalid_request`.
  */
 export function readBearerToken(req: Request): string | undefined {
   if (tokenInQuery(req)) {
@@ -63,6 +69,11 @@ export function readBearerToken(req: Request): string | undefined {
   if (value.length > MAX_AUTHORIZATION_LENGTH) {
     throw invalidRequest(`the Authorization header is longer than ${MAX_AUTHORIZATION_LENGTH} bytes`);
   }
+  const scheme = AUTH_SCHEME.exec(value)?.[1];
+  if (scheme === undefined) {
+    throw invalidRequest('the Authorization header must be "Bearer <access token>"');
+  }
+  if (scheme.toLowerCase() !== 'bearer') return undefined;
   const match = /^Bearer +(\S+) *$/i.exec(value);
   const token = match?.[1];
   if (token === undefined) {

@@ -43,7 +43,8 @@ export interface BearerAuthOptions {
   clockToleranceSec?: number;
   /**
    * RFC 7662 introspection: `'opaque'` (default) for tokens that are not JWTs, `'always'` for every
-   * token (sees revocations; one call per token, cached until `exp`), `'never'`. Needs
+   * token (one call per token, cached until `exp`: a revocation is seen only on a token's first
+   * check), `'never'`. Needs
    * `clientId`/`clientSecret`. With several issuers, opaque tokens are introspected at the first.
    */
   introspect?: IntrospectMode;
@@ -62,7 +63,10 @@ export interface BearerAuthOptions {
   cernUsersGroup?: string;
   /** An unknown `kid` refetches the issuer's JWKS at most once per this many ms. Default 1000. */
   jwksCooldownMs?: number;
-  /** Verified tokens (and introspection results) kept until `exp`; 0 disables. Default 10 000. */
+  /**
+   * Size of the verified-token cache (entries kept until `exp`), and of the separate cache of
+   * tokens refused by introspection (kept 30 s); 0 disables both. Default 10 000.
+   */
   verifiedTokenCacheMax?: number;
   /** Timeout of every discovery, JWKS and introspection request. Default 10 000. */
   httpTimeoutMs?: number;

@@ -1,8 +1,10 @@
+import { CernSsoError } from '../errors.js';
 import { checkTokenType } from './claim-checks.js';
 import { invalidToken } from './errors.js';
-import { introspectToken } from './introspection.js';
-import type { IssuerRegistry } from './issuers.js';
+import { introspectToken, type IntrospectionClient } from './introspection.js';
+import type { IssuerRegistry, TrustedIssuer } from './issuers.js';
 import type { BearerAlgorithm, ResolvedBearerConfig } from './options.js';
+import { createRefusalCache, type RefusalCache } from './refusal-cache.js';
 import { createTokenCache, type TokenCache, type VerifiedToken } from './token-cache.js';
 import { peekJwt, type UnverifiedJwt } from './token-format.js';
 import { verifyJwt } from './verify-jwt.js';
@@ -33,22 +35,40 @@ function preflight(
 }
 
 /**
- * The validation pipeline: cache, then JWT verification (or RFC 7662 introspection for opaque
+ * The validation pipeline: caches, then JWT verification (or RFC 7662 introspection for opaque
  * tokens and with `introspect: 'always'`). Concurrent validations of one token share the work.
+ * Valid tokens are cached until `exp`; tokens that introspection refused (401 `invalid_token`)
+ * for 30 s, so repeated bad tokens are not amplified onto the issuer. Outages (503) and
+ * configuration errors are never cached.
  */
 export function createTokenValidator(
   config: ResolvedBearerConfig,
   issuers: IssuerRegistry,
   cache: TokenCache = createTokenCache(config.verifiedTokenCacheMax),
+  refusals: RefusalCache = createRefusalCache(config.verifiedTokenCacheMax),
 ): TokenValidator {
   const inFlight = new Map<string, Promise<VerifiedToken>>();
 
-  async function check(token: string): Promise<VerifiedToken> {
+  async function introspect(
+    token: string,
+    key: string,
+    trusted: TrustedIssuer,
+    client: IntrospectionClient,
+  ): Promise<VerifiedToken> {
+    try {
+      return await introspectToken(token, trusted, client, config, config.logger);
+    } catch (error) {
+      if (error instanceof CernSsoError && error.code === 'ERR_INVALID_TOKEN') refusals.set(key, error);
+      throw error;
+    }
+  }
+
+  async function check(token: string, key: string): Promise<VerifiedToken> {
     const jwt = peekJwt(token);
     if (jwt) {
       const { alg, trusted } = preflight(jwt, config, issuers);
       if (config.introspect === 'always' && config.client) {
-        return introspectToken(token, trusted, config.client, config, config.logger);
+        return introspect(token, key, trusted, config.client);
       }
       return verifyJwt(token, jwt, alg, trusted, config);
     }
@@ -59,7 +79,7 @@ export function createTokenValidator(
       throw invalidToken('opaque tokens need introspection: configure clientId/clientSecret');
     }
     // An opaque token does not name its issuer: with several, it is introspected at the first.
-    return introspectToken(token, issuers.primary, config.client, config, config.logger);
+    return introspect(token, key, issuers.primary, config.client);
   }
 
   return {
@@ -67,9 +87,11 @@ export function createTokenValidator(
       const key = cache.keyOf(token);
       const cached = cache.get(key);
       if (cached) return Promise.resolve(cached);
+      const refused = refusals.get(key);
+      if (refused) return Promise.reject(refused);
       let pending = inFlight.get(key);
       if (!pending) {
-        pending = check(token)
+        pending = check(token, key)
           .then((verified) => {
             cache.set(key, verified);
             return verified;

@@ -32,6 +32,10 @@ function describeFailure(error: unknown, config: ResolvedBearerConfig): Error {
   if (error instanceof joseErrors.JOSEAlgNotAllowed) {
     return invalidToken('the token algorithm is not accepted', error);
   }
+  if (error instanceof joseErrors.JOSENotSupported) {
+    // RFC 7515 §4.1.11: a critical header parameter the recipient does not understand.
+    return invalidToken('the token uses a header extension (crit) this API does not support', error);
+  }
   if (error instanceof joseErrors.JOSEError) return invalidToken('the token is malformed', error);
   return error instanceof Error ? error : new Error(String(error));
 }

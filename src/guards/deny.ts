@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { kLoginPath, type CernSsoContext, type InternalContext } from '../context.js';
+import { bearerChallenge } from '../bearer/errors.js';
 import { CernSsoError } from '../errors.js';
 import { sendError, wantsHtml } from '../respond.js';
 
@@ -38,14 +39,17 @@ export function denyAnonymous(req: Request, res: Response, context: CernSsoConte
   );
 }
 
-/** Signed in but lacking the group/role/claim: 403 (RFC 6750 `insufficient_scope` on API routes). */
+/**
+ * Signed in but lacking the group/role/claim: 403 (RFC 6750 `insufficient_scope` on API routes).
+ * The challenge's `error_description` goes through the RFC 6750 §3 sanitiser (printable ASCII
+ * without `"` and `\`, bounded), since requirements may name non-ASCII groups or values; the
+ * JSON/HTML body keeps the message as it is.
+ */
 export function denyForbidden(req: Request, res: Response, context: CernSsoContext, message: string): void {
   const isBearer =
     (context as InternalContext)[kLoginPath] === undefined && req.get('authorization') !== undefined;
   const headers: Record<string, string> = isBearer
-    ? {
-        'WWW-Authenticate': `Bearer error="insufficient_scope", error_description="${message.replace(/["\\]/g, '')}"`,
-      }
+    ? { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message) }
     : {};
   sendError(req, res, new CernSsoError('ERR_FORBIDDEN', message, { status: 403, headers }));
 }

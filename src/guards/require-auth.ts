@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { sendError, toCernSsoError } from '../respond.js';
+import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous } from './deny.js';
 
 /**
@@ -16,7 +16,7 @@ export function requireAuth(): RequestHandler {
       }
       denyAnonymous(req, res, context);
     } catch (error) {
-      sendError(req, res, toCernSsoError(error));
+      answerGuardFailure(req, res, 'requireAuth()', error);
     }
   };
 }

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { CernSsoError } from '../errors.js';
-import { sendError, toCernSsoError } from '../respond.js';
+import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
 import { normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
 import { describe } from './require-role.js';
@@ -113,7 +113,7 @@ export function requireClaim(
         `Access requires the claim "${path}" to hold ${describe(required, match)}.`,
       );
     } catch (error) {
-      sendError(req, res, toCernSsoError(error));
+      answerGuardFailure(req, res, 'requireClaim()', error);
     }
   };
 }

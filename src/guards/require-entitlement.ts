@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { CernSsoError } from '../errors.js';
-import { sendError, toCernSsoError } from '../respond.js';
+import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
 import { normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
 import { claimAt, claimValues } from './require-claim.js';
@@ -149,7 +149,7 @@ export function requireEntitlement(
       }
       denyForbidden(req, res, context, `Access requires the entitlement ${describe(values, match)}.`);
     } catch (error) {
-      sendError(req, res, toCernSsoError(error));
+      answerGuardFailure(req, res, 'requireEntitlement()', error);
     }
   };
 }

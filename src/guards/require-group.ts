@@ -1,41 +1,41 @@
 import type { RequestHandler } from 'express';
-import { describeError } from '../logger.js';
-import { sendError, toCernSsoError } from '../respond.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
+import { answerGuardFailure } from './guard-failure.js';
 import { normalizeRequirement, type MatchOptions } from './match.js';
 import { describe } from './require-role.js';
 
 /**
  * Requires e-group membership (case-insensitive): any one group by default, all, or at least `n`.
- * Anonymous requests are handled like `requireAuth()`; non-members get 403. When the AuthZ API is
- * down and nothing is cached: 503 with `Retry-After` (never a silent grant, never a 500).
+ * Anonymous requests are handled like `requireAuth()`; non-members get 403, and so does a valid
+ * bearer token that names no user (no `sub`/`cern_upn`: it cannot be a member). When the AuthZ
+ * API is down and nothing is cached: 503 with `Retry-After` (never a silent grant, never a 500).
+ * Internal failures are logged with the logger of `cernSso()`/`bearerAuth()` and answered 500.
  */
 export function requireGroup(group: string | readonly string[], options?: MatchOptions): RequestHandler {
   const { values, match } = normalizeRequirement('requireGroup()', group, options);
+  const required = `Access requires membership of ${describe(values, match)}.`;
   return (req, res, next) => {
-    let context;
     try {
-      context = contextOf(req, 'requireGroup()');
+      const context = contextOf(req, 'requireGroup()');
+      if (!context.isAuthenticated()) {
+        denyAnonymous(req, res, context);
+        return;
+      }
+      if (!context.user) {
+        denyForbidden(req, res, context, `${required} The access token names no user.`);
+        return;
+      }
+      context
+        .inGroup(values, { match })
+        .then((member) => {
+          if (member) next();
+          else denyForbidden(req, res, context, required);
+        })
+        .catch((error: unknown) => {
+          answerGuardFailure(req, res, 'requireGroup()', error);
+        });
     } catch (error) {
-      sendError(req, res, toCernSsoError(error));
-      return;
+      answerGuardFailure(req, res, 'requireGroup()', error);
     }
-    if (!context.isAuthenticated()) {
-      denyAnonymous(req, res, context);
-      return;
-    }
-    context.inGroup(values, { match }).then(
-      (member) => {
-        if (member) next();
-        else denyForbidden(req, res, context, `Access requires membership of ${describe(values, match)}.`);
-      },
-      (error: unknown) => {
-        const failure = toCernSsoError(error);
-        if (failure.status >= 500 && failure.status !== 503) {
-          console.error(`[express-cern-sso] requireGroup failed: ${describeError(error)}`);
-        }
-        sendError(req, res, failure);
-      },
-    );
   };
 }

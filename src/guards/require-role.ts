@@ -1,29 +1,35 @@
 import type { RequestHandler } from 'express';
-import { sendError, toCernSsoError } from '../respond.js';
+import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
 import { matches, normalizeRequirement, type MatchOptions } from './match.js';
 
 /**
  * Requires Application Portal roles (`cern_roles`): any one by default, all, or at least `n`.
- * Anonymous requests are handled like `requireAuth()`; missing roles give 403.
+ * Anonymous requests are handled like `requireAuth()`; missing roles give 403, and so does a
+ * valid bearer token that names no user (no `sub`/`cern_upn`).
  */
 export function requireRole(role: string | readonly string[], options?: MatchOptions): RequestHandler {
   const { values, match } = normalizeRequirement('requireRole()', role, options);
   return (req, res, next) => {
     try {
       const context = contextOf(req, 'requireRole()');
-      const user = context.isAuthenticated() ? context.user : undefined;
-      if (!user) {
+      if (!context.isAuthenticated()) {
         denyAnonymous(req, res, context);
+        return;
+      }
+      const required = `Access requires the role ${describe(values, match)}.`;
+      const user = context.user;
+      if (!user) {
+        denyForbidden(req, res, context, `${required} The access token names no user.`);
         return;
       }
       if (matches(user.roles, values, match)) {
         next();
         return;
       }
-      denyForbidden(req, res, context, `Access requires the role ${describe(values, match)}.`);
+      denyForbidden(req, res, context, required);
     } catch (error) {
-      sendError(req, res, toCernSsoError(error));
+      answerGuardFailure(req, res, 'requireRole()', error);
     }
   };
 }

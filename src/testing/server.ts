@@ -251,6 +251,7 @@ export async function startCernSsoEmulator(options: EmulatorOptions = {}): Promi
         notBeforeSec: opts.notBeforeSec,
         extraClaims: opts.claims,
         kid: opts.kid,
+        header: opts.header,
       });
     },
 

@@ -79,13 +79,18 @@ export function serviceAccountClaims(ctx: EmulatorContext, client: EmulatorClien
 export async function signJwt(
   ctx: EmulatorContext,
   payload: Record<string, unknown>,
-  options: { typ?: string; kid?: string | undefined } = {},
+  options: { typ?: string; kid?: string | undefined; header?: Record<string, unknown> | undefined } = {},
 ): Promise<string> {
   const key = options.kid === undefined ? ctx.keys.active : ctx.keys.get(options.kid);
   if (!key) throw new Error(`unknown signing key ${String(options.kid)}`);
+  const crit = options.header?.crit;
+  // jose only signs `crit` extensions it is told about: the emulator signs whatever it is given.
+  const recognized = Array.isArray(crit)
+    ? Object.fromEntries(crit.filter((name) => typeof name === 'string').map((name) => [name, true]))
+    : undefined;
   return new SignJWT(payload)
-    .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: options.typ ?? 'JWT' })
-    .sign(key.privateKey);
+    .setProtectedHeader({ typ: options.typ ?? 'JWT', ...options.header, alg: 'RS256', kid: key.kid })
+    .sign(key.privateKey, recognized ? { crit: recognized } : {});
 }
 
 /** Options of `signAccessToken`. */
@@ -104,6 +109,8 @@ export interface AccessTokenSpec {
   notBeforeSec?: number | undefined;
   extraClaims?: Record<string, unknown> | undefined;
   kid?: string | undefined;
+  /** Extra JOSE header parameters. */
+  header?: Record<string, unknown> | undefined;
 }
 
 /** Signs a Keycloak-style JWT access token (`typ: Bearer`) and records it for revocation checks. */
@@ -128,7 +135,7 @@ export async function signAccessToken(ctx: EmulatorContext, spec: AccessTokenSpe
     ...spec.identity,
     ...spec.extraClaims,
   });
-  const token = await signJwt(ctx, payload, { kid: spec.kid });
+  const token = await signJwt(ctx, payload, { kid: spec.kid, header: spec.header });
   ctx.store.addAccessToken(jti, spec.grantId, exp * 1000);
   return token;
 }

@@ -128,6 +128,11 @@ export interface IssueAccessTokenOptions {
   claims?: Record<string, unknown>;
   /** Sign with this key (a kid from `rotateSigningKey()`), default the active one. */
   kid?: string;
+  /**
+   * Extra JOSE header parameters (e.g. `crit`, `jku`, `x5u`), to test how an API treats them.
+   * `alg` and `kid` stay the emulator's; `typ` may be overridden.
+   */
+  header?: Record<string, unknown>;
 }
 
 /** A running emulator, returned by `startCernSsoEmulator()`. */

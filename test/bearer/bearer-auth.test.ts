@@ -30,6 +30,7 @@ beforeAll(async () => {
   ]);
   api = await startApp((app) => {
     app.use(express.urlencoded({ extended: false }));
+    app.use(express.json());
     app.use('/api', bearerAuth({ issuer: emulator.issuer, audience: AUDIENCE, logger }));
     app.all('/api/me', async (req, res) => {
       res.json({
@@ -110,13 +111,38 @@ describe('missing or malformed credentials', () => {
     expect(emulator.requests.count('/')).toBe(0);
   });
 
-  it('another scheme or a malformed header: 400 invalid_request', async () => {
-    for (const authorization of ['Basic amRvZTpkZW1v', 'Bearer', 'Bearer a b', 'Bearer ab"c', 'Bearerabc']) {
+  it('another scheme (no Bearer credentials): 401 with a bare Bearer challenge (RFC 6750 §3.1)', async () => {
+    for (const authorization of [
+      'Basic amRvZTpkZW1v',
+      'basic',
+      'Negotiate YIIGhgYJKoZIhvcSAQICAQBuggZ1',
+      'Bearerabc',
+    ]) {
+      const answer = await me(undefined, { authorization });
+      expect(answer.status, authorization).toBe(401);
+      expect(answer.headers.get('www-authenticate'), authorization).toBe('Bearer');
+      expect(answer.json.error).toBe('unauthorized');
+      expect(answer.text).not.toContain('amRvZTpkZW1v');
+    }
+    expect(emulator.requests.count('/')).toBe(0);
+  });
+
+  it('a malformed Bearer header, or no credentials at all: 400 invalid_request', async () => {
+    for (const authorization of [
+      'Bearer',
+      'bearer  ',
+      'Bearer a b',
+      'Bearer ab"c',
+      'Bearer\tabc',
+      '"Bearer abc"',
+      '=',
+    ]) {
       const answer = await me(undefined, { authorization });
       expect(answer.status, authorization).toBe(400);
       expect(answer.json.error).toBe('invalid_request');
       expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_request"/);
     }
+    expect(emulator.requests.count('/')).toBe(0);
   });
 
   it('several Authorization headers: 400', async () => {
@@ -158,6 +184,28 @@ describe('missing or malformed credentials', () => {
     });
     expect(body.status).toBe(400);
     expect(body.json.error_description).toMatch(/request body are refused/);
+  });
+
+  it('a token in a POST body is refused, as a JSON field too, with or without a header', async () => {
+    const token = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    const post = (body: unknown, withHeader: boolean) =>
+      call(`${api.url}/api/me`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        ...(withHeader ? { token } : {}),
+      });
+    for (const withHeader of [false, true]) {
+      const answer = await post({ access_token: token }, withHeader);
+      expect(answer.status, String(withHeader)).toBe(400);
+      expect(answer.json.error).toBe('invalid_request');
+      expect(answer.json.error_description).toMatch(/tokens in the request body are refused/);
+      expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_request"/);
+      expect(answer.text).not.toContain(token);
+    }
+    // Other body fields are no problem.
+    expect((await post({ note: 'access_token' }, true)).status).toBe(200);
+    expect(emulator.requests.count('/auth/realms/cern/protocol/openid-connect/token/introspect')).toBe(0);
   });
 });
 
@@ -290,6 +338,46 @@ describe('invalid tokens: 401 invalid_token', () => {
     const token = await emulator.issueAccessToken('jdoe', { audience: 'account' });
     await me(token);
     expect(logger.text()).not.toContain(token);
+  });
+});
+
+describe('JOSE header parameters and claims that must not be trusted', () => {
+  it('an unknown critical header parameter (crit): 401 invalid_token', async () => {
+    const token = await emulator.issueAccessToken('jdoe', {
+      audience: AUDIENCE,
+      header: { crit: ['urn:example:unknown'], 'urn:example:unknown': true },
+    });
+    expectInvalidToken(await me(token), /crit/, token);
+    // The same token without crit is fine: it is the extension that is refused.
+    expect((await me(await emulator.issueAccessToken('jdoe', { audience: AUDIENCE }))).status).toBe(200);
+  });
+
+  it('jku and x5u are ignored: keys only ever come from the issuer’s discovered jwks_uri', async () => {
+    const elsewhere = {
+      jku: `${untrusted.issuer}/protocol/openid-connect/certs`,
+      x5u: `${untrusted.url}/cert.pem`,
+    };
+    // Signed by the trusted issuer: accepted, and the URLs in the header are never fetched.
+    const genuine = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE, header: elsewhere });
+    expect((await me(genuine)).status).toBe(200);
+    // Signed by another key that the jku URL does publish: refused, and still nothing fetched there.
+    const forged = await untrusted.issueAccessToken('admin1', {
+      audience: AUDIENCE,
+      claims: { iss: emulator.issuer },
+      header: elsewhere,
+    });
+    expectInvalidToken(await me(forged), /unknown kid/, forged);
+    expect(untrusted.requests.count('/')).toBe(0);
+    expect(emulator.requests.count('/auth/realms/cern/protocol/openid-connect/certs')).toBeGreaterThan(0);
+  });
+
+  it('an iss with a trailing slash is another issuer: 401, nothing fetched', async () => {
+    const token = await emulator.issueAccessToken('jdoe', {
+      audience: AUDIENCE,
+      claims: { iss: `${emulator.issuer}/` },
+    });
+    expectInvalidToken(await me(token), /issuer \(iss\) is not trusted/, token);
+    expect(emulator.requests.count('/')).toBe(0);
   });
 });
 

@@ -132,6 +132,27 @@ describe('opaque tokens (RFC 7662)', () => {
     }
   });
 
+  it('refusals are remembered for 30 s: repeated bad tokens are introspected once each', async () => {
+    const url = await startApi({ issuer: opaque.issuer, ...credentials });
+    const before = opaque.introspections;
+    for (const token of ['opaque-unknown', 'opaque-expired', 'opaque-account']) {
+      const answers = await Promise.all([1, 2, 3].map(() => call(url, { token })));
+      answers.push(await call(url, { token }));
+      for (const answer of answers) {
+        expect(answer.status, token).toBe(401);
+        expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+      }
+    }
+    expect(opaque.introspections).toBe(before + 3);
+    // A cached refusal answers like the first one.
+    expect((await call(url, { token: 'opaque-expired' })).json.error_description).toMatch(/expired/);
+    // With the caches disabled, every request is introspected.
+    const uncached = await startApi({ issuer: opaque.issuer, ...credentials, verifiedTokenCacheMax: 0 });
+    await call(uncached, { token: 'opaque-unknown' });
+    await call(uncached, { token: 'opaque-unknown' });
+    expect(opaque.introspections).toBe(before + 5);
+  });
+
   it('an answer without exp is not cached', async () => {
     const url = await startApi({ issuer: opaque.issuer, ...credentials });
     const before = opaque.introspections;
@@ -148,6 +169,11 @@ describe('opaque tokens (RFC 7662)', () => {
     expect(down.headers.get('retry-after')).not.toBeNull();
     opaque.failWith = undefined;
     expect((await call(url, { token: 'opaque-good' })).status).toBe(200);
+    // Nor are outages cached as refusals.
+    opaque.failWith = 502;
+    expect((await call(url, { token: 'opaque-unknown' })).status).toBe(503);
+    opaque.failWith = undefined;
+    expect((await call(url, { token: 'opaque-unknown' })).json.error_description).toMatch(/not active/);
   });
 
   it('refused client credentials are a configuration error (500, logged), not the client’s fault', async () => {
@@ -217,6 +243,21 @@ describe("the emulator's introspection endpoint", () => {
     expect(answer.status).toBe(401);
     expect(answer.json.error_description).toMatch(/not active/);
     expect(emulator.requests.count(INTROSPECT)).toBe(1);
+  });
+
+  it('garbage is not amplified onto Keycloak: an inactive answer is cached for 30 s', async () => {
+    const url = await startApi({ issuer: emulator.issuer, ...credentials });
+    for (let i = 0; i < 10; i += 1) {
+      expect((await call(url, { token: 'Z2FyYmFnZQ' })).status).toBe(401);
+    }
+    await Promise.all([1, 2, 3, 4, 5].map(() => call(url, { token: 'bW9yZS1nYXJiYWdl' })));
+    expect(emulator.requests.count(INTROSPECT)).toBe(2);
+    // introspect: 'always': a revoked JWT is introspected once, then refused from the cache.
+    const always = await startApi({ issuer: emulator.issuer, ...credentials, introspect: 'always' });
+    const revoked = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    await postForm(emulator, '/protocol/openid-connect/revoke', { token: revoked });
+    for (let i = 0; i < 3; i += 1) expect((await call(always, { token: revoked })).status).toBe(401);
+    expect(emulator.requests.count(INTROSPECT)).toBe(3);
   });
 
   it("introspect: 'always' without client credentials is a configuration error", () => {

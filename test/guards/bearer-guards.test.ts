@@ -156,13 +156,16 @@ describe('guards on bearer routes', () => {
 
   it('requireGroup without groups claim nor identity provider: a clear 500 ERR_CONFIG, never a grant', async () => {
     const consoleError = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    logger.error.mockClear();
     try {
       const answer = await call(`${noIdentityApi.url}/it-admins`, { token: await token('admin1') });
       expect(answer.status).toBe(500);
       expect(answer.json.error).toBe('ERR_CONFIG');
-      expect(String(consoleError.mock.calls[0]?.[0])).toMatch(
+      // Logged with bearerAuth()'s logger, not the console.
+      expect(String(logger.error.mock.calls[0]?.[0])).toMatch(
         /needs an identity provider: pass bearerAuth\(\{ identity \}\)/,
       );
+      expect(consoleError).not.toHaveBeenCalled();
     } finally {
       consoleError.mockRestore();
     }
