@@ -1,7 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import * as jose from 'jose';
 import { describeError } from '../logger.js';
-import type { LogoutMarkers } from './logout-markers.js';
+import { LogoutNotRecordedError, type LogoutMarkers } from './logout-markers.js';
 import type { AuthRuntime } from './runtime.js';
 
 const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -71,7 +71,12 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
       config.logger.info(`back-channel logout for ${sid ? 'a Keycloak session' : 'a user'} recorded`);
       res.status(200).end();
     } catch (error) {
-      const reason = error instanceof LogoutTokenError ? error.message : 'the logout could not be processed';
+      const reason =
+        error instanceof LogoutTokenError
+          ? error.message
+          : error instanceof LogoutNotRecordedError
+            ? 'the logout could not be recorded (session cache unavailable)'
+            : 'the logout could not be processed';
       if (!(error instanceof LogoutTokenError))
         config.logger.warn(`back-channel logout failed: ${describeError(error)}`);
       res.status(400).json({ error: 'invalid_request', error_description: reason });
