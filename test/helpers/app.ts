@@ -128,7 +128,9 @@ export async function startTestApp(
   });
   app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;
+    const headers = (error as { headers?: Record<string, string> }).headers ?? {};
     res
+      .set(headers)
       .status(status)
       .json({ error: (error as { code?: string }).code ?? 'ERR', message: (error as Error).message });
   });
