@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { CernSsoError } from '../errors.js';
+import { CernSsoError, upstreamUnavailable } from '../errors.js';
 
 /** Promise wrappers around express-session's callback API. */
 function promisify(run: (done: (error?: unknown) => void) => void): Promise<void> {
@@ -25,15 +25,24 @@ export function requireSession(req: Request): NonNullable<Request['session']> {
   return session;
 }
 
+/** A session store that fails to write is an outage: 503 with `Retry-After`, not a 500. */
+const storeWrite = (run: (done: (error?: unknown) => void) => void): Promise<void> =>
+  promisify(run).catch((error: unknown) => {
+    throw error instanceof CernSsoError ? error : upstreamUnavailable('Session store', error);
+  });
+
 export const saveSession = (req: Request): Promise<void> =>
-  promisify((done) => requireSession(req).save(done));
+  storeWrite((done) => requireSession(req).save(done));
 
 export const regenerateSession = (req: Request): Promise<void> =>
-  promisify((done) => requireSession(req).regenerate(done));
+  storeWrite((done) => requireSession(req).regenerate(done));
 
 export const destroySession = (req: Request): Promise<void> =>
-  promisify((done) => requireSession(req).destroy(done));
+  storeWrite((done) => requireSession(req).destroy(done));
 
-/** Re-reads the session from the store (another instance may have changed it). */
+/**
+ * Re-reads the session from the store (another instance may have changed it). Rejects with
+ * express-session's own errors (the caller tells "gone" from "store down").
+ */
 export const reloadSession = (req: Request): Promise<void> =>
   promisify((done) => requireSession(req).reload(done));

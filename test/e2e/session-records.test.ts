@@ -139,6 +139,26 @@ describe('tokens and claims live in a record next to the session, not in it', ()
   });
 });
 
+describe('a session store that cannot be written', () => {
+  it('login answers 503 with Retry-After, not a 500, and works once the store is back', async () => {
+    const store = new session.MemoryStore();
+    const app = await startTestApp(emulator, { sessionStore: store, clientId: 'records-app-3' });
+    const set = store.set.bind(store);
+    try {
+      store.set = (_id, _session, done) => done?.(new Error('connection lost'));
+      const down = await new TestBrowser().request(`${app.baseUrl}/login`, { headers: JSON_ACCEPT });
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await down.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+      store.set = set;
+      const page = await new TestBrowser().navigate(`${app.baseUrl}/profile`);
+      expect(page.body).toBe('profile of John Doe');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('a session store that cannot be read', () => {
   it('a signed-in request answers 503 with Retry-After, not a 500 and not "signed out"', async () => {
     const store = new session.MemoryStore();
