@@ -4,6 +4,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import session from 'express-session';
 import type { createClient } from 'redis';
 import {
+  bearerAuth,
   cernSso,
   cernSsoErrorHandler,
   redisCache,
@@ -23,7 +24,16 @@ export interface InstanceAppOptions {
   sessionSecrets: string[];
   /** Behind the TLS-terminating OKD router: `trust proxy` and secure cookies. */
   behindProxy?: boolean;
+  /**
+   * `aud` that access tokens of other services must carry for the `/api/service/...` routes.
+   * Default: the client id (`sso.clientId`, else env `CERN_SSO_CLIENT_ID`); without one they are
+   * not mounted.
+   */
+  apiAudience?: string;
 }
+
+/** The admin e-group allowed to look up other people's memberships. */
+const ADMIN_GROUP = 'it-dep-admins';
 
 /** Session-store failures (Redis down): 503 with Retry-After instead of Express's 500. */
 const sessionStoreUnavailable: ErrorRequestHandler = (error: unknown, req, res, next) => {
@@ -83,10 +93,33 @@ export function createInstanceApp(options: InstanceAppOptions): { app: Express; 
       digest: createHash('sha256').update(token).digest('hex').slice(0, 16),
     });
   });
-  app.get('/api/is-member/:login', async (req, res) => {
-    // Demo of the identity provider outside a user session (e.g. an admin screen).
-    res.json({ member: await sso.identity.isMember(req.params.login, 'it-dep') });
-  });
+  // The identity provider for someone else's login (an admin screen): admins only, otherwise
+  // anyone could probe anyone's memberships.
+  app.get<'/api/is-member/:login', { login: string }>(
+    '/api/is-member/:login',
+    requireGroup(ADMIN_GROUP),
+    async (req, res) => {
+      res.json({
+        instance: options.instance,
+        member: await sso.identity.isMember(req.params.login, 'it-dep'),
+      });
+    },
+  );
+  // The same for other services (bearer access tokens, no session): it needs no session store,
+  // so it keeps answering while Redis is down (the identity cache then misses: degraded).
+  const apiAudience = options.apiAudience ?? options.sso.clientId ?? process.env.CERN_SSO_CLIENT_ID;
+  if (apiAudience !== undefined) {
+    app.get<'/api/service/is-member/:login', { login: string }>(
+      '/api/service/is-member/:login',
+      bearerAuth({ audience: apiAudience }),
+      async (req, res) => {
+        res.json({
+          instance: options.instance,
+          member: await sso.identity.isMember(req.params.login, 'it-dep'),
+        });
+      },
+    );
+  }
   app.use(sessionStoreUnavailable);
   // Library errors as clear pages/JSON; anything else an opaque 500, never a stack trace.
   app.use(cernSsoErrorHandler({ handleAll: true }));

@@ -10,12 +10,23 @@ import type { SessionAuth } from './session-data.js';
  * that user that started before the logout.
  */
 export interface LogoutMarkers {
+  /**
+   * Writes the markers and reads them back.
+   *
+   * @throws LogoutNotRecordedError when the store did not keep them (a store that swallows
+   * write errors, e.g. `redisCache()` during an outage), or the store's own error.
+   */
   mark(target: { sid?: string | undefined; sub?: string | undefined }): Promise<void>;
   /**
    * True when the session was logged out at the IdP. A failing cache counts as "not logged out".
    * Synchronous with an in-process store: it runs on every request of a signed-in session.
    */
   isLoggedOut(auth: SessionAuth): boolean | Promise<boolean>;
+}
+
+/** The cache did not keep a logout marker: the logout did not happen on the other instances. */
+export class LogoutNotRecordedError extends Error {
+  override readonly name = 'LogoutNotRecordedError';
 }
 
 /** Markers outlive any session: a session is at most this old when it is checked. */
@@ -45,11 +56,17 @@ export function createLogoutMarkers(store: CacheStore & SyncReadable, logger: Lo
   return {
     async mark({ sid, sub }) {
       const at = Date.now();
-      const writes: Promise<unknown>[] = [];
-      if (sid) writes.push(store.set(sidKey(sid), at, MARKER_TTL_MS));
-      if (sub) writes.push(store.set(subKey(sub), at, MARKER_TTL_MS));
+      const keys = [...(sid ? [sidKey(sid)] : []), ...(sub ? [subKey(sub)] : [])];
+      await Promise.all(keys.map((key) => store.set(key, at, MARKER_TTL_MS)));
+      // Some stores never reject a write (redisCache() turns an outage into a no-op): read the
+      // markers back. A marker at least as recent as ours (a concurrent logout) is as good.
       // The caller answers 400 when this fails: Keycloak then knows the logout did not happen.
-      await Promise.all(writes);
+      const stored = await Promise.all(keys.map((key) => store.get(key)));
+      if (!stored.every((value) => typeof value === 'number' && value >= at)) {
+        throw new LogoutNotRecordedError(
+          'the back-channel logout marker could not be written to the cache (is it reachable?)',
+        );
+      }
     },
 
     isLoggedOut(auth) {

@@ -6,7 +6,7 @@ import { oauthFailure } from './oauth-errors.js';
 import type { AuthRuntime } from './runtime.js';
 import type { SessionContext } from './session-context.js';
 import type { SignedIn } from './session-data.js';
-import { reloadSession, requireSession, saveSession } from './session-ops.js';
+import { destroySession, reloadSession, requireSession, saveSession } from './session-ops.js';
 import { tokensFromResponse } from './tokens.js';
 import type { CernClaims } from './user.js';
 import type { Request } from 'express';
@@ -43,9 +43,30 @@ const sleep = (ms: number) =>
     setTimeout(resolve, ms).unref();
   });
 
-/** The sign-in the session in the store points to now (another instance may have refreshed it). */
+/** express-session's `reload()` error when the store has no such session any more. */
+const SESSION_GONE_MESSAGE = 'failed to load session';
+
+/** The session is no longer in the store (another instance logged it out or destroyed it). */
+class SessionGoneError extends Error {
+  override readonly name = 'SessionGoneError';
+}
+
+/**
+ * The sign-in the session in the store points to now (another instance may have refreshed it).
+ *
+ * @throws SessionGoneError when the session is gone from the store: a sign-out.
+ * @throws CernSsoError 503 `ERR_UPSTREAM_UNAVAILABLE` when the session store fails.
+ */
 async function reloadSignedIn(req: Request, runtime: AuthRuntime): Promise<SignedIn | undefined> {
-  await reloadSession(req);
+  try {
+    await reloadSession(req);
+  } catch (error) {
+    if (error instanceof CernSsoError) throw error;
+    if (error instanceof Error && error.message === SESSION_GONE_MESSAGE) {
+      throw new SessionGoneError('the session was ended elsewhere during a token refresh', { cause: error });
+    }
+    throw upstreamUnavailable('Session store', error);
+  }
   const ref = requireSession(req).cernSso?.ref;
   return ref === undefined ? undefined : runtime.records.load(req, ref);
 }
@@ -152,6 +173,15 @@ export async function getSessionAccessToken(context: SessionContext): Promise<st
   try {
     updated = await flight;
   } catch (error) {
+    if (error instanceof SessionGoneError) {
+      runtime.config.logger.info(`${error.message}; signing the user out`);
+      context.signedIn = undefined;
+      runtime.records.remove(req, signedIn.ref);
+      // Saving (here or at the end of the request) would write the ended session back into
+      // the store: destroy this request's copy instead. Already gone, so a failure is moot.
+      await destroySession(req).catch(() => undefined);
+      throw sessionExpired();
+    }
     runtime.config.logger.warn(`token refresh failed: ${describeError(error)}`);
     throw error;
   }

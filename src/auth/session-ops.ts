@@ -40,6 +40,9 @@ export const regenerateSession = (req: Request): Promise<void> =>
 export const destroySession = (req: Request): Promise<void> =>
   storeWrite((done) => requireSession(req).destroy(done));
 
-/** Re-reads the session from the store (another instance may have changed it). */
+/**
+ * Re-reads the session from the store (another instance may have changed it). Rejects with
+ * express-session's own errors (the caller tells "gone" from "store down").
+ */
 export const reloadSession = (req: Request): Promise<void> =>
   promisify((done) => requireSession(req).reload(done));

@@ -120,6 +120,30 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
     expect((await getJson(browser, `${b.url}/api/whoami`)).status).toBe(401);
   });
 
+  it('membership of another login: admins only (anonymous 401, non-admin 403)', async () => {
+    expect((await fetch(`${a.url}/api/is-member/jdoe`, { headers: JSON_ACCEPT })).status).toBe(401);
+    const user = await signedIn('mmartin');
+    expect((await getJson(user, `${a.url}/api/is-member/jdoe`)).status).toBe(403);
+    const admin = await signedIn('admin1');
+    expect(await getJson(admin, `${b.url}/api/is-member/jdoe`)).toMatchObject({
+      status: 200,
+      body: { instance: 'b', member: true },
+    });
+    expect((await getJson(admin, `${a.url}/api/is-member/mmartin`)).body.member).toBe(false);
+  });
+
+  it('the service route for other services needs a bearer token', async () => {
+    const anonymous = await fetch(`${a.url}/api/service/is-member/jdoe`, { headers: JSON_ACCEPT });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+    const token = await emulator.issueAccessToken('svc-monitoring', { audience: demoClient.clientId });
+    const response = await fetch(`${a.url}/api/service/is-member/jdoe`, {
+      headers: { ...JSON_ACCEPT, authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ member: true });
+  });
+
   it('an instance restart keeps the session', async () => {
     const browser = await signedIn('jdoe');
     await a.restart();
@@ -131,6 +155,7 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
 
   it('Redis stopped: requests still answer (degraded), and work again when it is back', async () => {
     const browser = await signedIn('jdoe');
+    const serviceToken = await emulator.issueAccessToken('svc-monitoring', { audience: demoClient.clientId });
     await redis.kill();
     try {
       const started = Date.now();
@@ -139,16 +164,27 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
       const withSession = await getJson(browser, `${b.url}/api/whoami`);
       expect(withSession.status).toBe(503);
       expect(withSession.headers.get('retry-after')).toBe('5');
+      // No session needed: the identity provider answers from the AuthZ API (cache misses).
+      emulator.requests.reset();
+      const service = await fetch(`${b.url}/api/service/is-member/kmuller`, {
+        headers: { ...JSON_ACCEPT, authorization: `Bearer ${serviceToken}` },
+      });
+      expect(service.status).toBe(200);
+      expect(await service.json()).toMatchObject({ instance: 'b', member: false });
+      expect(emulator.requests.count(MEMBERSHIP)).toBe(1);
       expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       await redis.restart();
     }
     // Without persistence the sessions are gone, but the app works again: log in, check groups.
-    let status = 0;
-    for (let i = 0; i < 40 && status !== 200; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      status = (await fetch(`${a.url}/`)).status;
-    }
+    // Wait until both instances reach Redis again (a login writes the session to it).
+    const storesAgain = async () =>
+      (
+        await Promise.all(
+          [a.url, b.url].map(async (url) => (await fetch(`${url}/login`, { redirect: 'manual' })).status),
+        )
+      ).every((status) => status === 302);
+    await expect.poll(storesAgain, { timeout: 10_000, interval: 100 }).toBe(true);
     const again = await signedIn('admin1');
     expect((await getJson(again, `${a.url}/api/admins`)).status).toBe(200);
     expect((await getJson(again, `${b.url}/api/admins`)).status).toBe(200);

@@ -1,4 +1,5 @@
 import session from 'express-session';
+import { memoryCache } from 'express-cern-sso';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { TestBrowser } from '../helpers/browser.js';
@@ -138,6 +139,26 @@ describe('tokens and claims live in a record next to the session, not in it', ()
   });
 });
 
+describe('a session store that cannot be written', () => {
+  it('login answers 503 with Retry-After, not a 500, and works once the store is back', async () => {
+    const store = new session.MemoryStore();
+    const app = await startTestApp(emulator, { sessionStore: store, clientId: 'records-app-3' });
+    const set = store.set.bind(store);
+    try {
+      store.set = (_id, _session, done) => done?.(new Error('connection lost'));
+      const down = await new TestBrowser().request(`${app.baseUrl}/login`, { headers: JSON_ACCEPT });
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await down.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+      store.set = set;
+      const page = await new TestBrowser().navigate(`${app.baseUrl}/profile`);
+      expect(page.body).toBe('profile of John Doe');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('a session store that cannot be read', () => {
   it('a signed-in request answers 503 with Retry-After, not a 500 and not "signed out"', async () => {
     const store = new session.MemoryStore();
@@ -195,5 +216,77 @@ describe('a session store that cannot be read', () => {
       store.set = set;
       await app.close();
     }
+  });
+});
+
+describe('a token refresh that re-reads the session (lock-capable cache, several instances)', () => {
+  let shortLived: CernSsoEmulator;
+  let store: session.MemoryStore;
+  let app: TestApp;
+  /** After one more successful read of a session, its reads answer like this. */
+  let armed: 'gone' | 'down' | undefined;
+  let armSessionStore: (mode: typeof armed) => void = () => undefined;
+  beforeAll(async () => {
+    // 31 s tokens are "expiring" 1 s after issue (30 s refresh margin).
+    shortLived = await startCernSsoEmulator({ accessTokenTtlSec: 31, autoLogin: 'jdoe' });
+    store = new session.MemoryStore();
+    const get = store.get.bind(store);
+    let reads = 0;
+    store.get = (id, done) => {
+      if (armed === undefined || id.startsWith('cern-sso.') || reads++ === 0) {
+        get(id, done);
+      } else if (armed === 'gone') {
+        done(null, null); // another instance destroyed it
+      } else {
+        done(new Error('connection lost'));
+      }
+    };
+    armSessionStore = (mode) => {
+      armed = mode;
+      reads = 0;
+    };
+    // Only its lock matters: refreshAcrossInstances then reloads the session from the store.
+    const cache = Object.assign(memoryCache(), {
+      lock: () => Promise.resolve('token'),
+      unlock: () => Promise.resolve(),
+    });
+    app = await startTestApp(shortLived, { sessionStore: store, clientId: 'reload-app', sso: { cache } });
+  });
+  afterAll(async () => {
+    await app.close();
+    await shortLived.close();
+  });
+  async function expiringSession(): Promise<TestBrowser> {
+    const browser = new TestBrowser();
+    await browser.navigate(`${app.baseUrl}/login`);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    return browser;
+  }
+
+  it('the session destroyed elsewhere during the refresh: 401 ERR_SESSION_EXPIRED, and it stays gone', async () => {
+    const browser = await expiringSession();
+    const before = (await entries(store)).sessions.length;
+    armSessionStore('gone');
+    const response = await browser.request(`${app.baseUrl}/api/token-info`, { headers: JSON_ACCEPT });
+    armSessionStore(undefined);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: 'ERR_SESSION_EXPIRED' });
+    // Not written back into the store by the sign-out.
+    expect((await entries(store)).sessions.length).toBe(before - 1);
+    const me = await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT });
+    expect(me.status).toBe(401);
+  });
+
+  it('the session store failing during the refresh: 503 with Retry-After, still signed in after', async () => {
+    const browser = await expiringSession();
+    armSessionStore('down');
+    const response = await browser.request(`${app.baseUrl}/api/token-info`, { headers: JSON_ACCEPT });
+    armSessionStore(undefined);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await response.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+    expect((await browser.request(`${app.baseUrl}/api/token-info`, { headers: JSON_ACCEPT })).status).toBe(
+      200,
+    );
   });
 });

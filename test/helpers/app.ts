@@ -58,6 +58,8 @@ export async function startTestApp(
     withSession?: boolean;
     /** The express-session store (default: a MemoryStore of its own). */
     sessionStore?: session.Store;
+    /** Registers routes of the test itself (after the common ones, before the error handler). */
+    routes?: (app: Express) => void;
   } = {},
 ): Promise<TestApp> {
   const app = express();
@@ -126,9 +128,12 @@ export async function startTestApp(
   app.get('/it-admins', requireGroup('IT-DEP-ADMINS'), (_req, res) => {
     res.send('it admins area');
   });
+  options.routes?.(app);
   app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;
+    const headers = (error as { headers?: Record<string, string> }).headers ?? {};
     res
+      .set(headers)
       .status(status)
       .json({ error: (error as { code?: string }).code ?? 'ERR', message: (error as Error).message });
   });

@@ -2,8 +2,8 @@
  * Real-browser tests with playwright-core and the system's Chromium (Debian package `chromium`),
  * never a downloaded browser. CHROMIUM_PATH overrides the executable.
  *
- * Policy when Chromium is missing: in CI (`CI=true`) browser tests fail, locally they are skipped
- * with a loud warning. Use:
+ * Policy when Chromium is missing: in CI (`CI` set to anything but `false`/`0`) browser tests
+ * fail, locally they are skipped with a loud warning. Use:
  *
  * ```ts
  * describe.skipIf(skipWithoutChromium())('in a browser', () => { ... launchChromium() ... });
@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { isCi } from './ci.js';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -39,7 +40,7 @@ export function chromiumAvailable(): boolean {
   }
 }
 
-const inCi = (): boolean => process.env.CI === 'true';
+const inCi = (): boolean => isCi();
 
 /**
  * True when browser tests must be skipped: Chromium is missing and this is not CI (a banner is
@@ -50,7 +51,7 @@ export function skipWithoutChromium(): boolean {
   const line = '!'.repeat(78);
   console.warn(
     `\n${line}\n!! BROWSER TESTS SKIPPED: no Chromium at ${chromiumPath}\n` +
-      `!! Install it (apt-get install chromium) or set CHROMIUM_PATH. In CI (CI=true) these tests fail.\n${line}\n`,
+      `!! Install it (apt-get install chromium) or set CHROMIUM_PATH. In CI (CI set) these tests fail.\n${line}\n`,
   );
   return true;
 }

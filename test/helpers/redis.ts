@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
+import { isCi } from './ci.js';
 
 /**
  * Real Redis for tests: a private `redis-server` per test file, on a unix socket in a temp
@@ -34,8 +35,8 @@ const INSTALL_HINT = 'apt-get install redis-server';
 let availability: boolean | undefined;
 
 /**
- * Whether `redis-server` can be run. When it cannot: in CI (`CI=true`) this throws, so a
- * missing server fails the build instead of silently skipping; locally it prints a loud
+ * Whether `redis-server` can be run. When it cannot: in CI (`CI` set, see {@link isCi}) this
+ * throws, so a missing server fails the build instead of silently skipping; locally it prints a loud
  * warning and returns `false` (use with `describe.skipIf(!redisAvailable())`).
  */
 export function redisAvailable(): boolean {
@@ -43,7 +44,7 @@ export function redisAvailable(): boolean {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   availability = probe.status === 0;
   if (!availability) {
-    if (process.env.CI === 'true') {
+    if (isCi()) {
       throw new Error(`redis-server is required in CI: ${INSTALL_HINT}`);
     }
     const line = '!'.repeat(78);

@@ -180,9 +180,59 @@ describe('iterateIdentities', () => {
     for await (const identity of setup.identity.iterateIdentities()) seen.add(identity.login);
     expect(seen.size).toBe(emulator.users.length);
     expect(emulator.requests.count(IDENTITY)).toBe(Math.ceil(emulator.users.length / 1000));
-    for await (const identity of setup.identity.iterateIdentities(['upn:eq:jdoe']))
-      expect(identity.login).toBe('jdoe');
+    const filtered: CernIdentity[] = [];
+    for await (const identity of setup.identity.iterateIdentities(['upn:eq:jdoe'])) filtered.push(identity);
+    expect(filtered).toEqual([expect.objectContaining({ login: 'jdoe', displayName: 'John Doe' })]);
     expect(emulator.requests.count(IDENTITY)).toBe(Math.ceil(emulator.users.length / 1000) + 1);
+  });
+
+  it('modificationTime:gt:<date> yields only the identities changed since then (sync jobs)', async () => {
+    const changed = ['jdoe', 'mmartin'];
+    const previous = new Map<string, string | undefined>();
+    for (const user of emulator.users) {
+      if (!changed.includes(user.login)) continue;
+      previous.set(user.login, user.modificationTime);
+      user.modificationTime = '2025-06-01T10:00:00Z';
+    }
+    try {
+      const seen: CernIdentity[] = [];
+      for await (const identity of setup.identity.iterateIdentities([
+        'modificationTime:gt:2025-01-01T00:00:00Z',
+      ]))
+        seen.push(identity);
+      expect(logins(seen)).toEqual(changed);
+      // Nothing changed after the change itself.
+      const later: CernIdentity[] = [];
+      for await (const identity of setup.identity.iterateIdentities([
+        'modificationTime:gt:2025-06-01T10:00:00Z',
+      ]))
+        later.push(identity);
+      expect(later).toEqual([]);
+    } finally {
+      for (const user of emulator.users) {
+        if (!previous.has(user.login)) continue;
+        const before = previous.get(user.login);
+        if (before === undefined) delete user.modificationTime;
+        else user.modificationTime = before;
+      }
+    }
+  });
+
+  it('a failure on a later page rejects the iteration with 503 after the rows of page 1', async () => {
+    expect(emulator.users.length).toBeGreaterThan(1000); // at least two pages
+    let yielded = 0;
+    const error = await rejectionOf(
+      (async () => {
+        for await (const _identity of setup.identity.iterateIdentities()) {
+          // Page 1 arrived; from now on the directory is down (the next-page request fails).
+          if (++yielded === 1) emulator.faults.set(IDENTITY, { status: 503 });
+        }
+      })(),
+    );
+    expect(error).toMatchObject({ status: 503, code: 'ERR_UPSTREAM_UNAVAILABLE' });
+    expect(yielded).toBe(1000);
+    const pages = emulator.requests.log.filter((entry) => entry.path === IDENTITY);
+    expect(pages.length).toBeGreaterThanOrEqual(2);
   });
 
   it('can stop early', async () => {

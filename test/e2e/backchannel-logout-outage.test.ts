@@ -1,0 +1,82 @@
+/**
+ * Back-channel logout with the logout markers in a real Redis that goes away: a logout that
+ * could not be recorded must be answered 400 (OIDC Back-Channel Logout 1.0, 2.8), never 200,
+ * although `redisCache()` turns a failed write into a silent no-op.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisCache } from 'express-cern-sso';
+import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { recordingLogger, startTestApp, type TestApp } from '../helpers/app.js';
+import { redisAvailable, startRedis, type TestRedis, type TestRedisClient } from '../helpers/redis.js';
+
+const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+
+describe.skipIf(!redisAvailable())('back-channel logout while Redis is down', () => {
+  let redis: TestRedis;
+  let client: TestRedisClient;
+  let emulator: CernSsoEmulator;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = await redis.client();
+    emulator = await startCernSsoEmulator();
+    app = await startTestApp(emulator, {
+      clientId: 'bcl-redis-app',
+      sso: {
+        cache: redisCache(client, { prefix: 'bcl:', commandTimeoutMs: 300, logger: recordingLogger() }),
+      },
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+    await emulator.close();
+    await redis.stop();
+  });
+
+  const logoutToken = (sid: string): Promise<string> =>
+    emulator.issueAccessToken('jdoe', {
+      clientId: 'bcl-redis-app',
+      audience: 'bcl-redis-app',
+      expiresInSec: 120,
+      claims: { typ: 'Logout', sid, events: { [EVENT]: {} }, scope: undefined },
+    });
+
+  const post = (token: string): Promise<Response> =>
+    fetch(`${app.baseUrl}/oidc/backchannel-logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: token }).toString(),
+    });
+
+  it('answers 200 and writes the marker while Redis is up', async () => {
+    const sid = randomUUID();
+    const response = await post(await logoutToken(sid));
+    expect(response.status).toBe(200);
+    const markers = await client.keys('bcl:*logout-sid*');
+    expect(markers.length).toBe(1);
+  });
+
+  it('answers 400 with a reason and logs a warning when the marker cannot be written', async () => {
+    const token = await logoutToken(randomUUID());
+    await redis.kill();
+    app.logger.warn.mockClear();
+    const response = await post(token);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: 'invalid_request',
+      error_description: expect.stringMatching(/could not be recorded/) as unknown,
+    });
+    const warnings = app.logger.warn.mock.calls.map(([line]) => line).join('\n');
+    expect(warnings).toMatch(/back-channel logout failed/);
+    expect(app.logger.text()).not.toContain(token);
+  });
+
+  it('answers 200 again once Redis is back', async () => {
+    await redis.restart();
+    await expect.poll(() => client.isReady, { timeout: 5000 }).toBe(true);
+    const response = await post(await logoutToken(randomUUID()));
+    expect(response.status).toBe(200);
+  });
+});
