@@ -24,7 +24,7 @@ import type { SessionAppReady, Variant } from '../children/session-app.js';
 const CONNECTIONS = 10;
 const WARMUP_SEC = 2;
 const SAMPLE_SEC = 2;
-const ROUNDS = 6;
+const ROUNDS = 10;
 const TARGET = 0.9;
 /** After the measured rounds: one profiled sample per side, for the CPU breakdown. */
 const PROFILE_SEC = 2;

@@ -325,6 +325,8 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
   }
 
   const getSync = store[kGetSync];
+  /** Entries of the synchronous store whose value already passed `isValid`. */
+  const checkedValues = new WeakSet<object>();
 
   /** A fresh, valid entry read synchronously (in-process store): the hot path of every guard. */
   function freshHit<T>(request: LoadRequest<T>, read: (key: string) => unknown): { value: T } | undefined {
@@ -334,9 +336,16 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
     } catch {
       return undefined; // the regular path reports store failures
     }
-    if (!isEntry(raw) || (request.isValid !== undefined && !request.isValid(raw.value))) return undefined;
+    if (!isEntry(raw)) return undefined;
     const entry = raw as CacheEntry<T>;
-    return now() < entry.freshUntil ? { value: entry.value } : undefined;
+    if (now() >= entry.freshUntil) return undefined;
+    // An in-process store hands back the very object it was given: check it once, not per hit
+    // (a list of a few hundred group names is a thousand checks on every guarded request).
+    if (request.isValid !== undefined && !checkedValues.has(raw)) {
+      if (!request.isValid(entry.value)) return undefined;
+      checkedValues.add(raw);
+    }
+    return { value: entry.value };
   }
 
   return {

@@ -184,9 +184,21 @@ export function buildIdentityProvider(
     );
   }
 
+  // A guard asks for the same few users' groups on every request: build each key once.
+  const groupKeys = new Map<string, string>();
+  const groupsKey = (login: string): string => {
+    let key = groupKeys.get(login);
+    if (key === undefined) {
+      if (groupKeys.size >= 10_000) groupKeys.clear();
+      key = cacheKey('groups', login);
+      groupKeys.set(login, key);
+    }
+    return key;
+  };
+
   async function userGroups(login: string): Promise<string[]> {
     return loader.get<string[]>({
-      key: cacheKey('groups', login),
+      key: groupsKey(login),
       description: `groups of ${login}`,
       freshMs,
       staleMs,
@@ -348,7 +360,7 @@ export function buildIdentityProvider(
     async seedUserGroups(login, groupList) {
       const name = requireName('seedUserGroups', 'login', login);
       if (!Array.isArray(groupList)) throw badInput('seedUserGroups', 'groups must be an array of strings');
-      await loader.set(cacheKey('groups', name), cleanGroupNames(groupList), freshMs, staleMs);
+      await loader.set(groupsKey(name), cleanGroupNames(groupList), freshMs, staleMs);
     },
 
     close() {
