@@ -1,5 +1,5 @@
 import type { CernClaims, CernUser } from './auth/user.js';
-import type { MatchOptions } from './guards/match.js';
+import type { MatchMode, MatchOptions } from './guards/match.js';
 import type { IdentityProvider } from './identity/types.js';
 import type { Logger } from './logger.js';
 
@@ -39,6 +39,13 @@ export const kIdentity = Symbol('express-cern-sso.identity');
  */
 export const kLogger = Symbol('express-cern-sso.logger');
 
+/**
+ * Internal: `inGroup()` answered synchronously when the user's groups are at hand (a `groups`
+ * claim, or fresh in an in-process cache); `undefined` means "ask `inGroup()`". Lets
+ * `requireGroup()` decide a warm request without a promise. `values` are already normalised.
+ */
+export const kInGroupSync = Symbol('express-cern-sso.inGroupSync');
+
 /** What `req.sso` needs from an identity provider: group lookups and token exchange. */
 export type ContextIdentity = Pick<IdentityProvider, 'getUserGroups' | 'exchangeToken'>;
 
@@ -49,6 +56,7 @@ export interface InternalContext extends CernSsoContext {
   [kIdentity]?: ContextIdentity | undefined;
   /** The logger of the `cernSso()` (or `bearerAuth()`) that set this context. */
   [kLogger]?: Logger | undefined;
+  [kInGroupSync]?: (values: readonly string[], match: MatchMode) => boolean | undefined;
 }
 
 declare global {

@@ -1,11 +1,19 @@
 import type { Request } from 'express';
-import { kIdentity, kLogger, kLoginPath, type ContextIdentity, type InternalContext } from '../context.js';
-import { matchesSet, normalizeRequirement, type MatchOptions } from '../guards/match.js';
+import {
+  kIdentity,
+  kInGroupSync,
+  kLogger,
+  kLoginPath,
+  type ContextIdentity,
+  type InternalContext,
+} from '../context.js';
+import { matchesSet, normalizeRequirement, type MatchMode, type MatchOptions } from '../guards/match.js';
 import {
   cleanGroupNames,
   createGroupSets,
   hasGroupSets,
   kUserGroupSet,
+  kUserGroupSetSync,
   withCernUsersAlias,
 } from '../identity/group-names.js';
 import type { Logger } from '../logger.js';
@@ -87,6 +95,15 @@ export class SessionContext implements InternalContext {
     const { values, match } = normalizeRequirement('inGroup', group, options);
     if (!this.isAuthenticated()) return false;
     return matchesSet(await this.#groupSet(), values, match);
+  }
+
+  [kInGroupSync](values: readonly string[], match: MatchMode): boolean | undefined {
+    const { user, claims, runtime } = this;
+    if (!user || !claims) return undefined;
+    let owned: ReadonlySet<string> | undefined;
+    if (Array.isArray(claims.groups)) owned = claimGroupSets(runtime)(claims.groups);
+    else if (hasGroupSets(runtime.identity)) owned = runtime.identity[kUserGroupSetSync](user.login);
+    return owned === undefined ? undefined : matchesSet(owned, values, match);
   }
 
   /** The groups as lower-case names, memoised per group list (a guard runs on every request). */

@@ -87,6 +87,11 @@ export interface CachedLoader {
   set(key: string, value: unknown, freshMs: number, staleMs: number): Promise<void>;
   /** Removes an entry; store failures are logged, not thrown. */
   delete(key: string): Promise<void>;
+  /**
+   * The fresh value under `key`, synchronously, when the store answers synchronously (memory)
+   * and no load is in flight; otherwise `undefined` (use `get`). For checks on every request.
+   */
+  peek<T>(key: string, isValid?: (value: unknown) => value is T): { value: T } | undefined;
 }
 
 /** True for the library's upstream-outage errors (the default `isOutage`). */
@@ -329,7 +334,10 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
   const checkedValues = new WeakSet<object>();
 
   /** A fresh, valid entry read synchronously (in-process store): the hot path of every guard. */
-  function freshHit<T>(request: LoadRequest<T>, read: (key: string) => unknown): { value: T } | undefined {
+  function freshHit<T>(
+    request: Pick<LoadRequest<T>, 'key' | 'isValid'>,
+    read: (key: string) => unknown,
+  ): { value: T } | undefined {
     let raw: unknown;
     try {
       raw = read(request.key);
@@ -362,6 +370,11 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
       });
       inFlight.set(request.key, promise);
       return promise;
+    },
+
+    peek<T>(key: string, isValid?: (value: unknown) => value is T) {
+      if (getSync === undefined || inFlight.has(key)) return undefined;
+      return freshHit<T>(isValid === undefined ? { key } : { key, isValid }, getSync);
     },
 
     async set(key, value, freshMs, staleMs) {

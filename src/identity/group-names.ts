@@ -54,8 +54,12 @@ export function isStringArray(value: unknown): value is string[] {
  */
 export const kUserGroupSet = Symbol('express-cern-sso.userGroupSet');
 
+/** Internal: the same, synchronously, when it is fresh in an in-process cache; else `undefined`. */
+export const kUserGroupSetSync = Symbol('express-cern-sso.userGroupSetSync');
+
 export interface GroupSetSource {
   [kUserGroupSet](login: string): Promise<ReadonlySet<string>>;
+  [kUserGroupSetSync](login: string): ReadonlySet<string> | undefined;
 }
 
 export function hasGroupSets(identity: object): identity is GroupSetSource {

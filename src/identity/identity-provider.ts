@@ -14,6 +14,7 @@ import {
   type GroupSetSource,
   isStringArray,
   kUserGroupSet,
+  kUserGroupSetSync,
   sameGroup,
   withCernUsersAlias,
 } from './group-names.js';
@@ -249,6 +250,12 @@ export function buildIdentityProvider(
     async [kUserGroupSet](login: string): Promise<ReadonlySet<string>> {
       // The list object is the cached one (memory store): its set is computed once.
       return groupSets(await userGroups(requireName('getUserGroups', 'login', login)));
+    },
+
+    [kUserGroupSetSync](login: string): ReadonlySet<string> | undefined {
+      if (typeof login !== 'string' || login.trim() === '') return undefined;
+      const hit = loader.peek(groupsKey(login.trim()), isStringArray);
+      return hit === undefined ? undefined : groupSets(hit.value);
     },
 
     async getUserGroups(login) {

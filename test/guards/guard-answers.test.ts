@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { kUserGroupSet, type GroupSetSource } from '../../src/identity/group-names.js';
+import { kUserGroupSet, kUserGroupSetSync, type GroupSetSource } from '../../src/identity/group-names.js';
 import { bearerAuth, requireClaim, requireGroup, requireRole, type IdentityProvider } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { TestBrowser } from '../helpers/browser.js';
@@ -134,6 +134,9 @@ describe('guard failures are answered and logged with the configured logger', ()
     const sets = vi
       .spyOn(web.sso.identity as unknown as GroupSetSource, kUserGroupSet)
       .mockRejectedValue(new Error('boom in session'));
+    const warm = vi
+      .spyOn(web.sso.identity as unknown as GroupSetSource, kUserGroupSetSync)
+      .mockReturnValue(undefined);
     try {
       emulator.setAutoLogin('jdoe');
       const browser = new TestBrowser();
@@ -150,6 +153,7 @@ describe('guard failures are answered and logged with the configured logger', ()
     } finally {
       groups.mockRestore();
       sets.mockRestore();
+      warm.mockRestore();
       consoleError.mockRestore();
     }
   });
