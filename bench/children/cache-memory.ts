@@ -12,6 +12,7 @@
  * result, as in production (no string is shared on purpose).
  */
 import { cacheKey } from '../../src/cache/keys.js';
+import { mulberry32 } from '../../src/testing/seed.js';
 import { createIdentityProvider, memoryCache, type CacheStore } from '../../src/index.js';
 import { reportFromChild } from '../lib/child.js';
 
@@ -34,18 +35,6 @@ export interface MemoryMeasurement {
 }
 
 const MAX = 200_000;
-
-/** Small deterministic PRNG (mulberry32), so every run and variant sees the same data. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const COMMON = [
   'cern-personnel',
@@ -126,7 +115,7 @@ async function settle(): Promise<{ heap: number; external: number }> {
 async function measureVariant(variant: MemoryVariant, users: number): Promise<MemoryMeasurement> {
   const pool = groupPool();
   // The input, prepared before the first snapshot: only what the structure keeps is counted.
-  const random = prng(42);
+  const random = mulberry32(42);
   const inputs: string[] = [];
   let nameBytes = 0;
   let groupCount = 0;

@@ -177,8 +177,8 @@ export interface GenerateUsersOptions {
   startIndex?: number;
 }
 
-/** mulberry32: a tiny, fast, deterministic PRNG (quality is plenty for test data). */
-function mulberry32(seed: number): () => number {
+/** mulberry32: a tiny, fast, deterministic PRNG (quality is plenty for test data). @internal */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
