@@ -46,6 +46,9 @@ export const kLogger = Symbol('express-cern-sso.logger');
  */
 export const kInGroupSync = Symbol('express-cern-sso.inGroupSync');
 
+/** Internal: set on contexts built by `bearerAuth()` (guards answer with RFC 6750 challenges). */
+export const kBearer = Symbol('express-cern-sso.bearer');
+
 /** What `req.sso` needs from an identity provider: group lookups and token exchange. */
 export type ContextIdentity = Pick<IdentityProvider, 'getUserGroups' | 'exchangeToken'>;
 
@@ -56,6 +59,7 @@ export interface InternalContext extends CernSsoContext {
   [kIdentity]?: ContextIdentity | undefined;
   /** The logger of the `cernSso()` (or `bearerAuth()`) that set this context. */
   [kLogger]?: Logger | undefined;
+  [kBearer]?: true;
   [kInGroupSync]?: (values: readonly string[], match: MatchMode) => boolean | undefined;
 }
 

@@ -1,5 +1,12 @@
 import { userFromClaims, type CernClaims } from '../auth/user.js';
-import { kIdentity, kLogger, kLoginPath, type ContextIdentity, type InternalContext } from '../context.js';
+import {
+  kBearer,
+  kIdentity,
+  kLogger,
+  kLoginPath,
+  type ContextIdentity,
+  type InternalContext,
+} from '../context.js';
 import { CernSsoError } from '../errors.js';
 import { bearerChallenge } from './errors.js';
 import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
@@ -46,6 +53,7 @@ export function createBearerContext(input: BearerContextInput): InternalContext 
   const user = userFromClaims(claims);
   const context: InternalContext = {
     [kLoginPath]: undefined,
+    [kBearer]: true,
     [kIdentity]: identity,
     [kLogger]: logger,
     isAuthenticated: () => true,

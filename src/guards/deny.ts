@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { kLoginPath, type CernSsoContext, type InternalContext } from '../context.js';
+import { kBearer, kLoginPath, type CernSsoContext, type InternalContext } from '../context.js';
 import { bearerChallenge } from '../bearer/errors.js';
 import { CernSsoError } from '../errors.js';
 import { sendError, wantsHtml } from '../respond.js';
@@ -46,8 +46,7 @@ export function denyAnonymous(req: Request, res: Response, context: CernSsoConte
  * JSON/HTML body keeps the message as it is.
  */
 export function denyForbidden(req: Request, res: Response, context: CernSsoContext, message: string): void {
-  const isBearer =
-    (context as InternalContext)[kLoginPath] === undefined && req.get('authorization') !== undefined;
+  const isBearer = (context as InternalContext)[kBearer] === true;
   const headers: Record<string, string> = isBearer
     ? { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message) }
     : {};
