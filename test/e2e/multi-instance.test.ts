@@ -27,8 +27,10 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    // 31 s access tokens are "expiring" 1 s after issue (30 s refresh margin): refresh tests.
-    emulator = await startCernSsoEmulator({ accessTokenTtlSec: 31 });
+    // 34 s access tokens are "expiring" 4 s after issue (30 s refresh margin): refresh tests. A
+    // refreshed token then stays fresh for 4 s, long enough for the other instance to see it on
+    // a busy machine (with 1 s, a slow instance found it expiring again and refreshed twice).
+    emulator = await startCernSsoEmulator({ accessTokenTtlSec: 34 });
     let ports: number[] = [];
     proxy = await startRoundRobinProxy(() => ports);
     emulator.registerClient({
@@ -100,7 +102,7 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
 
   it('two requests of one session on two instances when the token expires: one refresh', async () => {
     const browser = await signedIn('mmartin');
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await new Promise((resolve) => setTimeout(resolve, 4100));
     emulator.requests.reset();
     const [onA, onB] = await Promise.all([
       getJson(browser, `${a.url}/api/token-digest`),
