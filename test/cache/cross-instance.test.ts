@@ -133,7 +133,8 @@ describe.skipIf(!redisAvailable())('cross-instance single flight (real Redis)', 
     const servedStale = results.filter((r) => r.value[0] === 'v1');
     expect(refreshed).toHaveLength(1);
     expect(servedStale).toHaveLength(2);
-    for (const r of servedStale) expect(r.ms).toBeLessThan(200);
+    // Without waiting: each stale answer came before the refresh (which takes 300 ms) finished.
+    for (const r of servedStale) expect(r.ms).toBeLessThan(refreshed[0]!.ms);
   });
 
   it('the lock holder dies: another instance takes over once the lock expires', async () => {

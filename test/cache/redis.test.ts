@@ -242,7 +242,8 @@ describe.skipIf(!redisAvailable())('redisCache (real Redis)', () => {
     const started = performance.now();
     expect(await cache.get('k')).toBeUndefined();
     await cache.set('k', 1, 1000);
-    expect(performance.now() - started).toBeLessThan(100);
+    // "Not a hang": far below any command or connect timeout, with room for a busy CI machine.
+    expect(performance.now() - started).toBeLessThan(1000);
     expect(logger.warnings[0]).toMatch(/not ready/);
   });
 

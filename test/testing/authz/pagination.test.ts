@@ -144,13 +144,14 @@ describe('AuthZ API emulator: pagination', () => {
     }
   });
 
-  it('serves a filtered page over 3000 identities quickly', async () => {
-    await api.get('/api/v1.0/Identity?limit=5'); // warm-up
-    const started = performance.now();
+  // Correctness only: speed belongs in bench/, not in a test a busy CI machine can fail.
+  it('serves filtered pages over 3000 identities', async () => {
     for (let i = 0; i < 20; i++) {
       const res = await api.get(`/api/v1.0/Identity?filter=displayName:contains:last${i % 7}&limit=50`);
       expect(res.status).toBe(200);
+      const body = res.body as { data: { displayName: string }[] };
+      expect(body.data.length).toBeGreaterThan(0);
+      for (const row of body.data) expect(row.displayName.toLowerCase()).toContain(`last${i % 7}`);
     }
-    expect((performance.now() - started) / 20).toBeLessThan(100);
   });
 });
