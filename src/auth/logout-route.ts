@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import { describeError } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
 import { appPath, type AuthRuntime } from './runtime.js';
+import { SessionContext } from './session-context.js';
 import { destroySession, requireSession } from './session-ops.js';
 
 /**
@@ -16,12 +17,8 @@ export function logoutRoute(runtime: AuthRuntime): RequestHandler {
   return async (req, res) => {
     try {
       const ref = requireSession(req).cernSso?.ref;
-      // The ID token is only a hint for Keycloak: a store that cannot give it must not block logout.
-      const signedIn =
-        ref === undefined
-          ? undefined
-          : await Promise.resolve(runtime.records.load(req, ref)).catch(() => undefined);
-      const idToken = signedIn?.auth.tokens.idToken;
+      // cernSso() loaded the sign-in for this request already: no second store read.
+      const idToken = req.sso instanceof SessionContext ? req.sso.signedIn?.auth.tokens.idToken : undefined;
       await destroySession(req);
       if (ref !== undefined) runtime.records.remove(req, ref);
       res.set('Cache-Control', 'no-store');

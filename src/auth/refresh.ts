@@ -1,7 +1,8 @@
+import type { Request } from 'express';
 import * as client from 'openid-client';
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
-import { describeError } from '../logger.js';
 import { cacheKey } from '../cache/keys.js';
+import { describeError } from '../logger.js';
 import { oauthFailure } from './oauth-errors.js';
 import type { AuthRuntime } from './runtime.js';
 import type { SessionContext } from './session-context.js';
@@ -9,7 +10,6 @@ import type { SignedIn } from './session-data.js';
 import { destroySession, reloadSession, requireSession, saveSession } from './session-ops.js';
 import { tokensFromResponse } from './tokens.js';
 import type { CernClaims } from './user.js';
-import type { Request } from 'express';
 
 /** Refresh this long before expiry, so a token never expires on its way to the API. */
 const EXPIRY_MARGIN_MS = 30_000;
@@ -25,7 +25,7 @@ function sessionExpired(): CernSsoError {
 }
 
 /** Signs the session out: pointer and record gone. */
-export async function endSignIn(req: Request, runtime: AuthRuntime, ref: string | undefined): Promise<void> {
+async function endSignIn(req: Request, runtime: AuthRuntime, ref: string | undefined): Promise<void> {
   delete requireSession(req).cernSso;
   if (ref !== undefined) runtime.records.remove(req, ref);
   await saveSession(req);

@@ -1,6 +1,7 @@
 import type { ResolvedSsoConfig } from '../config.js';
 import type { OidcDiscovery } from './discovery.js';
 import type { SignedIn } from './session-data.js';
+import { createGroupSets } from '../identity/group-names.js';
 import { createSessionRecords, type SessionRecords } from './session-records.js';
 
 /** What the auth routes and `req.sso` need from the identity provider. */
@@ -23,6 +24,8 @@ export interface AuthRuntime {
   refreshes: Map<string, Promise<SignedIn | undefined>>;
   /** Tokens and claims of signed-in sessions, in the session store. */
   records: SessionRecords;
+  /** `groups` claims as sets of lower-case names (with `cernUsersGroup`'s alias), memoised. */
+  claimGroupSets: (groups: readonly unknown[]) => ReadonlySet<string>;
 }
 
 /** An app-relative path as an absolute path on this origin (adds the `baseUrl` path). */
@@ -46,5 +49,6 @@ export function createRuntime(
     callbackUrl: `${config.baseUrl}${callback}`,
     refreshes: new Map(),
     records: createSessionRecords(config.logger),
+    claimGroupSets: createGroupSets(config.cernUsersGroup),
   };
 }

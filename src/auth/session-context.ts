@@ -10,7 +10,6 @@ import {
 import { matchesSet, normalizeRequirement, type MatchMode, type MatchOptions } from '../guards/match.js';
 import {
   cleanGroupNames,
-  createGroupSets,
   hasGroupSets,
   kUserGroupSet,
   kUserGroupSetSync,
@@ -22,18 +21,6 @@ import { appPath, type AuthRuntime } from './runtime.js';
 import type { SignedIn } from './session-data.js';
 import { userFromClaims, type CernClaims, type CernUser } from './user.js';
 
-const claimSets = new WeakMap<AuthRuntime, (groups: readonly unknown[]) => ReadonlySet<string>>();
-
-/** Group sets of `groups` claims, per `cernSso()` (each has its own `cernUsersGroup`). */
-function claimGroupSets(runtime: AuthRuntime): (groups: readonly unknown[]) => ReadonlySet<string> {
-  let sets = claimSets.get(runtime);
-  if (!sets) {
-    sets = createGroupSets(runtime.config.cernUsersGroup);
-    claimSets.set(runtime, sets);
-  }
-  return sets;
-}
-
 /**
  * `req.sso` for session (browser) requests. A class, not a closure bag: it is created on every
  * request, so it allocates one object and maps the user only when asked.
@@ -41,7 +28,6 @@ function claimGroupSets(runtime: AuthRuntime): (groups: readonly unknown[]) => R
 export class SessionContext implements InternalContext {
   /** The sign-in of this request (set by `cernSso()` once loaded; replaced by a refresh). */
   signedIn: SignedIn | undefined;
-  #user: { claims: CernClaims; user: CernUser | undefined } | undefined;
 
   constructor(
     readonly req: Request,
@@ -70,10 +56,8 @@ export class SessionContext implements InternalContext {
   }
 
   get user(): CernUser | undefined {
-    const claims = this.signedIn?.auth.claims;
-    if (!claims) return undefined;
-    if (this.#user?.claims !== claims) this.#user = { claims, user: userFromClaims(claims) };
-    return this.#user.user;
+    // Memoised per claims object by userFromClaims (held records are reused across requests).
+    return userFromClaims(this.signedIn?.auth.claims);
   }
 
   getAccessToken(): Promise<string> {
@@ -98,20 +82,25 @@ export class SessionContext implements InternalContext {
   }
 
   [kInGroupSync](values: readonly string[], match: MatchMode): boolean | undefined {
+    const owned = this.#groupSetAtHand();
+    return owned === undefined ? undefined : matchesSet(owned, values, match);
+  }
+
+  /** The groups as lower-case names without I/O: the `groups` claim, or a fresh in-process entry. */
+  #groupSetAtHand(): ReadonlySet<string> | undefined {
     const { user, claims, runtime } = this;
     if (!user || !claims) return undefined;
-    let owned: ReadonlySet<string> | undefined;
-    if (Array.isArray(claims.groups)) owned = claimGroupSets(runtime)(claims.groups);
-    else if (hasGroupSets(runtime.identity)) owned = runtime.identity[kUserGroupSetSync](user.login);
-    return owned === undefined ? undefined : matchesSet(owned, values, match);
+    if (Array.isArray(claims.groups)) return runtime.claimGroupSets(claims.groups);
+    return hasGroupSets(runtime.identity) ? runtime.identity[kUserGroupSetSync](user.login) : undefined;
   }
 
   /** The groups as lower-case names, memoised per group list (a guard runs on every request). */
   async #groupSet(): Promise<ReadonlySet<string>> {
-    const { user, claims, runtime } = this;
-    if (!user || !claims) throw notAuthenticated();
-    if (Array.isArray(claims.groups)) return claimGroupSets(runtime)(claims.groups);
-    const { identity } = runtime;
+    const atHand = this.#groupSetAtHand();
+    if (atHand) return atHand;
+    const user = this.user;
+    if (!user) throw notAuthenticated();
+    const { identity } = this.runtime;
     if (hasGroupSets(identity)) return identity[kUserGroupSet](user.login);
     return new Set((await identity.getUserGroups(user.login)).map((name) => name.toLowerCase()));
   }

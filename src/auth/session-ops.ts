@@ -1,15 +1,17 @@
 import type { Request } from 'express';
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
 
-/** Promise wrappers around express-session's callback API. */
-function promisify(run: (done: (error?: unknown) => void) => void): Promise<void> {
+/** A call of express-session's callback API (session or store) as a promise of its value. */
+export function callStore<T = void>(run: (done: (error?: unknown, value?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
-    run((error) => {
+    run((error, value) => {
       if (error) reject(error instanceof Error ? error : new Error('session store error'));
-      else resolve();
+      else resolve(value as T);
     });
   });
 }
+
+const promisify = (run: (done: (error?: unknown) => void) => void): Promise<void> => callStore(run);
 
 export function requireSession(req: Request): NonNullable<Request['session']> {
   // express-session types `req.session` as always present; at run time it is not when the

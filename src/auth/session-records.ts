@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { upstreamUnavailable } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import type { SessionAuth, SignedIn } from './session-data.js';
-import { requireSession } from './session-ops.js';
+import { callStore, requireSession } from './session-ops.js';
 
 /**
  * Where a signed-in session's tokens and claims live: a record of their own in the app's
@@ -96,14 +96,6 @@ function sessionStore(req: Request): Store {
   return store;
 }
 
-const storeCall = (run: (done: (error?: unknown, value?: unknown) => void) => void): Promise<unknown> =>
-  new Promise((resolve, reject) => {
-    run((error, value) => {
-      if (error) reject(error instanceof Error ? error : new Error('session store error'));
-      else resolve(value);
-    });
-  });
-
 export function createSessionRecords(logger: Logger): SessionRecords {
   const held = new LRUCache<string, HeldRecord>({ max: MAX_HELD_RECORDS });
 
@@ -117,7 +109,7 @@ export function createSessionRecords(logger: Logger): SessionRecords {
       cernSsoExpiresAt: expiresAt,
     };
     const store = sessionStore(req);
-    return storeCall((done) => {
+    return callStore((done) => {
       store.set(ref, stored as unknown as SessionData, done);
     }).catch((error: unknown) => {
       throw upstreamUnavailable('Session store', error);
@@ -139,7 +131,7 @@ export function createSessionRecords(logger: Logger): SessionRecords {
     const store = sessionStore(req);
     let value: unknown;
     try {
-      value = await storeCall((done) => {
+      value = await callStore<unknown>((done) => {
         store.get(ref, done);
       });
     } catch (error) {
@@ -192,7 +184,7 @@ export function createSessionRecords(logger: Logger): SessionRecords {
       if (!ref.startsWith(RECORD_ID_PREFIX)) return;
       const store = (req as { sessionStore?: Store }).sessionStore;
       if (!store) return;
-      storeCall((done) => {
+      callStore((done) => {
         store.destroy(ref, done);
       }).catch((error: unknown) => {
         logger.warn(`could not delete a sign-in record: ${describeError(error)}`);

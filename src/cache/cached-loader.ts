@@ -356,15 +356,19 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
     return { value: entry.value };
   }
 
+  /** A fresh hit of a synchronous store, unless a load of the key is in flight. */
+  function peek<T>(request: Pick<LoadRequest<T>, 'key' | 'isValid'>): { value: T } | undefined {
+    if (getSync === undefined || inFlight.has(request.key)) return undefined;
+    return freshHit(request, getSync);
+  }
+
   return {
     get<T>(request: LoadRequest<T>): Promise<T> {
       const pending = inFlight.get(request.key);
       // Same key, same request shape: the library builds each key from one kind of request.
       if (pending !== undefined) return pending as Promise<T>;
-      if (getSync !== undefined) {
-        const hit = freshHit(request, getSync);
-        if (hit !== undefined) return Promise.resolve(hit.value);
-      }
+      const hit = peek(request);
+      if (hit !== undefined) return Promise.resolve(hit.value);
       const promise = resolve(request).finally(() => {
         inFlight.delete(request.key);
       });
@@ -373,8 +377,7 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
     },
 
     peek<T>(key: string, isValid?: (value: unknown) => value is T) {
-      if (getSync === undefined || inFlight.has(key)) return undefined;
-      return freshHit<T>(isValid === undefined ? { key } : { key, isValid }, getSync);
+      return peek<T>(isValid === undefined ? { key } : { key, isValid });
     },
 
     async set(key, value, freshMs, staleMs) {

@@ -16,11 +16,12 @@ export function memoryCache(options: MemoryCacheOptions = {}): CacheStore {
     throw new TypeError('memoryCache: max must be a positive integer');
   }
   const lru = new LRUCache<string, { value: unknown }>({ max, ttlAutopurge: false, allowStale: false });
+  const getSync = (key: string): unknown => lru.get(key)?.value;
   const store: CacheStore & SyncReadable = {
     get(key) {
-      return Promise.resolve(lru.get(key)?.value);
+      return Promise.resolve(getSync(key));
     },
-    [kGetSync]: (key) => lru.get(key)?.value,
+    [kGetSync]: getSync,
     set(key, value, ttlMs) {
       // lru-cache treats ttl 0 as "forever"; clamp so a computed 0 still expires.
       lru.set(key, { value }, { ttl: Math.max(1, Math.ceil(ttlMs)) });

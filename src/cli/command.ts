@@ -93,6 +93,22 @@ export function parseCommandArgs<const O extends CommandOptions>(
   return parseOrUsage(command, () => parseArgs(config));
 }
 
+/**
+ * The end of the help of the commands that ask the Authorization Service: environment and exit
+ * codes, with what exit code 0 (`ok`) and 1 (`no`) mean for the command.
+ */
+export function authzHelpFooter(ok: string, no: string): string {
+  return `Environment: CERN_SSO_CLIENT_ID and CERN_SSO_CLIENT_SECRET (required), CERN_SSO_ISSUER,
+CERN_SSO_AUTHZ_API_URL (see express-cern-sso --help).
+
+Exit codes:
+  0  ${ok}
+  1  ${no}
+  2  usage or configuration error
+  3  the Authorization Service (or Keycloak) is unavailable
+`;
+}
+
 /** Exactly one positional argument named `what`. */
 export function onePositional(command: string, positionals: readonly string[], what: string): string {
   const [value, ...rest] = positionals;

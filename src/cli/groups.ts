@@ -1,4 +1,10 @@
-import { onePositional, parseCommandArgs, type Command, type CommandContext } from './command.js';
+import {
+  authzHelpFooter,
+  onePositional,
+  parseCommandArgs,
+  type Command,
+  type CommandContext,
+} from './command.js';
 import { EXIT } from './errors.js';
 import { clean, plural, sortedNames, toJson } from './output.js';
 
@@ -13,15 +19,7 @@ Options:
   --json       { login, found, groups }
   -h, --help   Show this help
 
-Environment: CERN_SSO_CLIENT_ID and CERN_SSO_CLIENT_SECRET (required), CERN_SSO_ISSUER,
-CERN_SSO_AUTHZ_API_URL (see express-cern-sso --help).
-
-Exit codes:
-  0  the user exists (possibly in no group)
-  1  no such user
-  2  usage or configuration error
-  3  the Authorization Service (or Keycloak) is unavailable
-`;
+${authzHelpFooter('the user exists (possibly in no group)', 'no such user')}`;
 
 async function run(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(NAME, args, {});

@@ -1,5 +1,11 @@
 import { sameGroup } from '../identity/group-names.js';
-import { onePositional, parseCommandArgs, type Command, type CommandContext } from './command.js';
+import {
+  authzHelpFooter,
+  onePositional,
+  parseCommandArgs,
+  type Command,
+  type CommandContext,
+} from './command.js';
 import { EXIT } from './errors.js';
 import { clean, identityTable, plural, sortedIdentities, toJson } from './output.js';
 
@@ -13,15 +19,7 @@ Options:
   --json       { group, found, count, members }
   -h, --help   Show this help
 
-Environment: CERN_SSO_CLIENT_ID and CERN_SSO_CLIENT_SECRET (required), CERN_SSO_ISSUER,
-CERN_SSO_AUTHZ_API_URL (see express-cern-sso --help).
-
-Exit codes:
-  0  the group exists (possibly without members)
-  1  no such group
-  2  usage or configuration error
-  3  the Authorization Service (or Keycloak) is unavailable
-`;
+${authzHelpFooter('the group exists (possibly without members)', 'no such group')}`;
 
 async function run(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(NAME, args, {});

@@ -1,5 +1,5 @@
 import type { CernIdentity, UserSearchField, UserSearchResult } from '../identity/types.js';
-import { parseCommandArgs, type Command, type CommandContext } from './command.js';
+import { authzHelpFooter, parseCommandArgs, type Command, type CommandContext } from './command.js';
 import { CliUsageError, EXIT } from './errors.js';
 import { clean, identityTable, plural, toJson } from './output.js';
 
@@ -29,15 +29,7 @@ Options:
   --json       { query, fields, exact, limit, total, more, users }
   -h, --help   Show this help
 
-Environment: CERN_SSO_CLIENT_ID and CERN_SSO_CLIENT_SECRET (required), CERN_SSO_ISSUER,
-CERN_SSO_AUTHZ_API_URL (see express-cern-sso --help).
-
-Exit codes:
-  0  at least one match
-  1  no match
-  2  usage or configuration error
-  3  the Authorization Service (or Keycloak) is unavailable
-
+${authzHelpFooter('at least one match', 'no match')}
 Examples:
   express-cern-sso search doe
   express-cern-sso search --exact --by login jdoe

@@ -1,5 +1,11 @@
 import type { CernIdentity } from '../identity/types.js';
-import { onePositional, parseCommandArgs, type Command, type CommandContext } from './command.js';
+import {
+  authzHelpFooter,
+  onePositional,
+  parseCommandArgs,
+  type Command,
+  type CommandContext,
+} from './command.js';
 import { EXIT } from './errors.js';
 import { clean, keyValues, toJson } from './output.js';
 
@@ -14,15 +20,7 @@ Options:
   --json       { login, found, user } (user is null when unknown)
   -h, --help   Show this help
 
-Environment: CERN_SSO_CLIENT_ID and CERN_SSO_CLIENT_SECRET (required), CERN_SSO_ISSUER,
-CERN_SSO_AUTHZ_API_URL (see express-cern-sso --help).
-
-Exit codes:
-  0  found
-  1  no such user
-  2  usage or configuration error
-  3  the Authorization Service (or Keycloak) is unavailable
-`;
+${authzHelpFooter('found', 'no such user')}`;
 
 /** `key value` lines for one identity. */
 export function identityDetails(identity: CernIdentity): string {

@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runNode } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -34,16 +34,7 @@ describe('the package bin as installed', () => {
     async () => {
       expect(built, NOT_BUILT).toBe(true);
       expect(readFileSync(BUILT, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
-      const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          [BUILT, '--help'],
-          { cwd: root, timeout: 15_000 },
-          (error, stdout, stderr) => {
-            resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-          },
-        );
-      });
+      const result = await runNode([BUILT, '--help'], root);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('Usage: express-cern-sso <command>');

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cli } from './helpers.js';
+import { cli, runNode } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -89,16 +88,7 @@ describe('usage errors (exit 2)', () => {
 
 describe('the entry point in a child process', () => {
   it('node --import tsx src/cli/main.ts --help exits 0', async () => {
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', '--help'],
-        { cwd: root, timeout: 15_000 },
-        (error, stdout, stderr) => {
-          resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-        },
-      );
-    });
+    const result = await runNode(['--import', 'tsx', 'src/cli/main.ts', '--help'], root);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Usage: express-cern-sso <command>');

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { Readable } from 'node:stream';
 import type { CernSsoEmulator } from 'express-cern-sso/testing';
 import { runCli } from '../../src/cli/run.js';
@@ -59,3 +60,15 @@ export function emulatorEnv(
 
 /** The AuthZ API prefix on the emulator. */
 export const AUTHZ_API = '/api/v1.0';
+
+/** Runs `node ...args` in `cwd` as a child process (15 s at most): exit code and output. */
+export function runNode(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { cwd, timeout: 15_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
