@@ -31,6 +31,10 @@ function preflight(
   const trusted = issuers.find(jwt.payload.iss);
   if (!trusted) throw invalidToken('the token issuer (iss) is not trusted by this API');
   checkTokenType(jwt.header.typ, jwt.payload.typ);
+  // JSON allows any value here; only a string can name a published key.
+  const kid: unknown = jwt.header.kid;
+  if (kid !== undefined && typeof kid !== 'string')
+    throw invalidToken('the token key id (kid) is not a string');
   return { alg: alg as BearerAlgorithm, trusted };
 }
 
