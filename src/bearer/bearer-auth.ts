@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { kIdentity, type ContextIdentity, type InternalContext } from '../context.js';
+import { kIdentity, kIssuer, type ContextIdentity, type InternalContext } from '../context.js';
 import { CernSsoError } from '../errors.js';
 import { answerGuardFailure } from '../guards/guard-failure.js';
 import { toCernSsoError } from '../respond.js';
@@ -10,10 +10,23 @@ import { createIssuerRegistry } from './issuers.js';
 import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
 import { createTokenValidator } from './validator.js';
 
-/** The identity provider of a `cernSso()` mounted before, if any. */
-function inheritedIdentity(req: Request): ContextIdentity | undefined {
+/**
+ * The identity provider for this request (the configured one, else the one of a `cernSso()`
+ * mounted before) and the issuer whose users it knows: the provider's own, else the one of the
+ * `cernSso()` it comes from, else, for a provider that does not say, the only trusted issuer
+ * (with several, none: no AuthZ lookups).
+ */
+function identityOf(
+  req: Request,
+  configured: ContextIdentity | undefined,
+  issuers: readonly string[],
+): { identity: ContextIdentity | undefined; identityIssuer: string | undefined } {
   const previous = (req as { sso?: InternalContext }).sso;
-  return previous?.[kIdentity];
+  const identity = configured ?? previous?.[kIdentity];
+  const inherited =
+    identity !== undefined && identity === previous?.[kIdentity] ? previous[kIssuer] : undefined;
+  const identityIssuer = identity?.[kIssuer] ?? inherited ?? (issuers.length === 1 ? issuers[0] : undefined);
+  return { identity, identityIssuer };
 }
 
 /**
@@ -77,7 +90,7 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
       return;
     }
     const bearer = token;
-    const identity = config.identity ?? inheritedIdentity(req);
+    const { identity, identityIssuer } = identityOf(req, config.identity, config.issuers);
     validator
       .validate(bearer)
       .then(
@@ -86,6 +99,7 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
             token: bearer,
             claims,
             identity,
+            identityIssuer,
             cernUsersGroup: config.cernUsersGroup,
             logger: config.logger,
           });

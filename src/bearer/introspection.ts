@@ -56,7 +56,8 @@ function checkActive(
   checkTokenType(undefined, answer.typ);
   checkAudience(answer.aud, config.audiences);
   checkAuthorizedParty(answer, config.azp);
-  const claims: CernClaims = { ...answer };
+  // `iss` is optional in RFC 7662; the user's identity is (iss, sub), so name the issuer asked.
+  const claims: CernClaims = { ...answer, iss: trusted.issuer };
   delete claims.active;
   return { claims, expiresAt: typeof exp === 'number' ? exp * 1000 : undefined };
 }
