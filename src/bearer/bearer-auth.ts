@@ -29,6 +29,12 @@ function identityOf(
   return { identity, identityIssuer };
 }
 
+/** Not public: what tests inject. */
+export interface BearerAuthInternals {
+  /** The clock of caches, cool-downs and the introspection rate bound. Default `Date.now`. */
+  now?: () => number;
+}
+
 /**
  * Protects API routes with OAuth 2.0 bearer access tokens (RFC 6750) issued by CERN's Keycloak
  * (or the configured issuers), and sets `req.sso` from the token so that `requireAuth()`,
@@ -51,7 +57,10 @@ function identityOf(
  * - An unknown `kid` (key rotation) refetches the issuer's JWKS at most once per
  *   `jwksCooldownMs`; a request arriving inside the cool-down waits for the next allowed
  *   refetch (shared), so a freshly rotated key is accepted and forged `kid`s cost nothing more.
- * - Opaque tokens (or every token with `introspect: 'always'`): RFC 7662 introspection.
+ * - Opaque tokens (or every token with `introspect: 'always'`): RFC 7662 introspection, only
+ *   when the app chose it in these options (`clientId`/`clientSecret`, or `introspect`):
+ *   credentials in the environment alone never switch it on. New tokens are introspected at most
+ *   `introspectionsPerSecond` a second (bursts of twice that); beyond, 503 with `Retry-After`.
  * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
  *   `Retry-After`, never a 401.
  * - Valid tokens are cached (by SHA-256) until `exp`, so hot APIs verify each token once; tokens
@@ -59,15 +68,17 @@ function identityOf(
  *
  * @throws CernSsoError `ERR_CONFIG` listing every invalid option (at construction).
  */
-export function bearerAuth(options: BearerAuthOptions): RequestHandler {
+export function bearerAuth(options: BearerAuthOptions, internals: BearerAuthInternals = {}): RequestHandler {
   const config = resolveBearerConfig(options);
+  const now = internals.now ?? Date.now;
   const issuers = createIssuerRegistry({
     issuers: config.issuers,
     httpTimeoutMs: config.httpTimeoutMs,
     jwksCooldownMs: config.jwksCooldownMs,
     logger: config.logger,
+    now,
   });
-  const validator = createTokenValidator(config, issuers);
+  const validator = createTokenValidator(config, issuers, now);
 
   return (req, res, next) => {
     let token: string | undefined;
