@@ -63,6 +63,9 @@ export interface BearerAuthInternals {
  *   `introspectionsPerSecond` a second (bursts of twice that); beyond, 503 with `Retry-After`.
  * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
  *   `Retry-After`, never a 401.
+ * - `req.sso.user.issuer` is the token's `iss`. The AuthZ API (groups of a token without a
+ *   `groups` claim) and token exchange serve only tokens of the identity provider's own issuer;
+ *   users of the other trusted issuers have their token's `groups` claim, or no groups.
  * - Valid tokens are cached (by SHA-256) until `exp`, so hot APIs verify each token once; tokens
  *   refused by introspection are remembered for 30 s, so repeated bad tokens cost one call.
  *
