@@ -49,8 +49,18 @@ export const kInGroupSync = Symbol('express-cern-sso.inGroupSync');
 /** Internal: set on contexts built by `bearerAuth()` (guards answer with RFC 6750 challenges). */
 export const kBearer = Symbol('express-cern-sso.bearer');
 
+/**
+ * Internal: the issuer whose users the identity provider knows (its own OIDC issuer), on an
+ * identity provider or on a context. `bearerAuth()` asks the AuthZ API only about users of
+ * tokens from this issuer: a login means a CERN account only there. Not part of the public API.
+ */
+export const kIssuer = Symbol('express-cern-sso.issuer');
+
 /** What `req.sso` needs from an identity provider: group lookups and token exchange. */
-export type ContextIdentity = Pick<IdentityProvider, 'getUserGroups' | 'exchangeToken'>;
+export type ContextIdentity = Pick<IdentityProvider, 'getUserGroups' | 'exchangeToken'> & {
+  /** The identity provider's own issuer, when it says (see {@link kIssuer}). */
+  readonly [kIssuer]?: string | undefined;
+};
 
 export interface InternalContext extends CernSsoContext {
   /** Absolute path of the login route, or undefined (bearer routes, login route disabled). */
@@ -59,6 +69,8 @@ export interface InternalContext extends CernSsoContext {
   [kIdentity]?: ContextIdentity | undefined;
   /** The logger of the `cernSso()` (or `bearerAuth()`) that set this context. */
   [kLogger]?: Logger | undefined;
+  /** The issuer of the identity provider of the `cernSso()` that set this context. */
+  [kIssuer]?: string | undefined;
   [kBearer]?: true;
   [kInGroupSync]?: (values: readonly string[], match: MatchMode) => boolean | undefined;
 }

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import {
   kIdentity,
   kInGroupSync,
+  kIssuer,
   kLogger,
   kLoginPath,
   type ContextIdentity,
@@ -41,6 +42,11 @@ export class SessionContext implements InternalContext {
 
   get [kIdentity](): ContextIdentity {
     return this.runtime.identity;
+  }
+
+  /** The issuer of this `cernSso()`: its identity provider's, and its users'. */
+  get [kIssuer](): string {
+    return this.runtime.config.issuer;
   }
 
   get [kLogger](): Logger {

@@ -2,6 +2,13 @@
 export interface CernUser {
   /** CERN login (`cern_upn`, else `sub`). eduGAIN logins may contain `/`. */
   login: string;
+  /**
+   * The token's issuer (`iss`): a person is identified by `(issuer, login)`, never by `login`
+   * alone, since another trusted issuer may name a different person `jdoe`. For session users,
+   * the ID token's issuer (the one of `cernSso()`); for bearer users, the access token's.
+   * Empty only when claims without `iss` are mapped outside `req.sso` (e.g. the CLI).
+   */
+  issuer: string;
   /** CERN person id (`cern_person_id`); absent for guests and eduGAIN users. */
   personId?: number;
   email?: string;
@@ -54,7 +61,11 @@ export function userFromClaims(claims: CernClaims | undefined): CernUser | undef
 function mapUser(claims: CernClaims): CernUser | undefined {
   const login = optionalString(claims.cern_upn) ?? optionalString(claims.sub);
   if (!login) return undefined;
-  const user: CernUser = { login, roles: stringList(claims.cern_roles) };
+  const user: CernUser = {
+    login,
+    issuer: optionalString(claims.iss) ?? '',
+    roles: stringList(claims.cern_roles),
+  };
   const fields = {
     personId: optionalNumber(claims.cern_person_id),
     email: optionalString(claims.email),

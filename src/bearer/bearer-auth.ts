@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { kIdentity, type ContextIdentity, type InternalContext } from '../context.js';
+import { kIdentity, kIssuer, type ContextIdentity, type InternalContext } from '../context.js';
 import { CernSsoError } from '../errors.js';
 import { answerGuardFailure } from '../guards/guard-failure.js';
 import { toCernSsoError } from '../respond.js';
@@ -10,10 +10,29 @@ import { createIssuerRegistry } from './issuers.js';
 import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
 import { createTokenValidator } from './validator.js';
 
-/** The identity provider of a `cernSso()` mounted before, if any. */
-function inheritedIdentity(req: Request): ContextIdentity | undefined {
+/**
+ * The identity provider for this request (the configured one, else the one of a `cernSso()`
+ * mounted before) and the issuer whose users it knows: the provider's own, else the one of the
+ * `cernSso()` it comes from, else, for a provider that does not say, the only trusted issuer
+ * (with several, none: no AuthZ lookups).
+ */
+function identityOf(
+  req: Request,
+  configured: ContextIdentity | undefined,
+  issuers: readonly string[],
+): { identity: ContextIdentity | undefined; identityIssuer: string | undefined } {
   const previous = (req as { sso?: InternalContext }).sso;
-  return previous?.[kIdentity];
+  const identity = configured ?? previous?.[kIdentity];
+  const inherited =
+    identity !== undefined && identity === previous?.[kIdentity] ? previous[kIssuer] : undefined;
+  const identityIssuer = identity?.[kIssuer] ?? inherited ?? (issuers.length === 1 ? issuers[0] : undefined);
+  return { identity, identityIssuer };
+}
+
+/** Not public: what tests inject. */
+export interface BearerAuthInternals {
+  /** The clock of caches, cool-downs and the introspection rate bound. Default `Date.now`. */
+  now?: () => number;
 }
 
 /**
@@ -38,23 +57,31 @@ function inheritedIdentity(req: Request): ContextIdentity | undefined {
  * - An unknown `kid` (key rotation) refetches the issuer's JWKS at most once per
  *   `jwksCooldownMs`; a request arriving inside the cool-down waits for the next allowed
  *   refetch (shared), so a freshly rotated key is accepted and forged `kid`s cost nothing more.
- * - Opaque tokens (or every token with `introspect: 'always'`): RFC 7662 introspection.
+ * - Opaque tokens (or every token with `introspect: 'always'`): RFC 7662 introspection, only
+ *   when the app chose it in these options (`clientId`/`clientSecret`, or `introspect`):
+ *   credentials in the environment alone never switch it on. New tokens are introspected at most
+ *   `introspectionsPerSecond` a second (bursts of twice that); beyond, 503 with `Retry-After`.
  * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
  *   `Retry-After`, never a 401.
+ * - `req.sso.user.issuer` is the token's `iss`. The AuthZ API (groups of a token without a
+ *   `groups` claim) and token exchange serve only tokens of the identity provider's own issuer;
+ *   users of the other trusted issuers have their token's `groups` claim, or no groups.
  * - Valid tokens are cached (by SHA-256) until `exp`, so hot APIs verify each token once; tokens
  *   refused by introspection are remembered for 30 s, so repeated bad tokens cost one call.
  *
  * @throws CernSsoError `ERR_CONFIG` listing every invalid option (at construction).
  */
-export function bearerAuth(options: BearerAuthOptions): RequestHandler {
+export function bearerAuth(options: BearerAuthOptions, internals: BearerAuthInternals = {}): RequestHandler {
   const config = resolveBearerConfig(options);
+  const now = internals.now ?? Date.now;
   const issuers = createIssuerRegistry({
     issuers: config.issuers,
     httpTimeoutMs: config.httpTimeoutMs,
     jwksCooldownMs: config.jwksCooldownMs,
     logger: config.logger,
+    now,
   });
-  const validator = createTokenValidator(config, issuers);
+  const validator = createTokenValidator(config, issuers, now);
 
   return (req, res, next) => {
     let token: string | undefined;
@@ -77,7 +104,7 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
       return;
     }
     const bearer = token;
-    const identity = config.identity ?? inheritedIdentity(req);
+    const { identity, identityIssuer } = identityOf(req, config.identity, config.issuers);
     validator
       .validate(bearer)
       .then(
@@ -86,6 +113,7 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
             token: bearer,
             claims,
             identity,
+            identityIssuer,
             cernUsersGroup: config.cernUsersGroup,
             logger: config.logger,
           });

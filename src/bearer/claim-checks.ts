@@ -38,12 +38,13 @@ export function checkAudience(aud: unknown, expected: readonly string[]): void {
 
 const ACCESS_TOKEN_HEADER_TYPES = new Set(['jwt', 'at+jwt', 'application/at+jwt']);
 
-const NOT_ACCESS_TOKENS: Record<string, string> = {
-  id: 'ID tokens are refused: send an access token',
-  refresh: 'refresh tokens are refused: send an access token',
-  offline: 'offline tokens are refused: send an access token',
-  logout: 'logout tokens are refused: send an access token',
-};
+/** By the lower-cased `typ` claim. A `Map`: the key is the token's, `constructor` must not resolve. */
+const NOT_ACCESS_TOKENS = new Map([
+  ['id', 'ID tokens are refused: send an access token'],
+  ['refresh', 'refresh tokens are refused: send an access token'],
+  ['offline', 'offline tokens are refused: send an access token'],
+  ['logout', 'logout tokens are refused: send an access token'],
+]);
 
 /**
  * Refuses tokens that are not access tokens. The JOSE header `typ` may be absent, `JWT` or
@@ -59,7 +60,9 @@ export function checkTokenType(headerTyp: unknown, claimTyp: unknown): void {
   if (claimTyp !== undefined) {
     const typ = typeof claimTyp === 'string' ? claimTyp.toLowerCase() : '';
     if (typ !== 'bearer') {
-      throw invalidToken(NOT_ACCESS_TOKENS[typ] ?? 'this token is not an access token (typ is not Bearer)');
+      throw invalidToken(
+        NOT_ACCESS_TOKENS.get(typ) ?? 'this token is not an access token (typ is not Bearer)',
+      );
     }
   }
 }

@@ -8,6 +8,53 @@ import type { TrustedIssuer } from './issuers.js';
 import type { ResolvedBearerConfig } from './options.js';
 import type { VerifiedToken } from './token-cache.js';
 
+/**
+ * Longest opaque token sent to introspection. Opaque access tokens are random handles (tens to
+ * a few hundred characters); anything longer is garbage that the issuer need not see.
+ */
+export const MAX_OPAQUE_TOKEN_LENGTH = 2048;
+
+/** Warnings that introspection is rate-limited are logged at most once per this many ms. */
+export const RATE_WARNING_INTERVAL_MS = 60_000;
+
+/**
+ * A token bucket for introspection requests of one `bearerAuth()`: `perSecond` tokens a second,
+ * up to `2 × perSecond` saved for bursts. Tokens already known (valid, or refused in the last
+ * 30 s) never reach it, so it only bounds what new (e.g. distinct garbage) tokens cost the issuer.
+ */
+export interface IntrospectionBudget {
+  /** Takes one request's worth: 0 when allowed, else the ms until one is available. */
+  take(): number;
+}
+
+export function createIntrospectionBudget(perSecond: number, now: () => number): IntrospectionBudget {
+  const burst = 2 * perSecond;
+  let available = burst;
+  let at = now();
+  return {
+    take() {
+      const time = now();
+      // A clock that goes back refills nothing.
+      available = Math.min(burst, available + (Math.max(0, time - at) / 1000) * perSecond);
+      at = time;
+      if (available >= 1) {
+        available -= 1;
+        return 0;
+      }
+      return Math.ceil(((1 - available) / perSecond) * 1000);
+    },
+  };
+}
+
+/** 503 for a token that would exceed the introspection budget (the issuer is not asked). */
+export function introspectionBusy(waitMs: number): CernSsoError {
+  return new CernSsoError(
+    'ERR_UPSTREAM_UNAVAILABLE',
+    'Too many new tokens to check at the moment: please retry shortly',
+    { status: 503, headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) } },
+  );
+}
+
 /** Client credentials for the introspection endpoint. */
 export interface IntrospectionClient {
   clientId: string;
@@ -56,7 +103,8 @@ function checkActive(
   checkTokenType(undefined, answer.typ);
   checkAudience(answer.aud, config.audiences);
   checkAuthorizedParty(answer, config.azp);
-  const claims: CernClaims = { ...answer };
+  // `iss` is optional in RFC 7662; the user's identity is (iss, sub), so name the issuer asked.
+  const claims: CernClaims = { ...answer, iss: trusted.issuer };
   delete claims.active;
   return { claims, expiresAt: typeof exp === 'number' ? exp * 1000 : undefined };
 }

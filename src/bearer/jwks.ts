@@ -30,11 +30,11 @@ export interface JwksCacheOptions {
   now: () => number;
 }
 
-const EC_CURVES: Partial<Record<BearerAlgorithm, string>> = {
-  ES256: 'P-256',
-  ES384: 'P-384',
-  ES512: 'P-521',
-};
+const EC_CURVES = new Map<string, string>([
+  ['ES256', 'P-256'],
+  ['ES384', 'P-384'],
+  ['ES512', 'P-521'],
+]);
 
 /** Whether `jwk` is a public signature key usable with `alg`. */
 export function keyFitsAlgorithm(jwk: JWK, alg: BearerAlgorithm): boolean {
@@ -42,7 +42,7 @@ export function keyFitsAlgorithm(jwk: JWK, alg: BearerAlgorithm): boolean {
   if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) return false;
   if (jwk.alg !== undefined && jwk.alg !== alg) return false;
   if (alg.startsWith('RS') || alg.startsWith('PS')) return jwk.kty === 'RSA';
-  if (alg.startsWith('ES')) return jwk.kty === 'EC' && jwk.crv === EC_CURVES[alg];
+  if (alg.startsWith('ES')) return jwk.kty === 'EC' && jwk.crv === EC_CURVES.get(alg);
   return jwk.kty === 'OKP' && (jwk.crv === 'Ed25519' || jwk.crv === 'Ed448');
 }
 

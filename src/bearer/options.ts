@@ -42,16 +42,26 @@ export interface BearerAuthOptions {
   /** Clock skew allowed on `exp`/`nbf`, in seconds (0 to 300). Default 30. */
   clockToleranceSec?: number;
   /**
-   * RFC 7662 introspection: `'opaque'` (default) for tokens that are not JWTs, `'always'` for every
-   * token (one call per token, cached until `exp`: a revocation is seen only on a token's first
-   * check), `'never'`. Needs
-   * `clientId`/`clientSecret`. With several issuers, opaque tokens are introspected at the first.
+   * RFC 7662 introspection, only ever by the app's explicit choice: `'opaque'` for tokens that are
+   * not JWTs, `'always'` for every token (one call per token, cached until `exp`: a revocation is
+   * seen only on a token's first check), `'never'`. Not set: `'opaque'` when `clientId` and
+   * `clientSecret` are passed here, else no introspection (opaque tokens are refused); credentials
+   * in the environment alone never switch it on. Set to `'opaque'` or `'always'`, it takes the
+   * credentials from these options, else from `CERN_SSO_CLIENT_ID`/`CERN_SSO_CLIENT_SECRET`, and
+   * is a configuration error without any. With several issuers, opaque tokens are introspected
+   * at the first.
    */
   introspect?: IntrospectMode;
-  /** Client for introspection (client_secret_basic). Default: env `CERN_SSO_CLIENT_ID`. */
+  /** Client for introspection (client_secret_basic). Env `CERN_SSO_CLIENT_ID` only with an explicit `introspect`. */
   clientId?: string;
-  /** Secret of `clientId`. Default: env `CERN_SSO_CLIENT_SECRET`. */
+  /** Secret of `clientId`. Env `CERN_SSO_CLIENT_SECRET` only with an explicit `introspect`. */
   clientSecret?: string;
+  /**
+   * Most introspection requests per second for tokens not seen before, in bursts of up to twice
+   * as many; beyond it, 503 `temporarily_unavailable` with `Retry-After`, without asking the
+   * issuer. Bounds what a client sending distinct garbage tokens costs the issuer. Default 20.
+   */
+  introspectionsPerSecond?: number;
   /** When set, a token's `azp` (or introspected `client_id`) must be one of these clients. */
   azp?: string | readonly string[];
   /**
@@ -82,6 +92,7 @@ export interface ResolvedBearerConfig {
   clockToleranceSec: number;
   introspect: IntrospectMode;
   client: { clientId: string; clientSecret: string } | undefined;
+  introspectionsPerSecond: number;
   azp: string[] | undefined;
   identity: ContextIdentity | undefined;
   cernUsersGroup: string | undefined;
@@ -182,6 +193,7 @@ const schema = z
     introspect: z.enum(['opaque', 'always', 'never']).default('opaque'),
     clientId: z.string().trim().min(1).optional(),
     clientSecret: z.string().min(1).optional(),
+    introspectionsPerSecond: z.number().positive().max(100_000).default(20),
     azp: z
       .unknown()
       .optional()
@@ -212,9 +224,10 @@ function crossProblems(input: Record<string, unknown>): string[] {
       `${hasId ? 'clientSecret' : 'clientId'}: clientId and clientSecret go together (introspection authenticates with both)`,
     );
   }
-  if (input.introspect === 'always' && !(hasId && hasSecret)) {
+  const mode = input.introspect;
+  if ((mode === 'opaque' || mode === 'always') && !hasId && !hasSecret) {
     problems.push(
-      'introspect: "always" needs clientId and clientSecret (or CERN_SSO_CLIENT_ID/CERN_SSO_CLIENT_SECRET)',
+      `introspect: "${mode}" needs clientId and clientSecret (options, or CERN_SSO_CLIENT_ID and CERN_SSO_CLIENT_SECRET)`,
     );
   }
   return problems;
@@ -236,7 +249,8 @@ function fromEnv(name: string): string | undefined {
 }
 
 /**
- * Validates `bearerAuth()` options (env fallbacks for `issuer`, `clientId`, `clientSecret`).
+ * Validates `bearerAuth()` options. Env fallbacks: `issuer`; `clientId` and `clientSecret` only
+ * when `introspect` is explicitly `'opaque'` or `'always'` (introspection is the app's choice).
  *
  * @throws CernSsoError `ERR_CONFIG` listing every problem, each with the option's name.
  */
@@ -248,7 +262,9 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
   }
   const input: Record<string, unknown> = { ...options };
   input.issuer ??= fromEnv('CERN_SSO_ISSUER') ?? CERN_ISSUER;
-  if (input.introspect !== 'never') {
+  // Credentials in the environment are for cernSso(); they switch introspection on only when
+  // the app asked for it here.
+  if (input.introspect === 'opaque' || input.introspect === 'always') {
     input.clientId ??= fromEnv('CERN_SSO_CLIENT_ID');
     input.clientSecret ??= fromEnv('CERN_SSO_CLIENT_SECRET');
   }
@@ -276,6 +292,7 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
       parsed.clientId !== undefined && parsed.clientSecret !== undefined && parsed.introspect !== 'never'
         ? { clientId: parsed.clientId, clientSecret: parsed.clientSecret }
         : undefined,
+    introspectionsPerSecond: parsed.introspectionsPerSecond,
     azp: parsed.azp,
     identity: parsed.identity,
     cernUsersGroup: parsed.cernUsersGroup,

@@ -1,5 +1,5 @@
 import express from 'express';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { bearerAuth, CernSsoError, type BearerAuthOptions } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { recordingLogger } from '../helpers/app.js';
@@ -92,9 +92,12 @@ beforeEach(() => {
   emulator.requests.reset();
 });
 
-async function startApi(options: Partial<BearerAuthOptions>): Promise<string> {
+async function startApi(
+  options: Partial<BearerAuthOptions>,
+  internals: Parameters<typeof bearerAuth>[1] = {},
+): Promise<string> {
   const app = await startApp((express) => {
-    express.use(bearerAuth({ audience: AUDIENCE, logger: recordingLogger(), ...options }));
+    express.use(bearerAuth({ audience: AUDIENCE, logger: recordingLogger(), ...options }, internals));
     express.get('/', (req, res) => res.json({ login: req.sso.user?.login, claims: req.sso.claims }));
   });
   apps.push(app);
@@ -264,5 +267,121 @@ describe("the emulator's introspection endpoint", () => {
     expect(() => bearerAuth({ issuer: emulator.issuer, audience: AUDIENCE, introspect: 'always' })).toThrow(
       CernSsoError,
     );
+  });
+});
+
+describe('introspection only by explicit choice (credentials in the environment do not switch it on)', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('env credentials and no introspection options: an opaque token is 401, Keycloak is never asked', async () => {
+    vi.stubEnv('CERN_SSO_CLIENT_ID', 'demo-app');
+    vi.stubEnv('CERN_SSO_CLIENT_SECRET', 'demo-app-secret');
+    const url = await startApi({ issuer: emulator.issuer });
+    const answer = await call(url, { token: 'c29tZS1vcGFxdWUtdG9rZW4' });
+    expect(answer.status).toBe(401);
+    expect(answer.json.error).toBe('invalid_token');
+    expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+    expect(emulator.requests.count(INTROSPECT)).toBe(0);
+    // JWTs are still verified as usual.
+    const token = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    expect((await call(url, { token })).status).toBe(200);
+    expect(emulator.requests.count(INTROSPECT)).toBe(0);
+  });
+
+  it('explicit clientId/clientSecret options, or an explicit introspect with env credentials: introspected', async () => {
+    const explicit = await startApi({
+      issuer: emulator.issuer,
+      clientId: 'demo-app',
+      clientSecret: 'demo-app-secret',
+    });
+    expect((await call(explicit, { token: 'b3BhcXVlLW9uZQ' })).json.error_description).toMatch(/not active/);
+    expect(emulator.requests.count(INTROSPECT)).toBe(1);
+    vi.stubEnv('CERN_SSO_CLIENT_ID', 'demo-app');
+    vi.stubEnv('CERN_SSO_CLIENT_SECRET', 'demo-app-secret');
+    const chosen = await startApi({ issuer: emulator.issuer, introspect: 'opaque' });
+    expect((await call(chosen, { token: 'b3BhcXVlLXR3bw' })).json.error_description).toMatch(/not active/);
+    expect(emulator.requests.count(INTROSPECT)).toBe(2);
+  });
+});
+
+describe('the rate of introspection requests new tokens can cause is bounded', () => {
+  const credentials = { clientId: 'demo-app', clientSecret: 'demo-app-secret' };
+  /** Distinct, well-formed (RFC 6750 b64token) opaque tokens nobody issued. */
+  const garbage = (from: number, count: number): string[] =>
+    Array.from({ length: count }, (_, i) => Buffer.from(`garbage-${from + i}`).toString('base64url'));
+
+  async function send(url: string, tokens: readonly string[]) {
+    const answers = [];
+    // 25 at a time: concurrent, without opening 500 sockets at once.
+    for (let i = 0; i < tokens.length; i += 25) {
+      answers.push(...(await Promise.all(tokens.slice(i, i + 25).map((token) => call(url, { token })))));
+    }
+    return answers;
+  }
+
+  it('500 distinct garbage tokens: at most the burst (40) reach Keycloak, the rest get 503 without a call', async () => {
+    let clock = Date.now();
+    const logger = recordingLogger();
+    const url = await startApi({ issuer: emulator.issuer, ...credentials, logger }, { now: () => clock });
+    const flood = garbage(0, 500);
+    const answers = await send(url, flood);
+    expect(emulator.requests.count(INTROSPECT)).toBe(40);
+    const refused = answers.filter((answer) => answer.status === 401);
+    const busy = answers.filter((answer) => answer.status === 503);
+    expect(refused).toHaveLength(40);
+    expect(busy).toHaveLength(460);
+    for (const answer of busy) {
+      expect(answer.json.error).toBe('temporarily_unavailable');
+      expect(answer.headers.get('retry-after')).toBe('1');
+      expect(answer.headers.get('www-authenticate')).toBeNull();
+    }
+    // One warning for the whole flood, naming no token.
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(String(logger.warn.mock.calls[0]?.[0])).toMatch(/more than 20 new tokens per second/);
+    expect(flood.some((token) => logger.text().includes(token))).toBe(false);
+
+    // Refusals already known are answered from the cache, budget or not; valid JWTs are not introspected.
+    expect((await call(url, { token: flood[0] ?? '' })).status).toBe(401);
+    const jwt = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    expect((await call(url, { token: jwt })).status).toBe(200);
+    expect(emulator.requests.count(INTROSPECT)).toBe(40);
+
+    // A second later, 20 more; a minute later, the next warning.
+    clock += 1000;
+    const next = await send(url, garbage(1000, 25));
+    expect(next.filter((answer) => answer.status === 401)).toHaveLength(20);
+    expect(emulator.requests.count(INTROSPECT)).toBe(60);
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    clock += 60_000;
+    await send(url, garbage(2000, 45));
+    expect(emulator.requests.count(INTROSPECT)).toBe(100);
+    expect(logger.warn).toHaveBeenCalledTimes(2);
+    // The first warning counted the flood's first refusal; since then 459 + 5 + 1 more.
+    expect(String(logger.warn.mock.calls[1]?.[0])).toMatch(/\b465 refused with 503/);
+  });
+
+  it('an opaque token longer than 2048 characters is refused before any request', async () => {
+    const url = await startApi({ issuer: emulator.issuer, ...credentials });
+    const answer = await call(url, { token: 'a'.repeat(2049) });
+    expect(answer.status).toBe(401);
+    expect(answer.json.error_description).toMatch(/longer than 2048/);
+    expect(emulator.requests.count(INTROSPECT)).toBe(0);
+  });
+
+  it("introspect: 'always' is bounded too", async () => {
+    const clock = Date.now();
+    const url = await startApi(
+      { issuer: emulator.issuer, ...credentials, introspect: 'always', introspectionsPerSecond: 1 },
+      { now: () => clock },
+    );
+    const tokens = await Promise.all(
+      [1, 2, 3].map(() => emulator.issueAccessToken('jdoe', { audience: AUDIENCE })),
+    );
+    const answers = [];
+    for (const token of tokens) answers.push((await call(url, { token })).status);
+    expect(answers).toEqual([200, 200, 503]);
+    expect(emulator.requests.count(INTROSPECT)).toBe(2);
   });
 });

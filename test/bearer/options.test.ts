@@ -91,15 +91,51 @@ describe('bearerAuth options', () => {
     });
   });
 
-  it('env fallbacks: CERN_SSO_ISSUER, CERN_SSO_CLIENT_ID/SECRET', () => {
+  it('env fallbacks: CERN_SSO_ISSUER; CERN_SSO_CLIENT_ID/SECRET only with an explicit introspect', () => {
     vi.stubEnv('CERN_SSO_ISSUER', 'https://auth.cern.ch/auth/realms/cern-qa');
     vi.stubEnv('CERN_SSO_CLIENT_ID', 'api');
     vi.stubEnv('CERN_SSO_CLIENT_SECRET', 'secret');
     const config = resolveBearerConfig({ audience: ['a', 'b', 'a'] });
     expect(config.issuers).toEqual(['https://auth.cern.ch/auth/realms/cern-qa']);
-    expect(config.client).toEqual({ clientId: 'api', clientSecret: 'secret' });
     expect(config.audiences).toEqual(['a', 'b']);
+    // Credentials in the environment (there for cernSso()) do not switch introspection on.
+    expect(config.client).toBeUndefined();
+    for (const introspect of ['opaque', 'always'] as const) {
+      expect(resolveBearerConfig({ audience: 'a', introspect }).client, introspect).toEqual({
+        clientId: 'api',
+        clientSecret: 'secret',
+      });
+    }
     expect(resolveBearerConfig({ audience: 'a', introspect: 'never' }).client).toBeUndefined();
+    // Explicit options need no introspect.
+    expect(resolveBearerConfig({ audience: 'a', clientId: 'mine', clientSecret: 's' }).client).toEqual({
+      clientId: 'mine',
+      clientSecret: 's',
+    });
+  });
+
+  it('an explicit introspect other than "never" without any credentials names the option', () => {
+    for (const introspect of ['opaque', 'always'] as const) {
+      const error = configError({ audience: 'a', introspect });
+      expect(error.code).toBe('ERR_CONFIG');
+      expect(error.details).toEqual([
+        `introspect: "${introspect}" needs clientId and clientSecret (options, or CERN_SSO_CLIENT_ID and CERN_SSO_CLIENT_SECRET)`,
+      ]);
+    }
+    expect(() => bearerAuth({ audience: 'a', introspect: 'never' })).not.toThrow();
+    expect(() => bearerAuth({ audience: 'a' })).not.toThrow();
+  });
+
+  it('introspectionsPerSecond: a positive number, default 20', () => {
+    expect(resolveBearerConfig({ audience: 'a' }).introspectionsPerSecond).toBe(20);
+    expect(resolveBearerConfig({ audience: 'a', introspectionsPerSecond: 0.5 }).introspectionsPerSecond).toBe(
+      0.5,
+    );
+    for (const bad of [0, -1, 'fast']) {
+      expect(configError({ audience: 'a', introspectionsPerSecond: bad }).details).toEqual([
+        expect.stringMatching(/^introspectionsPerSecond: /),
+      ]);
+    }
   });
 
   it('plain http is accepted for loopback issuers only', () => {

@@ -420,6 +420,7 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     expect(me.isAuthenticated).toBe(true);
     expect(me.user).toEqual({
       login: 'jdoe',
+      issuer: op.issuer,
       personId: 123456,
       email: 'jdoe@cern.ch',
       firstName: 'Jdoe',
