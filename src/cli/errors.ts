@@ -65,7 +65,9 @@ const OPTION_TO_ENV: Record<string, string> = {
 /** Rewrites `issuer: must use https…` as `CERN_SSO_ISSUER: must use https…`. */
 export function envProblem(detail: string): string {
   const match = /^([A-Za-z]+)(\.\d+)?: (.*)$/s.exec(detail);
-  const env = match?.[1] === undefined ? undefined : OPTION_TO_ENV[match[1]];
+  const option = match?.[1];
+  const env =
+    option !== undefined && Object.hasOwn(OPTION_TO_ENV, option) ? OPTION_TO_ENV[option] : undefined;
   return env === undefined || match?.[3] === undefined ? detail : `${env}: ${match[3]}`;
 }
 

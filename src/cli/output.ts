@@ -5,10 +5,11 @@ export interface Output {
   write(chunk: string): unknown;
 }
 
-// Terminal control characters (ANSI escapes, carriage returns) in data from a token or the API
-// must not reach the terminal: they are shown as `?`.
+// Terminal control characters (ANSI escapes, carriage returns, line separators, bidi overrides
+// that reorder what is shown) in data from a token or the API must not reach the terminal: they
+// are shown as `?`. One character class: linear.
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** A value safe to print on one line. */
 export function clean(value: string): string {

@@ -1,5 +1,6 @@
 import { ClientError, ResponseBodyError, WWWAuthenticateChallengeError } from 'openid-client';
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
+import { cutText, isUnsafeCodeUnit, redactSecrets } from '../untrusted-text.js';
 
 /** An OAuth error answer of a token endpoint (RFC 6749 §5.2), with nothing secret in it. */
 export interface OAuthRejection {
@@ -11,25 +12,64 @@ export interface OAuthRejection {
   description: string;
 }
 
-/** JWTs (`eyJ...` header, dot, payload). */
-const JWT_LIKE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?/g;
-/** Long runs of token characters; redacted only when they look random (see below). */
-const OPAQUE_CANDIDATE = /[A-Za-z0-9_~+/=-]{32,}/g;
+/** Upstream text is cut to this many characters before anything else looks at it. */
+const MAX_UPSTREAM_TEXT = 2048;
+/** Longest message kept. */
+const MAX_MESSAGE = 200;
 
-/** Random-looking: digits and both letter cases, unlike names such as `it-service-admins`. */
-function looksRandom(text: string): boolean {
-  return /\d/.test(text) && /[a-z]/.test(text) && /[A-Z]/.test(text);
-}
-
-/** An upstream message safe to show: token-like substrings removed, at most 200 characters. */
+/**
+ * An upstream message safe to show: cut to 2048 characters first, control characters (line
+ * breaks, bidi overrides...) and runs of white space turned into one space, token-like substrings
+ * removed, at most 200 characters. Linear in the input length (see `untrusted-text.ts`).
+ */
 export function sanitizeUpstreamMessage(message: unknown): string {
   if (typeof message !== 'string') return '';
-  const cleaned = message
-    .replace(JWT_LIKE, '[redacted]')
-    .replace(OPAQUE_CANDIDATE, (candidate) => (looksRandom(candidate) ? '[redacted]' : candidate))
-    .replace(/\s+/g, ' ')
-    .trim();
-  return cleaned.length > 200 ? `${cleaned.slice(0, 197)}...` : cleaned;
+  let flat = '';
+  let space = false;
+  const cut = cutText(message, MAX_UPSTREAM_TEXT);
+  for (let index = 0; index < cut.length; index++) {
+    const code = cut.charCodeAt(index);
+    // Lone surrogates too: they would come out as U+FFFD in JSON and headers.
+    const blank = isUnsafeCodeUnit(code) || WHITE_SPACE.has(code) || isLoneSurrogate(cut, index);
+    if (blank) {
+      space = true;
+      continue;
+    }
+    if (space && flat !== '') flat += ' ';
+    space = false;
+    flat += cut.charAt(index);
+  }
+  const cleaned = redactSecrets(flat, { slashInTokens: true });
+  if (cleaned.length <= MAX_MESSAGE) return cleaned;
+  // cutText never splits a surrogate pair; its ellipsis is replaced by ASCII dots.
+  return `${cutText(cleaned, MAX_MESSAGE - 3).slice(0, -1)}...`;
+}
+
+/** White space other than the unsafe characters (which are blanked anyway). */
+const WHITE_SPACE = new Set([0x20, 0xa0, 0x1680, 0x202f, 0x205f, 0x3000, 0xfeff, ...range(0x2000, 0x200a)]);
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, offset) => from + offset);
+}
+
+function isLoneSurrogate(text: string, index: number): boolean {
+  const code = text.charCodeAt(index);
+  if (code >= 0xd800 && code <= 0xdbff) {
+    const next = text.charCodeAt(index + 1);
+    return !(next >= 0xdc00 && next <= 0xdfff);
+  }
+  if (code >= 0xdc00 && code <= 0xdfff) {
+    const previous = text.charCodeAt(index - 1);
+    return !(previous >= 0xd800 && previous <= 0xdbff);
+  }
+  return false;
+}
+
+/** The OAuth `error` code as sent, when it is one (RFC 6749 §5.2: printable ASCII); else `invalid_request`. */
+function oauthErrorCode(error: unknown): string {
+  return typeof error === 'string' && /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(error)
+    ? error
+    : 'invalid_request';
 }
 
 function isRetryableStatus(status: number): boolean {
@@ -55,7 +95,7 @@ export function mapTokenEndpointError(
     if (isRetryableStatus(error.status)) return upstreamUnavailable(what, error);
     return onRejected({
       status: error.status,
-      error: error.error,
+      error: oauthErrorCode(error.error),
       description: sanitizeUpstreamMessage(error.error_description),
     });
   }
@@ -64,7 +104,7 @@ export function mapTokenEndpointError(
     const parameters = error.cause[0]?.parameters;
     return onRejected({
       status: error.status,
-      error: parameters?.error ?? 'invalid_client',
+      error: parameters?.error === undefined ? 'invalid_client' : oauthErrorCode(parameters.error),
       description: sanitizeUpstreamMessage(parameters?.error_description),
     });
   }

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { CernSsoError } from '../errors.js';
+import { hasUnsafeText } from '../untrusted-text.js';
 import type { CernIdentity, IdentityProvider, UserSearchCriteria } from './types.js';
 import { mergeOutcomes } from './user-search.js';
 
@@ -40,9 +41,9 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
  * de-duplicated, at most `limit`). Mount it under your own path, e.g.
  * `app.get('/api/users', userSearchHandler(sso.identity))`.
  *
- * Answers: 400 JSON when `q` is missing, shorter than `minQueryLength` or too long; 401 JSON
- * when login is required and the request is not authenticated; 503 JSON with `Retry-After`
- * when the Authorization Service is down. Other failures go to Express's error handler.
+ * Answers: 400 JSON when `q` is missing, repeated, shorter than `minQueryLength`, too long or
+ * contains control characters; 401 JSON when login is required and the request is not
+ * authenticated; 503 JSON with `Retry-After` when the Authorization Service is down. Other failures go to Express's error handler.
  */
 export function userSearchHandler(
   identity: IdentityProvider,
@@ -66,8 +67,13 @@ export function userSearchHandler(
       sendError(res, 401, 'ERR_NOT_AUTHENTICATED', 'Log in to search the CERN directory');
       return;
     }
-    const raw: unknown = req.query.q;
-    const q = typeof raw === 'string' ? raw.trim() : '';
+    // Read as an own property: the query object's shape depends on the app's `query parser`.
+    const raw: unknown = Object.hasOwn(req.query, 'q') ? req.query.q : undefined;
+    if (raw !== undefined && typeof raw !== 'string') {
+      sendError(res, 400, 'ERR_BAD_REQUEST', 'Give the search text "q" once, as plain text');
+      return;
+    }
+    const q = raw === undefined ? '' : raw.trim();
     if (q.length < minQueryLength) {
       sendError(
         res,
@@ -84,6 +90,10 @@ export function userSearchHandler(
         'ERR_BAD_REQUEST',
         `The search text "q" must be at most ${MAX_QUERY_LENGTH} characters long`,
       );
+      return;
+    }
+    if (hasUnsafeText(q)) {
+      sendError(res, 400, 'ERR_BAD_REQUEST', 'The search text "q" must not contain control characters');
       return;
     }
     const users = await search(q);

@@ -1,4 +1,5 @@
 import { CernSsoError } from '../errors.js';
+import { cutText, hasUnsafeText } from '../untrusted-text.js';
 
 /** Longest login, group name or search value accepted; far above any real one. */
 const MAX_NAME_LENGTH = 256;
@@ -8,9 +9,19 @@ export function badInput(method: string, message: string): CernSsoError {
   return new CernSsoError('ERR_BAD_REQUEST', `${method}: ${message}`, { status: 400 });
 }
 
-// Control characters never occur in logins or group names and would be a header/log hazard.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+/** Longest filter accepted by `iterateIdentities()` / `iterateGroups()`. */
+const MAX_FILTER_LENGTH = 1024;
+
+/**
+ * Control characters (C0, C1, line separators, bidi overrides) never occur in logins, group
+ * names or search text and are a header/log hazard; a lone surrogate cannot be sent at all
+ * (`encodeURIComponent` throws, `URLSearchParams` would silently send U+FFFD instead).
+ */
+function rejectUnsafe(method: string, what: string, value: string): void {
+  if (hasUnsafeText(value)) {
+    throw badInput(method, `${what} contains control characters or invalid Unicode`);
+  }
+}
 
 /**
  * A login or group name that is safe as one URL path segment: a non-empty string, trimmed,
@@ -22,7 +33,7 @@ export function requireName(method: string, what: string, value: unknown): strin
   const name = value.trim();
   if (name === '') throw badInput(method, `${what} must not be empty`);
   if (name.length > MAX_NAME_LENGTH) throw badInput(method, `${what} is too long`);
-  if (CONTROL_CHARACTERS.test(name)) throw badInput(method, `${what} contains control characters`);
+  rejectUnsafe(method, what, name);
   if (/^\.+$/.test(name)) throw badInput(method, `${what} "${name}" is not a valid name`);
   return name;
 }
@@ -33,7 +44,7 @@ export function requireSearchValue(method: string, what: string, value: unknown)
   const trimmed = value.trim();
   if (trimmed === '') throw badInput(method, `${what} must not be empty`);
   if (trimmed.length > MAX_NAME_LENGTH) throw badInput(method, `${what} is too long`);
-  if (CONTROL_CHARACTERS.test(trimmed)) throw badInput(method, `${what} contains control characters`);
+  rejectUnsafe(method, what, trimmed);
   return trimmed;
 }
 
@@ -42,9 +53,14 @@ export function requireFilters(method: string, filters: unknown): string[] {
   if (filters === undefined) return [];
   if (!Array.isArray(filters)) throw badInput(method, 'filters must be an array of "field:op:value" strings');
   return filters.map((filter: unknown) => {
-    if (typeof filter !== 'string' || !/^[^:\s]+:[a-z]+:/.test(filter)) {
-      throw badInput(method, `invalid filter ${JSON.stringify(filter)}: expected "field:op:value"`);
+    if (typeof filter !== 'string' || filter.length > MAX_FILTER_LENGTH || !/^[^:\s]+:[a-z]+:/.test(filter)) {
+      const shown = typeof filter === 'string' ? JSON.stringify(cutText(filter, 64)) : typeof filter;
+      throw badInput(
+        method,
+        `invalid filter ${shown}: expected "field:op:value" (at most ${MAX_FILTER_LENGTH} characters)`,
+      );
     }
+    rejectUnsafe(method, 'filter', filter);
     return filter;
   });
 }

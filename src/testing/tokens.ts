@@ -28,6 +28,12 @@ function atHash(accessToken: string): string {
   return createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url');
 }
 
+/** The client's Application Portal roles of `login` (own entries only: a login may be `constructor`). */
+function rolesOf(client: EmulatorClient | undefined, login: string): string[] {
+  const roles = client?.roles;
+  return roles !== undefined && Object.hasOwn(roles, login) ? [...(roles[login] ?? [])] : [];
+}
+
 /** Drops `undefined` members, so tokens have no `"email": null`-like noise. */
 function compact(claims: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(claims).filter(([, value]) => value !== undefined));
@@ -43,7 +49,7 @@ export function identityClaims(
   clientId: string,
   client: EmulatorClient | undefined = ctx.clients.get(clientId),
 ): Record<string, unknown> {
-  const roles = [...(client?.roles?.[user.login] ?? [])];
+  const roles = rolesOf(client, user.login);
   const fullName = [user.firstName, user.lastName].filter(Boolean).join(' ');
   return compact({
     sub: user.login,
@@ -64,7 +70,7 @@ export function identityClaims(
 /** Claims of a client's service account (client credentials grant). */
 export function serviceAccountClaims(ctx: EmulatorContext, client: EmulatorClient): Record<string, unknown> {
   const login = `service-account-${client.clientId}`;
-  const roles = [...(client.roles?.[login] ?? [])];
+  const roles = rolesOf(client, login);
   return {
     sub: login,
     preferred_username: login,

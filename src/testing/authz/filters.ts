@@ -34,8 +34,8 @@ function compileOne(filter: string, schema: FieldSchema): RecordPredicate {
   const field = filter.slice(0, first);
   const op = filter.slice(first + 1, second);
   const value = filter.slice(second + 1);
-  const kind = schema[field];
-  if (kind === undefined || !Object.hasOwn(schema, field)) {
+  const kind = Object.hasOwn(schema, field) ? schema[field] : undefined;
+  if (kind === undefined) {
     throw badRequest(
       `Unknown field '${field}' in filter '${filter}'; supported: ${Object.keys(schema).join(', ')}`,
     );
