@@ -6,6 +6,7 @@ import {
   type IdentityProviderOptions,
   type ResolvedIdentityConfig,
 } from '../config.js';
+import { kIssuer } from '../context.js';
 import { createApiTokenSource } from './api-token.js';
 import { createAuthzClient, pathSegment, type QueryParams } from './authz-client.js';
 import {
@@ -102,7 +103,7 @@ export function createIdentityProvider(
 export function buildIdentityProvider(
   config: ResolvedIdentityConfig,
   internals: IdentityProviderInternals = {},
-): IdentityProvider & GroupSetSource {
+): IdentityProvider & GroupSetSource & { readonly [kIssuer]: string } {
   const { logger } = config;
   const now = internals.now ?? Date.now;
   const discovery =
@@ -247,6 +248,9 @@ export function buildIdentityProvider(
   const groupSets = createGroupSets(config.cernUsersGroup);
 
   return {
+    // bearerAuth() gives AuthZ data only to tokens of this issuer (identity is (iss, sub)).
+    [kIssuer]: config.issuer,
+
     async [kUserGroupSet](login: string): Promise<ReadonlySet<string>> {
       // The list object is the cached one (memory store): its set is computed once.
       return groupSets(await userGroups(requireName('getUserGroups', 'login', login)));

@@ -61,8 +61,8 @@ beforeAll(async () => {
     authzApiUrl: cern.authzApiUrl,
     logger,
   });
-  // What createIdentityProvider() is to carry itself: the issuer whose users it knows.
-  Object.assign(identity, { [kIssuer]: cern.issuer });
+  // createIdentityProvider() carries the issuer whose users it knows.
+  expect((identity as { [kIssuer]?: string })[kIssuer]).toBe(cern.issuer);
   withIdentity = await startApp((app) => {
     app.use(bearerAuth({ issuer, audience: AUDIENCE, identity, logger }));
     app.get('/me', me);
