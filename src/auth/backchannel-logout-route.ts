@@ -18,6 +18,7 @@ const ACCEPTED_TYP = new Set(['logout+jwt', 'jwt']);
 class LogoutTokenError extends Error {}
 /** A logout token accepted before (same `iss` and `jti`). */
 class LogoutTokenReplayError extends LogoutTokenError {}
+const REPLAYED = 'the logout_token was used before (replayed jti)';
 
 /** What a verified logout token asks for. */
 interface VerifiedLogout {
@@ -126,13 +127,13 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
   /** Records a verified logout once per token: refuses a replay, remembers the token after. */
   async function apply(req: express.Request, logout: VerifiedLogout): Promise<void> {
     const key = `${logout.iss}\n${logout.jti}`;
-    if (inFlight.has(key) || (await markers.wasUsed(req, logout.iss, logout.jti))) {
-      throw new LogoutTokenReplayError('the logout_token was used before (replayed jti)');
-    }
-    // Only verified tokens get here: what a client can make us store is bounded by what the
-    // OpenID Provider signs.
+    // Only verified tokens get here: what a client can make us hold or store is bounded by what
+    // the OpenID Provider signs. Marked in flight before the first await, so that a concurrent
+    // duplicate on this instance is refused too.
+    if (inFlight.has(key)) throw new LogoutTokenReplayError(REPLAYED);
     inFlight.add(key);
     try {
+      if (await markers.wasUsed(req, logout.iss, logout.jti)) throw new LogoutTokenReplayError(REPLAYED);
       await markers.record(
         req,
         logout.sid ? { sid: logout.sid, at: logout.at } : { sub: logout.sub, at: logout.at },
