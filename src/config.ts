@@ -127,6 +127,10 @@ export const ssoOptionsSchema = z
       .default('client_secret_basic'),
     clockToleranceSec: z.number().int().min(0).max(300).default(30),
     loginTimeoutMs: positiveMs.default(15 * MINUTE),
+    /** Bound of each session-store use of back-channel logout (the per-request check, recording). */
+    logoutCheckTimeoutMs: positiveMs.max(60_000, 'must be at most 60000 (one minute)').default(2000),
+    /** A signed-in request whose logout markers cannot be read: 503 (`deny`) or signed in (`allow`). */
+    logoutCheckFailure: z.enum(['deny', 'allow']).default('deny'),
   })
   .strict();
 

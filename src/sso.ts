@@ -3,7 +3,7 @@ import { backchannelLogoutRoute } from './auth/backchannel-logout-route.js';
 import { callbackRoute } from './auth/callback-route.js';
 import { createOidcDiscovery } from './auth/discovery.js';
 import { loginRoute } from './auth/login-route.js';
-import { createLogoutMarkers, type LogoutMarkers } from './auth/logout-markers.js';
+import { createLogoutMarkers, logoutCheckFailurePolicy, type LogoutMarkers } from './auth/logout-markers.js';
 import { logoutRoute } from './auth/logout-route.js';
 import { createRuntime, type AuthRuntime } from './auth/runtime.js';
 import { SessionContext } from './auth/session-context.js';
@@ -89,7 +89,8 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
   const runtime = createRuntime(config, discovery, identity);
   const { records } = runtime;
   const markers =
-    config.routes.backchannelLogout === false ? undefined : createLogoutMarkers(config.cache, config.logger);
+    config.routes.backchannelLogout === false ? undefined : createLogoutMarkers(config.logoutCheckTimeoutMs);
+  const checkFailed = logoutCheckFailurePolicy(config.logoutCheckFailure, config.logger);
   const routes = routeTable(runtime, markers);
 
   // One middleware for context and routes: it runs on every request of the app, so it does a
@@ -130,9 +131,18 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
         }
         route();
       };
-      const loggedOut = markers.isLoggedOut(signedIn.auth);
-      if (typeof loggedOut === 'boolean') checked(loggedOut);
-      else void loggedOut.then(checked);
+      // The markers unreadable (store down, or no answer in logoutCheckTimeoutMs): 503, or signed
+      // in anyway with `logoutCheckFailure: 'allow'`.
+      const uncheckable = (error: unknown): void => {
+        const denied = checkFailed(error);
+        if (denied) {
+          sendError(req, res, denied);
+          return;
+        }
+        context.signedIn = signedIn;
+        route();
+      };
+      void markers.isLoggedOut(req, signedIn.auth).then(checked, uncheckable);
     };
     // The session store failing to give the tokens is an outage (503), not a sign-out.
     const failed = (error: unknown): void => {

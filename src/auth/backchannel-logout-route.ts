@@ -3,6 +3,7 @@ import * as jose from 'jose';
 import { describeError, type Logger } from '../logger.js';
 import { LogoutNotRecordedError, type LogoutMarkers } from './logout-markers.js';
 import type { AuthRuntime } from './runtime.js';
+import { StoreTimeoutError } from './store-entries.js';
 
 const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -11,21 +12,62 @@ const MAX_TOKEN_AGE_SEC = 300;
 /** Largest accepted request body (a logout token is about 1 KB). */
 const BODY_LIMIT = '32kb';
 
+/** JOSE `typ` values accepted (RFC 7515 4.1.9: case-insensitive, `application/` optional). */
+const ACCEPTED_TYP = new Set(['logout+jwt', 'jwt']);
+
 class LogoutTokenError extends Error {}
+/** A logout token accepted before (same `iss` and `jti`). */
+class LogoutTokenReplayError extends LogoutTokenError {}
+const REPLAYED = 'the logout_token was used before (replayed jti)';
+
+/** What a verified logout token asks for. */
+interface VerifiedLogout {
+  iss: string;
+  jti: string;
+  sid: string | undefined;
+  sub: string | undefined;
+  /** When the logout happened (the token's `iat`, epoch ms, never later than now). */
+  at: number;
+}
+
+/** `sid`/`sub` when present must be non-empty strings (a malformed claim is not "absent"). */
+function optionalId(payload: jose.JWTPayload, name: 'sid' | 'sub'): string | undefined {
+  if (!Object.hasOwn(payload, name)) return undefined;
+  const value = payload[name];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new LogoutTokenError(`the logout_token's ${name} claim must be a non-empty string`);
+  }
+  return value;
+}
+
+function checkTyp(header: jose.JWTHeaderParameters): void {
+  if (!Object.hasOwn(header, 'typ')) return;
+  const typ = header.typ;
+  const normalized = typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : undefined;
+  if (normalized === undefined || !ACCEPTED_TYP.has(normalized)) {
+    throw new LogoutTokenError('the logout_token has a JOSE header typ other than logout+jwt or JWT');
+  }
+}
 
 const isJsonObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * `POST /oidc/backchannel-logout` (OpenID Connect Back-Channel Logout 1.0): verifies Keycloak's
- * `logout_token` and ends the matching sessions on every instance sharing the cache. Answers 200,
- * or 400 `{ error, error_description }` when the token is invalid or the logout failed.
+ * `logout_token` and ends the matching sessions on every instance sharing the session store.
+ * Answers 200, or 400 `{ error, error_description }` when the token is invalid, replayed, or the
+ * logout could not be recorded.
  */
 export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMarkers): RequestHandler[] {
   const { config } = runtime;
   let jwks: ReturnType<typeof jose.createRemoteJWKSet> | undefined;
 
-  async function verify(token: string): Promise<jose.JWTPayload> {
+  /** Accepted tokens are remembered this long: the whole window in which `iat` passes the age check. */
+  const replayWindowMs = (MAX_TOKEN_AGE_SEC + 2 * config.clockToleranceSec) * 1000;
+  /** Ids of tokens being processed here now: a concurrent duplicate is a replay too. */
+  const inFlight = new Set<string>();
+
+  async function verify(token: string): Promise<VerifiedLogout> {
     const oidc = await runtime.discovery.get();
     const jwksUri = oidc.serverMetadata().jwks_uri;
     if (!jwksUri) throw new LogoutTokenError('the OpenID Provider publishes no jwks_uri');
@@ -34,8 +76,11 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
       cooldownDuration: 1000,
     });
     let payload: jose.JWTPayload;
+    let protectedHeader: jose.JWTHeaderParameters;
     try {
-      ({ payload } = await jose.jwtVerify(token, jwks, {
+      // jose checks the signature, iss, aud, iat (number, not in the future, not older than the
+      // max age), and exp and nbf when present, each with the clock tolerance.
+      ({ payload, protectedHeader } = await jose.jwtVerify(token, jwks, {
         issuer: config.issuer,
         audience: config.clientId,
         algorithms: ALGORITHMS,
@@ -49,43 +94,85 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
         throw new LogoutTokenError(`invalid logout_token: ${error.message} (${error.code})`);
       throw error;
     }
+    checkTyp(protectedHeader);
     const { events } = payload;
     if (!isJsonObject(events)) {
       throw new LogoutTokenError(
         'the logout_token has no events claim (a JSON object with the back-channel logout event)',
       );
     }
-    if (!isJsonObject(events[BACKCHANNEL_EVENT])) {
+    if (!Object.hasOwn(events, BACKCHANNEL_EVENT) || !isJsonObject(events[BACKCHANNEL_EVENT])) {
       throw new LogoutTokenError(`the logout_token has no back-channel logout event (${BACKCHANNEL_EVENT})`);
     }
-    if ('nonce' in payload) throw new LogoutTokenError('a logout_token must not contain a nonce');
-    if (typeof payload.sid !== 'string' && typeof payload.sub !== 'string') {
+    if (Object.hasOwn(payload, 'nonce'))
+      throw new LogoutTokenError('a logout_token must not contain a nonce');
+    const sid = optionalId(payload, 'sid');
+    const sub = optionalId(payload, 'sub');
+    if (sid === undefined && sub === undefined) {
       throw new LogoutTokenError('the logout_token names neither a sid nor a sub');
     }
-    return payload;
+    // Back-Channel Logout 1.0, 2.4: jti is REQUIRED (it is what makes a replay recognisable).
+    const { jti } = payload;
+    if (typeof jti !== 'string' || jti.length === 0) {
+      throw new LogoutTokenError('the logout_token has no jti claim (a non-empty string)');
+    }
+    // jose made sure iat is a number at most clockTolerance in the future. The logout happened
+    // when it was issued, not when it arrived; an IdP clock ahead of ours cannot date it later
+    // than now (that would end sign-ins made after the logout).
+    const { iat } = payload;
+    if (typeof iat !== 'number') throw new LogoutTokenError('the logout_token has no iat claim');
+    return { iss: config.issuer, jti, sid, sub, at: Math.min(iat * 1000, Date.now()) };
+  }
+
+  /** Records a verified logout once per token: refuses a replay, remembers the token after. */
+  async function apply(req: express.Request, logout: VerifiedLogout): Promise<void> {
+    const key = `${logout.iss}\n${logout.jti}`;
+    // Only verified tokens get here: what a client can make us hold or store is bounded by what
+    // the OpenID Provider signs. Marked in flight before the first await, so that a concurrent
+    // duplicate on this instance is refused too.
+    if (inFlight.has(key)) throw new LogoutTokenReplayError(REPLAYED);
+    inFlight.add(key);
+    try {
+      if (await markers.wasUsed(req, logout.iss, logout.jti)) throw new LogoutTokenReplayError(REPLAYED);
+      await markers.record(
+        req,
+        logout.sid ? { sid: logout.sid, at: logout.at } : { sub: logout.sub, at: logout.at },
+      );
+      try {
+        await markers.remember(req, logout.iss, logout.jti, replayWindowMs);
+      } catch (error) {
+        // The logout holds (read back above); only a replay of this token would not be refused,
+        // and a replay can only end the same sessions again.
+        config.logger.warn(`could not remember a logout token's jti: ${describeError(error)}`);
+      }
+    } finally {
+      inFlight.delete(key);
+    }
   }
 
   const handler: RequestHandler = async (req, res) => {
     res.set('Cache-Control', 'no-store');
-    const body = req.body as Record<string, unknown> | undefined;
-    const token = body?.logout_token;
+    const body: unknown = req.body;
+    const token = isJsonObject(body) && Object.hasOwn(body, 'logout_token') ? body.logout_token : undefined;
+    if (Array.isArray(token)) {
+      res.status(400).json({ error: 'invalid_request', error_description: 'logout_token must be sent once' });
+      return;
+    }
     if (typeof token !== 'string' || token.length === 0) {
       res.status(400).json({ error: 'invalid_request', error_description: 'logout_token is required' });
       return;
     }
     try {
-      const payload = await verify(token);
-      const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
-      const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
-      await markers.mark(sid ? { sid } : { sub });
-      config.logger.info(`back-channel logout for ${sid ? 'a Keycloak session' : 'a user'} recorded`);
+      const logout = await verify(token);
+      await apply(req, logout);
+      config.logger.info(`back-channel logout for ${logout.sid ? 'a Keycloak session' : 'a user'} recorded`);
       res.status(200).end();
     } catch (error) {
       const reason =
         error instanceof LogoutTokenError
           ? error.message
-          : error instanceof LogoutNotRecordedError
-            ? 'the logout could not be recorded (session cache unavailable)'
+          : error instanceof LogoutNotRecordedError || error instanceof StoreTimeoutError
+            ? 'the logout could not be recorded (session store unavailable)'
             : 'the logout could not be processed';
       if (!(error instanceof LogoutTokenError))
         config.logger.warn(`back-channel logout failed: ${describeError(error)}`);

@@ -1,87 +1,175 @@
-import { cacheKey } from '../cache/keys.js';
-import { kGetSync, type CacheStore, type SyncReadable } from '../cache/types.js';
+import type { Request } from 'express';
+import { upstreamUnavailable, type CernSsoError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import type { SessionAuth } from './session-data.js';
+import { hashedId, readTime, storeOf, withTimeout, writeTime } from './store-entries.js';
 
 /**
  * Back-channel logout across instances: the instance that receives Keycloak's logout token writes
- * a marker in the shared cache; every instance checks the markers when a session is used.
+ * a marker in the app's express-session store; every instance checks the markers of a sign-in when
+ * its session is used.
+ *
+ * Why the session store (not the library's `cache`): it is shared by exactly the instances that
+ * share the sessions, nothing else (group data, search results) is written there, so no amount of
+ * other data can evict a marker; and a signed-in request depends on it already (the sign-in record
+ * is read from it), so failing closed when it is down costs no extra availability.
+ *
  * A `sid` marker ends the sessions of that Keycloak session; a `sub` marker ends every session of
- * that user that started before the logout.
+ * that user that started at or before the logout (the token's `iat`).
  */
 export interface LogoutMarkers {
   /**
-   * Writes the markers and reads them back.
+   * Writes the markers of a logout at `at` (epoch ms) and reads them back.
    *
-   * @throws LogoutNotRecordedError when the store did not keep them (a store that swallows
-   * write errors, e.g. `redisCache()` during an outage), or the store's own error.
+   * @throws LogoutNotRecordedError when the store did not keep them (a store that swallows write
+   * errors), a {@link StoreTimeoutError}, or the store's own error.
    */
-  mark(target: { sid?: string | undefined; sub?: string | undefined }): Promise<void>;
+  record(
+    req: Request,
+    logout: { sid?: string | undefined; sub?: string | undefined; at: number },
+  ): Promise<void>;
   /**
-   * True when the session was logged out at the IdP. A failing cache counts as "not logged out".
-   * Synchronous with an in-process store: it runs on every request of a signed-in session.
+   * Resolves true when the sign-in was ended by a back-channel logout. Rejects when the store
+   * failed or did not answer within the timeout: the caller decides (see `logoutCheckFailure`).
    */
-  isLoggedOut(auth: SessionAuth): boolean | Promise<boolean>;
+  isLoggedOut(req: Request, auth: SessionAuth): Promise<boolean>;
+  /** Whether a logout token with this `iss` + `jti` was accepted before (within its age window). */
+  wasUsed(req: Request, iss: string, jti: string): Promise<boolean>;
+  /** Remembers an accepted logout token's `iss` + `jti` for `ttlMs`. */
+  remember(req: Request, iss: string, jti: string, ttlMs: number): Promise<void>;
 }
 
-/** The cache did not keep a logout marker: the logout did not happen on the other instances. */
+/** The store did not keep a logout marker: the logout did not happen on the other instances. */
 export class LogoutNotRecordedError extends Error {
   override readonly name = 'LogoutNotRecordedError';
 }
 
 /** Markers outlive any session: a session is at most this old when it is checked. */
-const MARKER_TTL_MS = 30 * 24 * 3600_000;
+export const LOGOUT_MARKER_TTL_MS = 30 * 24 * 3600_000;
 
-export function createLogoutMarkers(store: CacheStore & SyncReadable, logger: Logger): LogoutMarkers {
-  const sidKey = (sid: string) => cacheKey('logout-sid', sid);
-  const subKey = (sub: string) => cacheKey('logout-sub', sub);
-  // The keys of a sign-in never change: built once per (held, frozen) record, not per request.
-  const keysOf = new WeakMap<SessionAuth, { sid: string | undefined; sub: string }>();
-  const keys = (auth: SessionAuth) => {
-    let found = keysOf.get(auth);
+/** Entry ids: session ids are base64url without dots, record ids start `cern-sso.auth.`. */
+const SID_PREFIX = 'cern-sso.logout.sid.';
+const SUB_PREFIX = 'cern-sso.logout.sub.';
+const JTI_PREFIX = 'cern-sso.logout.jti.';
+
+interface MarkerIds {
+  sid: string | undefined;
+  sub: string;
+}
+
+export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
+  // The ids of a sign-in never change: hashed once per (held, frozen) record, not per request.
+  const idsOf = new WeakMap<SessionAuth, MarkerIds>();
+  const ids = (auth: SessionAuth): MarkerIds => {
+    let found = idsOf.get(auth);
     if (!found) {
-      found = { sid: auth.sid ? sidKey(auth.sid) : undefined, sub: subKey(auth.sub) };
-      keysOf.set(auth, found);
+      found = {
+        sid: auth.sid ? hashedId(SID_PREFIX, auth.sid) : undefined,
+        sub: hashedId(SUB_PREFIX, auth.sub),
+      };
+      idsOf.set(auth, found);
     }
     return found;
   };
-  const decide = (auth: SessionAuth, bySid: unknown, bySub: unknown): boolean =>
-    typeof bySid === 'number' || (typeof bySub === 'number' && bySub >= auth.loggedInAt);
-  const failed = (error: unknown): false => {
-    logger.warn(`could not check back-channel logout markers: ${describeError(error)}`);
-    return false;
-  };
-  const getSync = store[kGetSync];
+  const jtiId = (iss: string, jti: string) => hashedId(JTI_PREFIX, `${iss}\n${jti}`);
+
+  /** Writes `at` under `id` unless a later time is there already; then reads it back. */
+  async function markOne(req: Request, id: string, at: number): Promise<void> {
+    const store = storeOf(req);
+    const before = await withTimeout(readTime(store, id), timeoutMs, 'back-channel logout');
+    // A later logout recorded already (e.g. a delayed delivery of an older token) covers this one.
+    if (before !== undefined && before >= at) return;
+    await withTimeout(writeTime(store, id, at, LOGOUT_MARKER_TTL_MS), timeoutMs, 'back-channel logout');
+    // Some stores never reject a write: read the marker back. A concurrent later logout is as good.
+    // The caller answers 400 when this fails: Keycloak then knows the logout did not happen.
+    const stored = await withTimeout(readTime(store, id), timeoutMs, 'back-channel logout');
+    if (stored === undefined || stored < at) {
+      throw new LogoutNotRecordedError(
+        'the back-channel logout marker could not be written to the session store (is it reachable?)',
+      );
+    }
+  }
 
   return {
-    async mark({ sid, sub }) {
-      const at = Date.now();
-      const keys = [...(sid ? [sidKey(sid)] : []), ...(sub ? [subKey(sub)] : [])];
-      await Promise.all(keys.map((key) => store.set(key, at, MARKER_TTL_MS)));
-      // Some stores never reject a write (redisCache() turns an outage into a no-op): read the
-      // markers back. A marker at least as recent as ours (a concurrent logout) is as good.
-      // The caller answers 400 when this fails: Keycloak then knows the logout did not happen.
-      const stored = await Promise.all(keys.map((key) => store.get(key)));
-      if (!stored.every((value) => typeof value === 'number' && value >= at)) {
-        throw new LogoutNotRecordedError(
-          'the back-channel logout marker could not be written to the cache (is it reachable?)',
-        );
-      }
+    async record(req, { sid, sub, at }) {
+      const targets = [
+        ...(sid ? [hashedId(SID_PREFIX, sid)] : []),
+        ...(sub ? [hashedId(SUB_PREFIX, sub)] : []),
+      ];
+      await Promise.all(targets.map((id) => markOne(req, id, at)));
     },
 
-    isLoggedOut(auth) {
-      const { sid, sub } = keys(auth);
-      if (getSync) {
-        try {
-          return decide(auth, sid === undefined ? undefined : getSync(sid), getSync(sub));
-        } catch (error) {
-          return failed(error);
-        }
+    isLoggedOut(req, auth) {
+      const { sid, sub } = ids(auth);
+      let store;
+      try {
+        store = storeOf(req);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
-      return Promise.all([sid === undefined ? undefined : store.get(sid), store.get(sub)]).then(
-        ([bySid, bySub]) => decide(auth, bySid, bySub),
-        failed,
+      // Both reads at once: one store round trip of latency; no sid, no sid read.
+      const reads =
+        sid === undefined
+          ? readTime(store, sub).then((bySub) => decide(auth, undefined, bySub))
+          : Promise.all([readTime(store, sid), readTime(store, sub)]).then(([bySid, bySub]) =>
+              decide(auth, bySid, bySub),
+            );
+      return withTimeout(reads, timeoutMs, 'back-channel logout check');
+    },
+
+    async wasUsed(req, iss, jti) {
+      const store = storeOf(req);
+      return (
+        (await withTimeout(readTime(store, jtiId(iss, jti)), timeoutMs, 'logout token replay check')) !==
+        undefined
       );
     },
+
+    async remember(req, iss, jti, ttlMs) {
+      const store = storeOf(req);
+      await withTimeout(
+        writeTime(store, jtiId(iss, jti), Date.now(), ttlMs),
+        timeoutMs,
+        'logout token replay record',
+      );
+    },
+  };
+}
+
+/** A sid marker ends that Keycloak session whenever it began; a sub marker ends earlier sign-ins. */
+const decide = (auth: SessionAuth, bySid: number | undefined, bySub: number | undefined): boolean =>
+  bySid !== undefined || (bySub !== undefined && bySub >= auth.loggedInAt);
+
+/** How long a failing store is quiet in the log after a warning (the failure repeats per request). */
+const WARN_INTERVAL_MS = 60_000;
+
+/**
+ * What a signed-in request does when its logout markers could not be read (store failed or timed
+ * out): `'deny'` answers 503 (the error returned), `'allow'` lets it through signed in (undefined
+ * returned). Either way a warning is logged, at most once a minute with the count of the others.
+ */
+export function logoutCheckFailurePolicy(
+  mode: 'deny' | 'allow',
+  logger: Logger,
+): (error: unknown) => CernSsoError | undefined {
+  let lastWarnAt = -Infinity;
+  let quiet = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - lastWarnAt >= WARN_INTERVAL_MS) {
+      const others = quiet > 0 ? ` (${quiet} more since the last warning)` : '';
+      const outcome =
+        mode === 'deny'
+          ? 'signed-in requests answer 503'
+          : 'signed-in requests pass without the check (logoutCheckFailure: allow)';
+      logger.warn(
+        `could not check back-channel logout markers, ${outcome}: ${describeError(error)}${others}`,
+      );
+      lastWarnAt = now;
+      quiet = 0;
+    } else {
+      quiet++;
+    }
+    return mode === 'deny' ? upstreamUnavailable('Session store', error) : undefined;
   };
 }

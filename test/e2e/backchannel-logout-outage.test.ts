@@ -1,13 +1,14 @@
 /**
- * Back-channel logout with the logout markers in a real Redis that goes away: a logout that
- * could not be recorded must be answered 400 (OIDC Back-Channel Logout 1.0, 2.8), never 200,
- * although `redisCache()` turns a failed write into a silent no-op.
+ * Back-channel logout with the sessions (and so the logout markers) in a real Redis
+ * (connect-redis) that goes away: a logout that could not be recorded must be answered 400 (OIDC
+ * Back-Channel Logout 1.0, 2.8), never 200, and never hang although the client queues commands
+ * while disconnected.
  */
 import { randomUUID } from 'node:crypto';
+import { RedisStore } from 'connect-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisCache } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
-import { recordingLogger, startTestApp, type TestApp } from '../helpers/app.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
 import { redisAvailable, startRedis, type TestRedis, type TestRedisClient } from '../helpers/redis.js';
 
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -24,9 +25,8 @@ describe.skipIf(!redisAvailable())('back-channel logout while Redis is down', ()
     emulator = await startCernSsoEmulator();
     app = await startTestApp(emulator, {
       clientId: 'bcl-redis-app',
-      sso: {
-        cache: redisCache(client, { prefix: 'bcl:', commandTimeoutMs: 300, logger: recordingLogger() }),
-      },
+      sessionStore: new RedisStore({ client, prefix: 'bcl:sess:' }),
+      sso: { logoutCheckTimeoutMs: 300 },
     });
   });
   afterAll(async () => {
@@ -50,15 +50,22 @@ describe.skipIf(!redisAvailable())('back-channel logout while Redis is down', ()
       body: new URLSearchParams({ logout_token: token }).toString(),
     });
 
-  it('answers 200 and writes the marker while Redis is up', async () => {
+  it('answers 200 and writes the marker, with a 30-day TTL, next to the sessions', async () => {
     const sid = randomUUID();
     const response = await post(await logoutToken(sid));
     expect(response.status).toBe(200);
-    const markers = await client.keys('bcl:*logout-sid*');
+    const markers = await client.keys('bcl:sess:cern-sso.logout.sid.*');
     expect(markers.length).toBe(1);
+    const ttl = await client.ttl(markers[0] ?? '');
+    expect(ttl).toBeGreaterThan(30 * 24 * 3600 - 60);
+    expect(ttl).toBeLessThanOrEqual(30 * 24 * 3600);
+    // The token's jti is remembered for the replay window only (max age + 2 x clock tolerance).
+    const used = await client.keys('bcl:sess:cern-sso.logout.jti.*');
+    expect(used.length).toBe(1);
+    expect(await client.ttl(used[0] ?? '')).toBeLessThanOrEqual(300 + 2 * 30);
   });
 
-  it('answers 400 with a reason and logs a warning when the marker cannot be written', async () => {
+  it('answers 400 with a reason (after logoutCheckTimeoutMs, not a hang) and logs a warning when Redis is down', async () => {
     const token = await logoutToken(randomUUID());
     await redis.kill();
     app.logger.warn.mockClear();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { SignJWT, UnsecuredJWT, decodeProtectedHeader, generateKeyPair } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { TestBrowser } from '../helpers/browser.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
@@ -39,6 +39,7 @@ async function postLogoutToken(token: string | undefined): Promise<Response> {
 }
 
 describe('back-channel logout', () => {
+  // The emulator delivers tokens as Keycloak does (JOSE typ logout+jwt, a jti, sid and sub).
   it('a logout at the IdP ends the session in the app', async () => {
     const browser = await signedIn('jdoe');
     const other = await signedIn('mmartin');
@@ -225,5 +226,120 @@ describe('back-channel logout request bodies the form parser refuses', () => {
       error: 'invalid_request',
       error_description: expect.stringMatching(reason),
     });
+  });
+});
+
+describe('logout tokens: jti, replay, typ, claim types', () => {
+  it('a replayed token (same jti) is refused the second time, with its own reason', async () => {
+    const token = await logoutToken();
+    expect((await postLogoutToken(token)).status).toBe(200);
+    await expectRefused(token, /used before \(replayed jti\)/);
+    // The same jti in another (fresh) token is the same token as far as replay goes.
+    const { jti } = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+      jti: string;
+    };
+    await expectRefused(await logoutToken({ jti }), /replayed jti/);
+  });
+
+  it('two concurrent deliveries of one token: one 200, one 400', async () => {
+    const token = await logoutToken();
+    const statuses = (await Promise.all([postLogoutToken(token), postLogoutToken(token)])).map(
+      (r) => r.status,
+    );
+    expect(statuses.sort()).toEqual([200, 400]);
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['no jti', { jti: undefined }, /no jti claim/],
+    ['an empty jti', { jti: '' }, /no jti claim/],
+    ['a jti that is a number', { jti: 42 }, /no jti claim/],
+    ['a sid that is not a string', { sid: 42 }, /sid claim must be a non-empty string/],
+    [
+      'a sub that is an object',
+      { sid: undefined, sub: { id: 'jdoe' } },
+      /sub claim must be a non-empty string/,
+    ],
+    [
+      'an exp in the past (iat recent)',
+      { iat: nowSec() - 10, exp: nowSec() - 31 },
+      /invalid logout_token: .*"exp"/,
+    ],
+  ])('refuses a token with %s', async (_name, claims, reason) => {
+    await expectRefused(await logoutToken(claims), reason);
+  });
+
+  it.each(['logout+jwt', 'JWT', 'application/logout+jwt', 'Logout+JWT'])(
+    'accepts the JOSE header typ %s',
+    async (typ) => {
+      const token = await emulator.issueAccessToken('jdoe', {
+        clientId: 'bcl-app',
+        audience: 'bcl-app',
+        claims: { typ: 'Logout', sid: randomUUID(), events: { [EVENT]: {} }, scope: undefined },
+        header: { typ },
+      });
+      expect((await postLogoutToken(token)).status).toBe(200);
+    },
+  );
+
+  it.each(['at+jwt', 'secevent+jwt', 'constructor'])('refuses the JOSE header typ %s', async (typ) => {
+    const token = await emulator.issueAccessToken('jdoe', {
+      clientId: 'bcl-app',
+      audience: 'bcl-app',
+      claims: { typ: 'Logout', sid: randomUUID(), events: { [EVENT]: {} }, scope: undefined },
+      header: { typ },
+    });
+    await expectRefused(token, /JOSE header typ/);
+  });
+
+  it('a logout_token form field sent twice is refused', async () => {
+    const token = await logoutToken();
+    const response = await fetch(`${app.baseUrl}/oidc/backchannel-logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `logout_token=${token}&logout_token=${token}`,
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error_description: 'logout_token must be sent once' });
+  });
+});
+
+describe('a logout is recorded at the token iat', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a sub logout at iat T ends sign-ins made before T, not one made after T', async () => {
+    // Only Date is faked (timers and sockets stay real): sign-ins at chosen times, in the past
+    // so that no later test of this file signs in "before" the logout.
+    const t0 = Date.now() - 120_000;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(t0);
+    const before = await signedIn('mmartin');
+    vi.setSystemTime(t0 + 10_000);
+    const after = await signedIn('mmartin');
+    const iat = Math.floor((t0 + 5_000) / 1000);
+    const token = await emulator.issueAccessToken('mmartin', {
+      clientId: 'bcl-app',
+      audience: 'bcl-app',
+      claims: {
+        typ: 'Logout',
+        iat,
+        exp: iat + 120,
+        events: { [EVENT]: {} },
+        scope: undefined,
+        sid: undefined,
+      },
+    });
+    expect((await postLogoutToken(token)).status).toBe(200);
+    expect((await before.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT })).status).toBe(401);
+    expect((await after.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT })).status).toBe(200);
+  });
+
+  it('a sid logout ends that Keycloak session even if the token is dated before the sign-in', async () => {
+    const browser = await signedIn('lnguyen');
+    const [ssoSession] = emulator.sessions('lnguyen');
+    const token = await logoutToken({ sid: ssoSession?.sid, iat: nowSec() - 60 });
+    expect((await postLogoutToken(token)).status).toBe(200);
+    expect((await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT })).status).toBe(401);
   });
 });

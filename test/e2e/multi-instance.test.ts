@@ -17,6 +17,7 @@ const JSON_ACCEPT = { accept: 'application/json' };
 const MEMBERSHIP = '/api/v1.0/IdentityMembership';
 const API_TOKEN = '/auth/realms/cern/api-access/token';
 const TOKEN = '/auth/realms/cern/protocol/openid-connect/token';
+const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
   let redis: TestRedis;
@@ -120,6 +121,43 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
     await emulator.endSsoSessions('lnguyen');
     expect((await getJson(browser, `${a.url}/api/whoami`)).status).toBe(401);
     expect((await getJson(browser, `${b.url}/api/whoami`)).status).toBe(401);
+  });
+
+  it('a logout delivered to instance A is seen by instance B on the next request (markers in the session store)', async () => {
+    const browser = await signedIn('guest-anna');
+    // Both instances hold the sign-in in process before the logout.
+    expect((await getJson(browser, `${a.url}/api/whoami`)).status).toBe(200);
+    expect((await getJson(browser, `${b.url}/api/whoami`)).status).toBe(200);
+    const ssoSession = emulator.sessions('guest-anna').at(-1);
+    const logoutToken = await emulator.issueAccessToken('guest-anna', {
+      clientId: demoClient.clientId,
+      audience: demoClient.clientId,
+      expiresInSec: 120,
+      claims: { typ: 'Logout', sid: ssoSession?.sid, events: { [EVENT]: {} }, scope: undefined },
+      header: { typ: 'logout+jwt' },
+    });
+    const delivered = await fetch(`${a.url}/oidc/backchannel-logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: logoutToken }).toString(),
+    });
+    expect(delivered.status).toBe(200);
+    // B first: nothing but the shared session store can tell it.
+    expect((await getJson(browser, `${b.url}/api/whoami`)).status).toBe(401);
+    expect((await getJson(browser, `${a.url}/api/whoami`)).status).toBe(401);
+    // The same token delivered again (to B this time) is a replay.
+    const replay = await fetch(`${b.url}/oidc/backchannel-logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: logoutToken }).toString(),
+    });
+    expect(replay.status).toBe(400);
+    // The marker is a session-store key with a TTL; the library's cache holds no logout state.
+    const client = await redis.client();
+    const markers = await client.keys('myapp:sess:cern-sso.logout.sid.*');
+    expect(markers.length).toBeGreaterThan(0);
+    expect(await client.ttl(markers[0] ?? '')).toBeGreaterThan(29 * 24 * 3600);
+    expect(await client.keys('myapp:cache:*logout*')).toEqual([]);
   });
 
   it('membership of another login: admins only (anonymous 401, non-admin 403)', async () => {
