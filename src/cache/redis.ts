@@ -51,7 +51,7 @@ class RedisUnavailableError extends Error {
 
 /**
  * A {@link CacheStore} on a node-redis v5 client, for several instances sharing API tokens,
- * group data and logout markers. The library does not depend on `redis`: install it and pass
+ * group data and search results. The library does not depend on `redis`: install it and pass
  * a connected client.
  *
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * Where the library keeps API tokens, group data, search results and logout markers.
+ * Where the library keeps API tokens, group data and search results (logout markers live in the session store, where group data cannot evict them).
  * Keyv-compatible on purpose: a `Keyv` instance is a valid `CacheStore`.
  */
 export interface CacheStore {
@@ -23,7 +23,7 @@ export interface CacheStore {
 
 /**
  * Internal: a store that can answer a read synchronously (the in-process `memoryCache()`) has
- * this method, so checks made on every request (logout markers) skip the promise machinery.
+ * this method, so checks made on every request (a warm `requireGroup`) skip the promise machinery.
  */
 export const kGetSync = Symbol('express-cern-sso.getSync');
 
