@@ -1,5 +1,6 @@
 /**
- * Where the library keeps API tokens, group data and search results (logout markers live in the session store, where group data cannot evict them).
+ * Where the library keeps API tokens, group data and search results (logout markers live in the
+ * session store, where group data cannot evict them).
  * Keyv-compatible on purpose: a `Keyv` instance is a valid `CacheStore`.
  */
 export interface CacheStore {
