@@ -3,37 +3,33 @@ import * as client from 'openid-client';
 import { CernSsoError } from '../errors.js';
 import { describeError } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
-import { callbackState } from './callback-query.js';
-import { parseCookieHeader } from './cookie-header.js';
-import { SEALED_PREFIX, clearedLoginCookies, loginCookieId } from './login-cookies.js';
-import { openPendingLogin, type PendingLogin } from './login-seal.js';
+import { decideCallback } from './callback-login.js';
+import { clearedLoginCookies } from './login-cookies.js';
+import type { PendingLogin } from './login-seal.js';
 import { loginTransaction, type LoginTransaction } from './login-transaction.js';
 import { oauthFailure } from './oauth-errors.js';
 import { upstreamTextForLog } from './oauth-error-codes.js';
-import { safeReturnTo } from './return-to.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import { tokensFromResponse } from './tokens.js';
 import type { SessionAuth } from './session-data.js';
 import { regenerateSession, requireSession, saveSession } from './session-ops.js';
 import { stringList, type CernClaims } from './user.js';
 
-/**
- * Finds the pending login this callback belongs to: the sealed cookie named after the query's
- * `state`, which must open with one of our keys and hold exactly that `state`. Its cookies are
- * cleared whatever comes next (single use, on success and on failure).
- */
+/** The pending login of this callback; its cookies are cleared whatever comes next (single use). */
 async function takePendingLogin(
   req: Request,
   res: Response,
   transaction: LoginTransaction,
 ): Promise<PendingLogin> {
-  const state = callbackState(req.originalUrl);
-  const id = loginCookieId(state);
-  const sealed = parseCookieHeader(req.headers.cookie).get(`${SEALED_PREFIX}${id}`);
-  if (sealed !== undefined) res.append('Set-Cookie', clearedLoginCookies(transaction.cookies, id));
-  const login = await openPendingLogin(sealed, state, transaction.keys, Date.now(), transaction.ttlMs);
-  // Checked when stored, checked again: the cookie may come from an older version or key holder.
-  return { ...login, returnTo: safeReturnTo(login.returnTo) };
+  const { clear, outcome } = await decideCallback(
+    req.originalUrl,
+    req.headers.cookie,
+    transaction,
+    Date.now(),
+  );
+  if (clear !== undefined) res.append('Set-Cookie', clearedLoginCookies(transaction.cookies, clear));
+  if (!outcome.ok) throw outcome.error;
+  return outcome.login;
 }
 
 /**
