@@ -63,6 +63,8 @@ describe('the callback over HTTP, for any query and cookies', () => {
             .set('Accept', 'application/json');
           if (cookies.length > 0) call = call.set('Cookie', cookies.join('; '));
           const response = await call;
+          // Node itself refuses a request line over 16 KB (431), before the app: nothing to check.
+          if (response.status === 431) return;
           expect(response.status).toBeGreaterThanOrEqual(400);
           expect(response.status).toBeLessThan(500);
           expect(response.body).toMatchObject({ error: expect.stringMatching(/^ERR_LOGIN_/) as unknown });
