@@ -76,6 +76,11 @@ const routesSchema = z
 
 const positiveMs = z.number().int().positive();
 
+/** A key for the login cookie: long enough to be a key, not a password. */
+const cookieSecretValue = z
+  .string()
+  .min(32, 'must be at least 32 characters (e.g. the output of `openssl rand -base64 32`)');
+
 const loggerSchema = z.custom<Partial<Logger>>(
   (value) => typeof value === 'object' && value !== null,
   'must be a logger object with debug/info/warn/error methods',
@@ -127,6 +132,10 @@ export const ssoOptionsSchema = z
       .default('client_secret_basic'),
     clockToleranceSec: z.number().int().min(0).max(300).default(30),
     loginTimeoutMs: positiveMs.default(15 * MINUTE),
+    /** Key of the login cookie, or a list newest first (rotation); default: derived from clientSecret. */
+    cookieSecret: z
+      .union([cookieSecretValue, z.array(cookieSecretValue).min(1, 'must list at least one secret')])
+      .optional(),
     /** Bound of each session-store use of back-channel logout (the per-request check, recording). */
     logoutCheckTimeoutMs: positiveMs.max(60_000, 'must be at most 60000 (one minute)').default(2000),
     /** A signed-in request whose logout markers cannot be read: 503 (`deny`) or signed in (`allow`). */

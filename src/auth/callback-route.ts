@@ -1,40 +1,35 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import * as client from 'openid-client';
 import { CernSsoError } from '../errors.js';
 import { describeError } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
+import { decideCallback } from './callback-login.js';
+import { clearedLoginCookies } from './login-cookies.js';
+import type { PendingLogin } from './login-seal.js';
+import { loginTransaction, type LoginTransaction } from './login-transaction.js';
 import { oauthFailure } from './oauth-errors.js';
+import { upstreamTextForLog } from './oauth-error-codes.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import { tokensFromResponse } from './tokens.js';
-import type { PendingLogin, SessionAuth } from './session-data.js';
+import type { SessionAuth } from './session-data.js';
 import { regenerateSession, requireSession, saveSession } from './session-ops.js';
 import { stringList, type CernClaims } from './user.js';
 
-function loginStateError(message: string): CernSsoError {
-  return new CernSsoError('ERR_LOGIN_STATE', message, { status: 400 });
-}
-
-/** Finds and consumes (single use) the pending login this callback belongs to. */
-function takePendingLogin(req: Request, runtime: AuthRuntime): { state: string; login: PendingLogin } {
-  const session = requireSession(req);
-  const state = req.query.state;
-  if (typeof state !== 'string' || state.length === 0) {
-    throw loginStateError(
-      'The sign-in response is missing its "state" parameter. Please start the sign-in again.',
-    );
-  }
-  const pending = session.cernSsoLogins ?? {};
-  const login = pending[state];
-  if (!login) {
-    throw loginStateError(
-      'This sign-in link is unknown, expired or was already used (are cookies enabled?). Please start the sign-in again.',
-    );
-  }
-  session.cernSsoLogins = Object.fromEntries(Object.entries(pending).filter(([key]) => key !== state));
-  if (Date.now() - login.createdAt > runtime.config.loginTimeoutMs) {
-    throw loginStateError('The sign-in took too long and has expired. Please start the sign-in again.');
-  }
-  return { state, login };
+/** The pending login of this callback; its cookies are cleared whatever comes next (single use). */
+async function takePendingLogin(
+  req: Request,
+  res: Response,
+  transaction: LoginTransaction,
+): Promise<PendingLogin> {
+  const { clear, outcome } = await decideCallback(
+    req.originalUrl,
+    req.headers.cookie,
+    transaction,
+    Date.now(),
+  );
+  if (clear !== undefined) res.append('Set-Cookie', clearedLoginCookies(transaction.cookies, clear));
+  if (!outcome.ok) throw outcome.error;
+  return outcome.login;
 }
 
 /**
@@ -48,12 +43,21 @@ function callbackUrlWithQuery(req: Request, runtime: AuthRuntime): URL {
   return url;
 }
 
+/** For the log only: what the provider said about a refused sign-in, cut and cleaned. */
+function upstreamNote(cause: unknown): string {
+  if (!(cause instanceof client.AuthorizationResponseError)) return '';
+  const description = upstreamTextForLog(cause.error_description);
+  return description ? ` (the login service said: ${description})` : '';
+}
+
 /**
- * `GET /oidc/callback`: validates state, PKCE, nonce and `iss`, exchanges the code, regenerates
- * the session id (session fixation), stores the tokens server-side and redirects to `returnTo`.
+ * `GET /oidc/callback`: validates state, PKCE, nonce and `iss`, exchanges the code, then creates
+ * the session (a new id: session fixation), stores the tokens server-side and redirects to
+ * `returnTo`. This is the first moment anything is stored on the server for this browser.
  */
 export function callbackRoute(runtime: AuthRuntime): RequestHandler {
   const { logger } = runtime.config;
+  const transaction = loginTransaction(runtime);
   const loginPath = runtime.config.routes.login;
   const retryLink =
     loginPath === false ? undefined : { href: appPath(runtime, loginPath), text: 'Sign in again' };
@@ -71,13 +75,14 @@ export function callbackRoute(runtime: AuthRuntime): RequestHandler {
   };
   return async (req, res) => {
     try {
-      const { state, login } = takePendingLogin(req, runtime);
+      requireSession(req);
+      const login = await takePendingLogin(req, res, transaction);
       const config = await runtime.discovery.get();
       let response: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
       try {
         response = await client.authorizationCodeGrant(config, callbackUrlWithQuery(req, runtime), {
           pkceCodeVerifier: login.codeVerifier,
-          expectedState: state,
+          expectedState: login.state,
           expectedNonce: login.nonce,
           idTokenExpected: true,
         });
@@ -98,11 +103,9 @@ export function callbackRoute(runtime: AuthRuntime): RequestHandler {
       const sid = typeof claims.sid === 'string' ? claims.sid : undefined;
       if (sid) auth.sid = sid;
 
-      // New session id at login (OWASP session fixation), keeping other tabs' pending logins.
-      const otherLogins = requireSession(req).cernSsoLogins;
+      // A new session id at login (OWASP session fixation), whatever the browser had before.
       await regenerateSession(req);
       const session = requireSession(req);
-      if (otherLogins && Object.keys(otherLogins).length > 0) session.cernSsoLogins = otherLogins;
       warnAboutInsecureCookie(session.cookie.secure);
       // Tokens and claims go to a record of their own; the session only points to it.
       const signedIn = await runtime.records.create(req, auth);
@@ -121,7 +124,7 @@ export function callbackRoute(runtime: AuthRuntime): RequestHandler {
       const failure = toCernSsoError(error);
       if (failure.status >= 500)
         logger.error(`sign-in callback failed: ${describeError(failure.cause ?? failure)}`);
-      else logger.warn(`sign-in rejected: ${failure.message}`);
+      else logger.warn(`sign-in rejected: ${failure.message}${upstreamNote(failure.cause)}`);
       sendError(req, res, failure, retryLink);
     }
   };

@@ -1,10 +1,19 @@
 import type { Request, RequestHandler } from 'express';
 import * as client from 'openid-client';
 import { sendError, toCernSsoError } from '../respond.js';
+import { parseCookieHeader } from './cookie-header.js';
+import {
+  MAX_RETURN_TO_LENGTH,
+  clearedLoginCookies,
+  loginCookieId,
+  loginsToDrop,
+  pendingLoginCookies,
+} from './login-cookies.js';
+import { sealPendingLogin } from './login-seal.js';
+import { loginTransaction } from './login-transaction.js';
 import { safeReturnTo } from './return-to.js';
 import type { AuthRuntime } from './runtime.js';
-import { prunePendingLogins } from './session-data.js';
-import { requireSession, saveSession } from './session-ops.js';
+import { requireSession } from './session-ops.js';
 
 /** Optional authorization parameters a caller may pass through `/login?...`. */
 const PASSTHROUGH: Record<string, (value: string) => boolean> = {
@@ -23,22 +32,30 @@ function passthroughParameters(req: Request): Record<string, string> {
   return result;
 }
 
+function returnToOf(req: Request): string {
+  const returnTo = safeReturnTo(req.query.returnTo);
+  return returnTo.length > MAX_RETURN_TO_LENGTH ? '/' : returnTo;
+}
+
 /**
  * `GET /login?returnTo=/path`: starts the authorization-code flow with PKCE S256, `state` and
- * `nonce`. Each tab gets its own pending login (keyed by `state`), so parallel logins complete.
+ * `nonce`. The pending login goes to a sealed cookie of its own (one per tab, so parallel logins
+ * complete), never to the session: nothing is stored on the server before a successful callback.
  */
 export function loginRoute(runtime: AuthRuntime): RequestHandler {
+  const transaction = loginTransaction(runtime);
+  const { cookies: settings, ttlMs } = transaction;
   return async (req, res) => {
     try {
-      const session = requireSession(req);
+      // Only checks that express-session is mounted; the session is not touched (not stored).
+      requireSession(req);
       const config = await runtime.discovery.get();
       const codeVerifier = client.randomPKCECodeVerifier();
       const state = client.randomState();
       const nonce = client.randomNonce();
-      const now = Date.now();
-      const pending = prunePendingLogins(session.cernSsoLogins, now, runtime.config.loginTimeoutMs);
-      pending[state] = { codeVerifier, nonce, returnTo: safeReturnTo(req.query.returnTo), createdAt: now };
-      session.cernSsoLogins = pending;
+      const createdAt = Date.now();
+      const pending = { state, nonce, codeVerifier, returnTo: returnToOf(req), createdAt };
+      const sealed = await sealPendingLogin(pending, transaction.keys[0], ttlMs);
       const url = client.buildAuthorizationUrl(config, {
         ...passthroughParameters(req),
         redirect_uri: runtime.callbackUrl,
@@ -49,8 +66,9 @@ export function loginRoute(runtime: AuthRuntime): RequestHandler {
         code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
         code_challenge_method: 'S256',
       });
-      // The pending login must be stored before the browser comes back from Keycloak.
-      await saveSession(req);
+      const dropped = loginsToDrop(parseCookieHeader(req.headers.cookie), createdAt, ttlMs);
+      for (const id of dropped) res.append('Set-Cookie', clearedLoginCookies(settings, id));
+      res.append('Set-Cookie', pendingLoginCookies(settings, loginCookieId(state), sealed, createdAt));
       res.set('Cache-Control', 'no-store');
       res.redirect(302, url.href);
     } catch (error) {

@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { CernSsoError, upstreamUnavailable, type CernSsoErrorCode } from '../errors.js';
+import { authorizationErrorText, tokenErrorCode } from './oauth-error-codes.js';
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -38,7 +39,8 @@ export function isUpstreamOutage(error: unknown): boolean {
 
 /**
  * Maps an openid-client failure during an OAuth exchange to a `CernSsoError` with a message a
- * person understands. The OP's error code is kept (it holds no secret); tokens never are.
+ * person understands. Only known OAuth error codes are named, in our own words; free text from
+ * the provider or the URL (`error_description`) never reaches the message; tokens never do.
  */
 export function oauthFailure(
   error: unknown,
@@ -53,7 +55,7 @@ export function oauthFailure(
       denied ? 'ERR_LOGIN_DENIED' : code,
       denied
         ? 'The sign-in was cancelled or access to this application was denied.'
-        : `The CERN login service refused the sign-in (${error.error}).`,
+        : `The CERN login service refused the sign-in: ${authorizationErrorText(error.error)}.`,
       { status: denied ? 403 : 400, cause: error },
     );
   }
@@ -61,7 +63,7 @@ export function oauthFailure(
     const message =
       error.error === 'invalid_grant'
         ? `${what} failed: the authorization code or token is invalid, expired or was already used.`
-        : `${what} failed: the CERN login service answered "${error.error}".`;
+        : `${what} failed: the CERN login service answered "${tokenErrorCode(error.error)}".`;
     return new CernSsoError(code, message, { status: 400, cause: error });
   }
   return new CernSsoError(

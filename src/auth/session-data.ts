@@ -1,14 +1,6 @@
 import type {} from 'express-session';
 import type { CernClaims } from './user.js';
 
-/** A login in progress (one per browser tab), keyed by its `state`. */
-export interface PendingLogin {
-  codeVerifier: string;
-  nonce: string;
-  returnTo: string;
-  createdAt: number;
-}
-
 /** Tokens of a signed-in session. They never leave the server. */
 export interface SessionTokens {
   accessToken: string;
@@ -48,23 +40,5 @@ declare module 'express-session' {
   interface SessionData {
     /** Signed-in state managed by express-cern-sso: a pointer to its record. */
     cernSso?: SessionPointer;
-    /** Logins in progress managed by express-cern-sso, keyed by `state`. */
-    cernSsoLogins?: Record<string, PendingLogin>;
   }
-}
-
-/** At most this many parallel logins (tabs) per session; the oldest are dropped. */
-export const MAX_PENDING_LOGINS = 10;
-
-/** Drops expired logins and keeps the newest `MAX_PENDING_LOGINS - 1`, leaving room for one more. */
-export function prunePendingLogins(
-  pending: Record<string, PendingLogin> | undefined,
-  now: number,
-  ttlMs: number,
-): Record<string, PendingLogin> {
-  const live = Object.entries(pending ?? {})
-    .filter(([, login]) => now - login.createdAt < ttlMs)
-    .sort(([, a], [, b]) => b.createdAt - a.createdAt)
-    .slice(0, MAX_PENDING_LOGINS - 1);
-  return Object.fromEntries(live);
 }

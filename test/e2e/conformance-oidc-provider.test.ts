@@ -10,6 +10,9 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import session, { type SessionData } from 'express-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CernSsoError, cernSso, requireAuth, type CernSso, type CernUser } from 'express-cern-sso';
+import { loginCookieKeys } from '../../src/auth/login-key.js';
+import { SEALED_PREFIX, loginCookieId } from '../../src/auth/login-cookies.js';
+import { sealPendingLogin } from '../../src/auth/login-seal.js';
 import { TestBrowser, type BrowserResponse, type Hop } from '../helpers/browser.js';
 import { startReferenceOp, type ReferenceOp } from '../helpers/oidc-provider.js';
 
@@ -191,9 +194,19 @@ class ConformanceBrowser extends TestBrowser {
 
   /** A fresh browser holding only a copy of this one's app session cookie. */
   withCopiedSessionCookie(cookie: string): ConformanceBrowser {
+    return this.withCopiedCookies(new Map([[SESSION_COOKIE, cookie]]));
+  }
+
+  /** A fresh browser holding only copies of the given app cookies. */
+  withCopiedCookies(cookies: ReadonlyMap<string, string>): ConformanceBrowser {
     const copy = new ConformanceBrowser();
-    copy.cookies.set(APP_HOST, new Map([[SESSION_COOKIE, cookie]]));
+    copy.cookies.set(APP_HOST, new Map(cookies));
     return copy;
+  }
+
+  /** The app's cookies (a copy), e.g. the login cookies before the callback. */
+  appCookies(): Map<string, string> {
+    return new Map(this.cookies.get(APP_HOST));
   }
 }
 
@@ -202,8 +215,8 @@ interface PendingCallback {
   authorizeUrl: URL;
   /** The OP's redirect back to our callback (the authorization response), not yet followed. */
   callbackUrl: URL;
-  /** The app session cookie before the callback (set by `/login`). */
-  preLoginCookie: string;
+  /** The app's cookies before the callback: the login cookies set by `/login`, no session. */
+  preLoginCookies: Map<string, string>;
   /** Every hop from the authorization request up to (excluding) the callback. */
   hops: Hop[];
 }
@@ -222,14 +235,18 @@ async function signInUntilCallback(
   app: TestApp,
   options: { login?: string; returnTo?: string } = {},
 ): Promise<PendingCallback> {
+  const sessionBefore = browser.sessionCookie();
   const start = await browser.request(
     `${app.url}/login?returnTo=${encodeURIComponent(options.returnTo ?? '/me')}`,
   );
   await start.arrayBuffer();
   expect(start.status).toBe(302);
   const authorizeUrl = new URL(start.headers.get('location') ?? '');
-  const preLoginCookie = browser.sessionCookie();
-  expect(preLoginCookie, '/login must store the pending login in the session').toBeDefined();
+  // Nothing stored on the server before the callback: no session (cookie), a sealed login cookie.
+  expect(browser.sessionCookie(), '/login must not create or change a session').toBe(sessionBefore);
+  const state = authorizeUrl.searchParams.get('state') ?? '';
+  expect(browser.cookie(APP_HOST, `${SEALED_PREFIX}${loginCookieId(state)}`)).toBeDefined();
+  const preLoginCookies = browser.appCookies();
 
   browser.stopBefore = (url) => url.startsWith(app.callbackUrl);
   try {
@@ -250,7 +267,7 @@ async function signInUntilCallback(
     return {
       authorizeUrl,
       callbackUrl: new URL(location, page.url),
-      preLoginCookie: preLoginCookie ?? '',
+      preLoginCookies,
       hops,
     };
   } finally {
@@ -291,16 +308,6 @@ function readSession(store: session.MemoryStore, sid: string): Promise<SessionDa
       if (error)
         reject(error instanceof Error ? error : new Error('session store failure', { cause: error }));
       else resolve(data ?? undefined);
-    });
-  });
-}
-
-function writeSession(store: session.MemoryStore, sid: string, data: SessionData): Promise<void> {
-  return new Promise((resolve, reject) => {
-    store.set(sid, data, (error?: unknown) => {
-      if (error)
-        reject(error instanceof Error ? error : new Error('session store failure', { cause: error }));
-      else resolve();
     });
   });
 }
@@ -434,12 +441,15 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     expect(me.aud).toBe(CLIENT_ID);
     expect(me.nonce).toBe(pending.authorizeUrl.searchParams.get('nonce'));
 
-    // Session fixation: a new session id at login, and the pre-login session is gone.
+    // The session is created at the callback; signing in again gives it a new id (fixation).
     const afterLogin = browser.sessionCookie();
     expect(afterLogin).toBeDefined();
-    expect(afterLogin).not.toBe(pending.preLoginCookie);
-    expect(await readSession(app.store, sessionIdOf(pending.preLoginCookie))).toBeUndefined();
-    await expectSignedOut(browser.withCopiedSessionCookie(pending.preLoginCookie), app);
+    await signIn(browser, app, { login: 'jdoe', returnTo: '/me' });
+    const afterSecondLogin = browser.sessionCookie();
+    expect(afterSecondLogin).toBeDefined();
+    expect(afterSecondLogin).not.toBe(afterLogin);
+    expect(await readSession(app.store, sessionIdOf(afterLogin ?? ''))).toBeUndefined();
+    await expectSignedOut(browser.withCopiedSessionCookie(afterLogin ?? ''), app);
     // The session cookie is HttpOnly and SameSite=Lax.
     const setCookie = browser.setCookieHeaders.filter(
       ({ host, header }) => host === APP_HOST && header.startsWith(`${SESSION_COOKIE}=`),
@@ -494,15 +504,22 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     expect(refusal.searchParams.get('error')).toBe('invalid_request');
     expect(refusal.searchParams.get('error_description')).toMatch(/PKCE/);
 
-    // ...and checks our code_verifier: a wrong verifier in the pending login fails the exchange.
-    const sid = sessionIdOf(browser.sessionCookie() ?? '');
-    const stored = await readSession(app.store, sid);
+    // ...and checks our code_verifier: a pending login (sealed with the app's key) with a wrong
+    // verifier fails the exchange.
     const state = params.get('state') ?? '';
-    const login = stored?.cernSsoLogins?.[state];
-    expect(login?.codeVerifier).toMatch(/^[A-Za-z0-9_-]{43,128}$/);
-    if (!stored || !login) throw new Error('pending login not found in the session store');
-    login.codeVerifier = 'x'.repeat(43);
-    await writeSession(app.store, sid, stored);
+    const [key] = loginCookieKeys({ clientSecret: CLIENT_SECRET });
+    const forged = await sealPendingLogin(
+      {
+        state,
+        nonce: params.get('nonce') ?? '',
+        codeVerifier: 'x'.repeat(43),
+        returnTo: '/me',
+        createdAt: Date.now(),
+      },
+      key,
+      60_000,
+    );
+    browser.cookies.get(APP_HOST)?.set(`${SEALED_PREFIX}${loginCookieId(state)}`, forged);
     const wrongVerifier = await browser.navigate(pending.callbackUrl.href, { headers: JSON_ACCEPT });
     expect(wrongVerifier.status).toBe(400);
     expect(JSON.parse(wrongVerifier.body)).toEqual({
@@ -516,36 +533,33 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     const { app } = main;
     const browser = new ConformanceBrowser();
     const pending = await signInUntilCallback(browser, app);
-    const preLoginSid = sessionIdOf(pending.preLoginCookie);
-    const preLoginSession = await readSession(app.store, preLoginSid);
-    if (!preLoginSession) throw new Error('pre-login session not found');
     const done = await browser.navigate(pending.callbackUrl.href);
     expect(done.status).toBe(200);
 
-    // A second browser with a copy of the pre-login cookie: that session was replaced at login.
-    const attacker = browser.withCopiedSessionCookie(pending.preLoginCookie);
+    // A second browser without the login cookie (it was cleared at the callback): unknown state.
+    const stranger = new ConformanceBrowser();
     expectHtmlError(
-      await attacker.navigate(pending.callbackUrl.href),
+      await stranger.navigate(pending.callbackUrl.href),
       400,
       /unknown, expired or was already used/,
     );
-    const asJson = await attacker.navigate(pending.callbackUrl.href, { headers: JSON_ACCEPT });
+    const asJson = await stranger.navigate(pending.callbackUrl.href, { headers: JSON_ACCEPT });
     expect(asJson.status).toBe(400);
     expect(JSON.parse(asJson.body)).toEqual({
       error: 'ERR_LOGIN_STATE',
       message: expect.stringMatching(/already used/) as unknown,
     });
 
-    // Even with the pre-login session restored (state, nonce and verifier valid again),
-    // the OP refuses the used code: 400 again, for browsers and for API clients.
-    await writeSession(app.store, preLoginSid, structuredClone(preLoginSession));
+    // Even with a copy of the login cookies taken before the callback (state, nonce and verifier
+    // valid again), the OP refuses the used code: 400 again, for browsers and for API clients.
+    const attacker = browser.withCopiedCookies(pending.preLoginCookies);
     expectHtmlError(
       await attacker.navigate(pending.callbackUrl.href),
       400,
       /authorization code or token is invalid, expired or was already used/,
     );
-    await writeSession(app.store, preLoginSid, structuredClone(preLoginSession));
-    const replayJson = await attacker.navigate(pending.callbackUrl.href, { headers: JSON_ACCEPT });
+    const replayer = browser.withCopiedCookies(pending.preLoginCookies);
+    const replayJson = await replayer.navigate(pending.callbackUrl.href, { headers: JSON_ACCEPT });
     expect(replayJson.status).toBe(400);
     expect(JSON.parse(replayJson.body)).toEqual({
       error: 'ERR_LOGIN_FAILED',

@@ -217,13 +217,20 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
       await redis.restart();
     }
     // Without persistence the sessions are gone, but the app works again: log in, check groups.
-    // Wait until both instances reach Redis again (a login writes the session to it).
+    // Wait until both instances reach Redis again (a completed login writes the session to it;
+    // /login alone stores nothing).
     const storesAgain = async () =>
       (
         await Promise.all(
-          [a.url, b.url].map(async (url) => (await fetch(`${url}/login`, { redirect: 'manual' })).status),
+          [a.url, b.url].map(async (url) => {
+            emulator.setAutoLogin('admin1');
+            const page = await new TestBrowser().navigate(`${url}/login?returnTo=%2Fapi%2Fwhoami`, {
+              headers: JSON_ACCEPT,
+            });
+            return page.status;
+          }),
         )
-      ).every((status) => status === 302);
+      ).every((status) => status === 200);
     await expect.poll(storesAgain, { timeout: 10_000, interval: 100 }).toBe(true);
     const again = await signedIn('admin1');
     expect((await getJson(again, `${a.url}/api/admins`)).status).toBe(200);

@@ -1,0 +1,87 @@
+import { EncryptJWT, errors, jwtDecrypt } from 'jose';
+import { loginStateError } from './login-state-error.js';
+
+/** A login in progress (one per browser tab), sealed into a cookie of its own. */
+export interface PendingLogin {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  returnTo: string;
+  /** Epoch ms at `/login`. */
+  createdAt: number;
+}
+
+/** Clock skew accepted between instances sharing the key (bounded: the lifetime is minutes). */
+export const LOGIN_CLOCK_TOLERANCE_SEC = 5;
+
+/** Longest sealed value read: a pending login with the longest `returnTo` is well under it. */
+const MAX_SEALED_LENGTH = 4096;
+
+const ALGORITHMS = { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] };
+
+/**
+ * Encrypts and integrity-protects a pending login (JWE, `dir` + `A256GCM`), expiring
+ * `ttlMs` after it was created.
+ */
+export function sealPendingLogin(login: PendingLogin, key: Uint8Array, ttlMs: number): Promise<string> {
+  return new EncryptJWT({ ...login })
+    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
+    .setIssuedAt(Math.floor(login.createdAt / 1000))
+    .setExpirationTime(Math.ceil((login.createdAt + ttlMs) / 1000))
+    .encrypt(key);
+}
+
+const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+
+/** Decrypts with the first key that fits; an expired token stops the search (it is genuine). */
+async function decrypt(sealed: string, keys: readonly Uint8Array[], now: number) {
+  let failure: unknown;
+  for (const key of keys) {
+    try {
+      return (
+        await jwtDecrypt(sealed, key, {
+          ...ALGORITHMS,
+          currentDate: new Date(now),
+          clockTolerance: LOGIN_CLOCK_TOLERANCE_SEC,
+          requiredClaims: ['exp'],
+        })
+      ).payload;
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw loginStateError('expired', error);
+      failure = error;
+    }
+  }
+  throw loginStateError('unknown', failure);
+}
+
+/**
+ * Opens the sealed pending login of a callback whose query carries `state`. Anything but a
+ * genuine, unexpired login for exactly this `state` is a 400 `ERR_LOGIN_STATE`, never a 500.
+ */
+export async function openPendingLogin(
+  sealed: string | undefined,
+  state: string,
+  keys: readonly Uint8Array[],
+  now: number,
+  ttlMs: number,
+): Promise<PendingLogin> {
+  if (sealed === undefined || sealed.length === 0 || sealed.length > MAX_SEALED_LENGTH) {
+    throw loginStateError('unknown');
+  }
+  const payload = await decrypt(sealed, keys, now);
+  const { nonce, codeVerifier, returnTo, createdAt } = payload;
+  if (
+    payload.state !== state ||
+    !nonEmpty(nonce) ||
+    !nonEmpty(codeVerifier) ||
+    typeof returnTo !== 'string' ||
+    typeof createdAt !== 'number' ||
+    !Number.isFinite(createdAt)
+  ) {
+    throw loginStateError('unknown');
+  }
+  // Our own clock decides, not only the token's whole-second `exp`.
+  if (createdAt > now + LOGIN_CLOCK_TOLERANCE_SEC * 1000) throw loginStateError('unknown');
+  if (now - createdAt > ttlMs) throw loginStateError('expired');
+  return { state, nonce, codeVerifier, returnTo, createdAt };
+}
