@@ -142,7 +142,10 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
         context.signedIn = signedIn;
         route();
       };
-      void markers.isLoggedOut(req, signedIn.auth).then(checked, uncheckable);
+      // Synchronous when this sign-in was checked within the last second (LOGOUT_RECHECK_MS).
+      const loggedOut = markers.isLoggedOut(req, signedIn.auth);
+      if (typeof loggedOut === 'boolean') checked(loggedOut);
+      else loggedOut.then(checked, uncheckable);
     };
     // The session store failing to give the tokens is an outage (503), not a sign-out.
     const failed = (error: unknown): void => {

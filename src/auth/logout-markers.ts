@@ -29,10 +29,12 @@ export interface LogoutMarkers {
     logout: { sid?: string | undefined; sub?: string | undefined; at: number },
   ): Promise<void>;
   /**
-   * Resolves true when the sign-in was ended by a back-channel logout. Rejects when the store
-   * failed or did not answer within the timeout: the caller decides (see `logoutCheckFailure`).
+   * True when the sign-in was ended by a back-channel logout. Synchronous `false` when this sign-in
+   * was checked less than {@link LOGOUT_RECHECK_MS} ago and no logout was recorded by this instance
+   * since. Rejects when the store failed or did not answer within the timeout: the caller decides
+   * (see `logoutCheckFailure`).
    */
-  isLoggedOut(req: Request, auth: SessionAuth): Promise<boolean>;
+  isLoggedOut(req: Request, auth: SessionAuth): boolean | Promise<boolean>;
   /** Whether a logout token with this `iss` + `jti` was accepted before (within its age window). */
   wasUsed(req: Request, iss: string, jti: string): Promise<boolean>;
   /** Remembers an accepted logout token's `iss` + `jti` for `ttlMs`. */
@@ -43,6 +45,14 @@ export interface LogoutMarkers {
 export class LogoutNotRecordedError extends Error {
   override readonly name = 'LogoutNotRecordedError';
 }
+
+/**
+ * How long a "not logged out" answer is reused for the same sign-in on this instance: a logout
+ * received by another instance is seen here within this bound; one received by this instance at
+ * once (recording it invalidates every reused answer). Saves two store reads per request of a
+ * busy session (bench/RESULTS.md, require-group).
+ */
+export const LOGOUT_RECHECK_MS = 1000;
 
 /** Markers outlive any session: a session is at most this old when it is checked. */
 export const LOGOUT_MARKER_TTL_MS = 30 * 24 * 3600_000;
@@ -72,6 +82,10 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
     return found;
   };
   const jtiId = (iss: string, jti: string) => hashedId(JTI_PREFIX, `${iss}\n${jti}`);
+  // Negative answers by sign-in (held records are shared, frozen objects: the WeakMap grows with
+  // them only), valid while no logout was recorded here since (`generation`).
+  const notLoggedOutAt = new WeakMap<SessionAuth, { at: number; generation: number }>();
+  let generation = 0;
 
   /** Writes `at` under `id` unless a later time is there already; then reads it back. */
   async function markOne(req: Request, id: string, at: number): Promise<void> {
@@ -92,14 +106,21 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
 
   return {
     async record(req, { sid, sub, at }) {
+      generation++;
       const targets = [
         ...(sid ? [hashedId(SID_PREFIX, sid)] : []),
         ...(sub ? [hashedId(SUB_PREFIX, sub)] : []),
       ];
       await Promise.all(targets.map((id) => markOne(req, id, at)));
+      // Checks that started while the markers were being written must not be reused either.
+      generation++;
     },
 
     isLoggedOut(req, auth) {
+      const now = Date.now();
+      const reused = notLoggedOutAt.get(auth);
+      if (reused && reused.generation === generation && now - reused.at < LOGOUT_RECHECK_MS) return false;
+      const startedIn = generation;
       const { sid, sub } = ids(auth);
       let store;
       try {
@@ -114,7 +135,10 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
           : Promise.all([readTime(store, sid), readTime(store, sub)]).then(([bySid, bySub]) =>
               decide(auth, bySid, bySub),
             );
-      return withTimeout(reads, timeoutMs, 'back-channel logout check');
+      return withTimeout(reads, timeoutMs, 'back-channel logout check').then((loggedOut) => {
+        if (!loggedOut) notLoggedOutAt.set(auth, { at: now, generation: startedIn });
+        return loggedOut;
+      });
     },
 
     async wasUsed(req, iss, jti) {

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import session from 'express-session';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  LOGOUT_RECHECK_MS,
   LOGOUT_MARKER_TTL_MS,
   LogoutNotRecordedError,
   createLogoutMarkers,
@@ -93,7 +94,9 @@ describe('logout markers in the session store', () => {
     vi.useFakeTimers();
     const hanging = new ForgetfulStore();
     hanging.get = () => undefined; // never calls back
-    const check = createLogoutMarkers(2000).isLoggedOut(requestOn(hanging), auth({ sid: 's' }));
+    const check = Promise.resolve(
+      createLogoutMarkers(2000).isLoggedOut(requestOn(hanging), auth({ sid: 's' })),
+    );
     const outcome = check.then(
       () => 'resolved',
       (error: unknown) => error,
@@ -103,6 +106,31 @@ describe('logout markers in the session store', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(await outcome).toBeInstanceOf(StoreTimeoutError);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a "not logged out" answer is reused for LOGOUT_RECHECK_MS, and never after this instance recorded a logout', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const store = new session.MemoryStore();
+    const req = requestOn(store);
+    const reads = vi.spyOn(store, 'get');
+    const instance = createLogoutMarkers(1000);
+    const other = createLogoutMarkers(1000); // another instance on the same store
+    const signIn = auth({ sid: 'sid-9' });
+    expect(await instance.isLoggedOut(req, signIn)).toBe(false);
+    const readsAfterFirst = reads.mock.calls.length;
+    // Within the window: answered synchronously, no store read.
+    expect(instance.isLoggedOut(req, signIn)).toBe(false);
+    expect(reads.mock.calls.length).toBe(readsAfterFirst);
+    // A logout recorded by another instance is seen once the window has passed...
+    await other.record(req, { sid: 'sid-9', at: Date.now() });
+    expect(instance.isLoggedOut(req, signIn)).toBe(false);
+    vi.setSystemTime(Date.now() + LOGOUT_RECHECK_MS);
+    expect(await instance.isLoggedOut(req, signIn)).toBe(true);
+    // ...and one recorded by this instance at once.
+    const again = auth({ sid: 'sid-10' });
+    expect(await instance.isLoggedOut(req, again)).toBe(false);
+    await instance.record(req, { sid: 'sid-10', at: Date.now() });
+    expect(await instance.isLoggedOut(req, again)).toBe(true);
   });
 
   it('a store that answers clears its timer (none left behind per request)', async () => {

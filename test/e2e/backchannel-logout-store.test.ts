@@ -5,9 +5,10 @@
  * one warning (`'allow'`), after at most `logoutCheckTimeoutMs`.
  */
 import session from 'express-session';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { memoryCache, type CacheStore, type CernSsoOptions } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { LOGOUT_RECHECK_MS } from '../../src/auth/logout-markers.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
@@ -24,6 +25,19 @@ afterAll(async () => {
   await Promise.all(apps.map((app) => app.close()));
   await emulator.close();
 });
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/**
+ * Moves the clock (Date only; sockets and timers stay real) past LOGOUT_RECHECK_MS: an instance
+ * reuses a "not logged out" answer that long, so its next request reads the markers again.
+ */
+function pastRecheck(): void {
+  const next = Date.now() + LOGOUT_RECHECK_MS + 1;
+  if (vi.isFakeTimers()) vi.setSystemTime(next);
+  else vi.useFakeTimers({ toFake: ['Date'], now: next });
+}
 
 /** An app registered for back-channel logout at the emulator. */
 async function startApp(
@@ -78,7 +92,7 @@ describe('a logout holds however much other data passes through the cache', () =
     expect(written.filter((key) => /logout/i.test(key))).toEqual([]);
   });
 
-  it('a second instance on the same session store sees the logout received by the first, at once', async () => {
+  it('a second instance on the same session store sees the logout received by the first within LOGOUT_RECHECK_MS; the first at once', async () => {
     const store = new session.MemoryStore();
     const first = await startApp('bcl-shared-store-app', { sessionStore: store });
     const browser = await signedIn(first, 'jdoe');
@@ -93,7 +107,11 @@ describe('a logout holds however much other data passes through the cache', () =
     const onSecond = () =>
       fetch(`${second.baseUrl}/api/me`, { headers: { ...JSON_ACCEPT, cookie: `app.sid=${cookie}` } });
     expect((await onSecond()).status).toBe(200); // the second instance holds the sign-in now
+    expect((await me(first, browser)).status).toBe(200);
     await emulator.endSsoSessions('jdoe'); // delivered to the first instance's URL
+    // The instance that recorded the logout drops its reused answers at once.
+    expect((await me(first, browser)).status).toBe(401);
+    pastRecheck();
     expect((await onSecond()).status).toBe(401);
   });
 });
@@ -119,6 +137,7 @@ describe.each(['fail', 'hang'] as const)('a session store whose marker reads %s'
     });
     const browser = await signedIn(app, 'jdoe');
     store.mode = mode;
+    pastRecheck();
     const down = await me(app, browser);
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -139,6 +158,7 @@ describe.each(['fail', 'hang'] as const)('a session store whose marker reads %s'
     });
     const browser = await signedIn(app, 'jdoe');
     store.mode = mode;
+    pastRecheck();
     for (let i = 0; i < 3; i++) {
       const response = await me(app, browser);
       expect(response.status).toBe(200);
