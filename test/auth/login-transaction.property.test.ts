@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { EncryptJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { CernSsoError } from '../../src/errors.js';
-import { bindingCookieName, bindingDigest, readBinding } from '../../src/auth/browser-binding.js';
+import { bindingCookieName, bindingDigest } from '../../src/auth/browser-binding.js';
 import { decideCallback } from '../../src/auth/callback-login.js';
 import { parseCookieHeader } from '../../src/auth/cookie-header.js';
 import { loginCookieKeys } from '../../src/auth/login-key.js';
@@ -178,7 +178,7 @@ describe('the callback decision (state + login cookie + binding), for any URL an
         const decision = await decideCallback(`/cb?state=${GENUINE.state}&code=c`, cookies, app, NOW);
         // Only the genuine value, first under the name of this scheme, is accepted: on https a
         // `cernsso_browser` cookie (which a sibling domain can toss) counts for nothing.
-        const bound = readBinding(parseCookieHeader(cookies), secure) === BINDING;
+        const bound = parseCookieHeader(cookies).get(bindingCookieName(secure)) === BINDING;
         expect(decision.outcome.ok).toBe(bound);
         expect(decision.clear).toBe(loginCookieId(GENUINE.state));
         if (!decision.outcome.ok) {
