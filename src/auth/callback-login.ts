@@ -1,4 +1,5 @@
 import { CernSsoError } from '../errors.js';
+import { bindingMatches, readBinding } from './browser-binding.js';
 import { callbackState } from './callback-query.js';
 import { parseCookieHeader } from './cookie-header.js';
 import { SEALED_PREFIX, loginCookieId } from './login-cookies.js';
@@ -16,8 +17,9 @@ export interface CallbackDecision {
 
 /**
  * Finds the pending login a callback belongs to: the sealed cookie named after the query's
- * `state`, which must open with one of our keys and hold exactly that `state`. Never throws:
- * anything else is a 400 `ERR_LOGIN_STATE`.
+ * `state`, which must open with one of our keys, hold exactly that `state`, and be bound to the
+ * browser-binding cookie the request carries (a genuine sealed cookie tossed in from a sibling
+ * domain is not). Never throws: anything else is a 400 `ERR_LOGIN_STATE`.
  */
 export async function decideCallback(
   url: string,
@@ -29,9 +31,13 @@ export async function decideCallback(
   try {
     const state = callbackState(url);
     const id = loginCookieId(state);
-    const sealed = parseCookieHeader(cookieHeader).get(`${SEALED_PREFIX}${id}`);
+    const cookies = parseCookieHeader(cookieHeader);
+    const sealed = cookies.get(`${SEALED_PREFIX}${id}`);
     if (sealed !== undefined) clear = id;
     const login = await openPendingLogin(sealed, state, transaction.keys, now, transaction.ttlMs);
+    if (!bindingMatches(login.binding, readBinding(cookies, transaction.cookies.secure))) {
+      throw loginStateError('unbound');
+    }
     // Checked when stored, checked again: the cookie may come from an older version or key holder.
     return { clear, outcome: { ok: true, login: { ...login, returnTo: safeReturnTo(login.returnTo) } } };
   } catch (error) {

@@ -6,6 +6,7 @@ import { sendError, toCernSsoError } from '../respond.js';
 import { decideCallback } from './callback-login.js';
 import { clearedLoginCookies } from './login-cookies.js';
 import type { PendingLogin } from './login-seal.js';
+import { loginStateLogNote } from './login-state-error.js';
 import { loginTransaction, type LoginTransaction } from './login-transaction.js';
 import { oauthFailure } from './oauth-errors.js';
 import { upstreamTextForLog } from './oauth-error-codes.js';
@@ -124,7 +125,10 @@ export function callbackRoute(runtime: AuthRuntime): RequestHandler {
       const failure = toCernSsoError(error);
       if (failure.status >= 500)
         logger.error(`sign-in callback failed: ${describeError(failure.cause ?? failure)}`);
-      else logger.warn(`sign-in rejected: ${failure.message}${upstreamNote(failure.cause)}`);
+      else
+        logger.warn(
+          `sign-in rejected: ${failure.message}${upstreamNote(failure.cause)}${loginStateLogNote(failure)}`,
+        );
       sendError(req, res, failure, retryLink);
     }
   };

@@ -29,8 +29,8 @@ export function parseCookieHeader(header: unknown): Map<string, string> {
 
 export interface CookieAttributes {
   path: string;
-  /** Lifetime in seconds; 0 deletes the cookie. */
-  maxAgeSec: number;
+  /** Lifetime in seconds; 0 deletes the cookie; omitted: a session cookie (no `Max-Age`). */
+  maxAgeSec?: number;
   /** `Secure`: only sent over https (set when the app's `baseUrl` is https). */
   secure: boolean;
 }
@@ -47,12 +47,13 @@ export function setCookieHeader(name: string, value: string, attributes: CookieA
   if (!TOKEN.test(name) || !VALUE.test(value) || /[;\s]/.test(attributes.path)) {
     throw new TypeError(`invalid cookie ${name}`);
   }
-  const maxAge = Math.max(0, Math.ceil(attributes.maxAgeSec));
-  const parts = [`${name}=${value}`, `Path=${attributes.path}`, `Max-Age=${maxAge}`];
-  // Expires as well, for clients that ignore Max-Age; the epoch deletes at once.
-  parts.push(
-    `Expires=${maxAge === 0 ? new Date(0).toUTCString() : new Date(Date.now() + maxAge * 1000).toUTCString()}`,
-  );
+  const parts = [`${name}=${value}`, `Path=${attributes.path}`];
+  if (attributes.maxAgeSec !== undefined) {
+    const maxAge = Math.max(0, Math.ceil(attributes.maxAgeSec));
+    // Expires as well, for clients that ignore Max-Age; the epoch deletes at once.
+    const expires = maxAge === 0 ? new Date(0) : new Date(Date.now() + maxAge * 1000);
+    parts.push(`Max-Age=${maxAge}`, `Expires=${expires.toUTCString()}`);
+  }
   parts.push('HttpOnly', 'SameSite=Lax');
   if (attributes.secure) parts.push('Secure');
   return parts.join('; ');

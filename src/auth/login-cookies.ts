@@ -18,7 +18,8 @@ export const MAX_PENDING_LOGINS = 5;
 
 /**
  * Longest `returnTo` kept in the cookie (longer ones fall back to `/`): a sealed login stays
- * under 1.8 KB, so the callback's `Cookie` header stays under 9 KB even with five of them.
+ * under 1850 bytes, so the callback's `Cookie` header stays under 9.5 KB even with five of them
+ * and the browser-binding cookie.
  */
 export const MAX_RETURN_TO_LENGTH = 1024;
 

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import * as client from 'openid-client';
 import { sendError, toCernSsoError } from '../respond.js';
+import { bindingCookie, bindingDigest, newBinding, readBinding } from './browser-binding.js';
 import { parseCookieHeader } from './cookie-header.js';
 import {
   MAX_RETURN_TO_LENGTH,
@@ -41,6 +42,7 @@ function returnToOf(req: Request): string {
  * `GET /login?returnTo=/path`: starts the authorization-code flow with PKCE S256, `state` and
  * `nonce`. The pending login goes to a sealed cookie of its own (one per tab, so parallel logins
  * complete), never to the session: nothing is stored on the server before a successful callback.
+ * The login is bound to this browser by the browser-binding cookie (set here when missing).
  */
 export function loginRoute(runtime: AuthRuntime): RequestHandler {
   const transaction = loginTransaction(runtime);
@@ -54,7 +56,19 @@ export function loginRoute(runtime: AuthRuntime): RequestHandler {
       const state = client.randomState();
       const nonce = client.randomNonce();
       const createdAt = Date.now();
-      const pending = { state, nonce, codeVerifier, returnTo: returnToOf(req), createdAt };
+      const cookies = parseCookieHeader(req.headers.cookie);
+      // One binding per browser, shared by its tabs: kept whenever a well-formed one is present
+      // (a new one would strand the logins pending in other tabs).
+      const existing = readBinding(cookies, settings.secure);
+      const binding = existing ?? newBinding();
+      const pending = {
+        state,
+        nonce,
+        codeVerifier,
+        returnTo: returnToOf(req),
+        createdAt,
+        binding: bindingDigest(binding),
+      };
       const sealed = await sealPendingLogin(pending, transaction.keys[0], ttlMs);
       const url = client.buildAuthorizationUrl(config, {
         ...passthroughParameters(req),
@@ -66,8 +80,9 @@ export function loginRoute(runtime: AuthRuntime): RequestHandler {
         code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
         code_challenge_method: 'S256',
       });
-      const dropped = loginsToDrop(parseCookieHeader(req.headers.cookie), createdAt, ttlMs);
+      const dropped = loginsToDrop(cookies, createdAt, ttlMs);
       for (const id of dropped) res.append('Set-Cookie', clearedLoginCookies(settings, id));
+      if (existing === undefined) res.append('Set-Cookie', bindingCookie(binding, settings.secure));
       res.append('Set-Cookie', pendingLoginCookies(settings, loginCookieId(state), sealed, createdAt));
       res.set('Cache-Control', 'no-store');
       res.redirect(302, url.href);

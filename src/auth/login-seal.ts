@@ -9,6 +9,8 @@ export interface PendingLogin {
   returnTo: string;
   /** Epoch ms at `/login`. */
   createdAt: number;
+  /** Digest of the browser-binding cookie of the browser that started it (`bindingDigest`). */
+  binding: string;
 }
 
 /** Clock skew accepted between instances sharing the key (bounded: the lifetime is minutes). */
@@ -69,10 +71,12 @@ export async function openPendingLogin(
     throw loginStateError('unknown');
   }
   const payload = await decrypt(sealed, keys, now);
-  const { nonce, codeVerifier, returnTo, createdAt } = payload;
+  const { nonce, codeVerifier, returnTo, createdAt, binding } = payload;
   if (
     payload.state !== state ||
     !nonEmpty(nonce) ||
+    // A login sealed before browser binding existed has none: it cannot complete.
+    !nonEmpty(binding) ||
     !nonEmpty(codeVerifier) ||
     typeof returnTo !== 'string' ||
     typeof createdAt !== 'number' ||
@@ -83,5 +87,5 @@ export async function openPendingLogin(
   // Our own clock decides, not only the token's whole-second `exp`.
   if (createdAt > now + LOGIN_CLOCK_TOLERANCE_SEC * 1000) throw loginStateError('unknown');
   if (now - createdAt > ttlMs) throw loginStateError('expired');
-  return { state, nonce, codeVerifier, returnTo, createdAt };
+  return { state, nonce, codeVerifier, returnTo, createdAt, binding };
 }

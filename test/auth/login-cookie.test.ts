@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CernSsoError } from 'express-cern-sso';
 import { resolveSsoConfig } from '../../src/config.js';
+import {
+  bindingCookie,
+  bindingCookieName,
+  bindingDigest,
+  bindingMatches,
+  newBinding,
+  readBinding,
+} from '../../src/auth/browser-binding.js';
 import { setCookieHeader } from '../../src/auth/cookie-header.js';
 import type { OidcDiscovery } from '../../src/auth/discovery.js';
 import { LOGIN_KEY_INFO, LOGIN_KEY_SALT, loginCookieKeys } from '../../src/auth/login-key.js';
@@ -79,6 +87,72 @@ describe('login cookie settings from the options', () => {
   });
 });
 
+describe('the browser-binding cookie', () => {
+  it('on https: named __Host-cernsso_browser, Path=/, Secure, HttpOnly, SameSite=Lax, no Domain, a session cookie', () => {
+    expect(bindingCookieName(true)).toBe('__Host-cernsso_browser');
+    const value = newBinding();
+    expect(bindingCookie(value, true)).toBe(
+      `__Host-cernsso_browser=${value}; Path=/; HttpOnly; SameSite=Lax; Secure`,
+    );
+  });
+
+  it('on http (loopback development): cernsso_browser, without Secure (browsers refuse __Host- there)', () => {
+    expect(bindingCookieName(false)).toBe('cernsso_browser');
+    const value = newBinding();
+    expect(bindingCookie(value, false)).toBe(`cernsso_browser=${value}; Path=/; HttpOnly; SameSite=Lax`);
+  });
+
+  it('a new value is 16 random bytes, base64url (22 characters), different every time', () => {
+    const values = new Set(Array.from({ length: 100 }, newBinding));
+    expect(values.size).toBe(100);
+    for (const value of values) expect(value).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('on https only the __Host- name is read: a tossed cernsso_browser is ignored', () => {
+    const own = newBinding();
+    const tossed = newBinding();
+    const cookies = new Map([
+      ['cernsso_browser', tossed],
+      ['__Host-cernsso_browser', own],
+    ]);
+    expect(readBinding(cookies, true)).toBe(own);
+    expect(readBinding(new Map([['cernsso_browser', tossed]]), true)).toBeUndefined();
+    expect(readBinding(cookies, false)).toBe(tossed);
+    expect(readBinding(new Map([['__Host-cernsso_browser', own]]), false)).toBeUndefined();
+  });
+
+  it('a value of another shape is not a binding', () => {
+    for (const value of [
+      '',
+      'short',
+      `${'a'.repeat(22)}=`,
+      'a'.repeat(23),
+      `${'a'.repeat(21)}.`,
+      '__proto__',
+    ]) {
+      expect(readBinding(new Map([['__Host-cernsso_browser', value]]), true)).toBeUndefined();
+    }
+  });
+
+  it('matches only the value whose digest was sealed', () => {
+    const value = newBinding();
+    const digest = bindingDigest(value);
+    expect(digest).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(bindingMatches(digest, value)).toBe(true);
+    expect(bindingMatches(digest, newBinding())).toBe(false);
+    expect(bindingMatches(digest, undefined)).toBe(false);
+    expect(bindingMatches(undefined, value)).toBe(false);
+    expect(bindingMatches(value, value)).toBe(false);
+    expect(bindingMatches(`${digest}x`, value)).toBe(false);
+  });
+
+  it('the Set-Cookie builder without maxAgeSec makes a session cookie (no Max-Age, no Expires)', () => {
+    expect(setCookieHeader('n', 'v', { path: '/', secure: false })).toBe(
+      'n=v; Path=/; HttpOnly; SameSite=Lax',
+    );
+  });
+});
+
 describe('cookieSecret', () => {
   it('is validated: at least 32 characters, a non-empty list', () => {
     const short = (() => {
@@ -117,7 +191,14 @@ describe('cookieSecret', () => {
   });
 
   it('rotation: sealed with the old key, opened with [new, old], refused with [new]', async () => {
-    const login = { state: 's', nonce: 'n', codeVerifier: 'v', returnTo: '/', createdAt: 1_000_000 };
+    const login = {
+      state: 's',
+      nonce: 'n',
+      codeVerifier: 'v',
+      returnTo: '/',
+      createdAt: 1_000_000,
+      binding: bindingDigest('b'.repeat(22)),
+    };
     const [oldKey] = loginCookieKeys({ clientSecret: 'x', cookieSecret: SECRET_A });
     const sealed = await sealPendingLogin(login, oldKey, 60_000);
     const both = loginCookieKeys({ clientSecret: 'x', cookieSecret: [SECRET_B, SECRET_A] });

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { EncryptJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { CernSsoError } from '../../src/errors.js';
+import { bindingCookieName, bindingDigest } from '../../src/auth/browser-binding.js';
 import { decideCallback } from '../../src/auth/callback-login.js';
 import { parseCookieHeader } from '../../src/auth/cookie-header.js';
 import { loginCookieKeys } from '../../src/auth/login-key.js';
@@ -29,12 +30,20 @@ const transaction: LoginTransaction = {
   cookies: { callbackPath: '/oidc/callback', loginPath: '/login', secure: false, ttlMs: TTL },
   ttlMs: TTL,
 };
+/** The same app on https: the binding cookie is read under its `__Host-` name only. */
+const secureTransaction: LoginTransaction = {
+  ...transaction,
+  cookies: { ...transaction.cookies, secure: true },
+};
+/** The browser-binding cookie of the browser that started the genuine login. */
+const BINDING = 'GenuineBinding_0123-xy';
 const GENUINE: PendingLogin = {
   state: 'genuine-state-0123456789abcdefghijklmnopq',
   nonce: 'genuine-nonce-0123456789abcdefghijklmnopq',
   codeVerifier: 'genuine-verifier-0123456789abcdefghijklmnopq',
   returnTo: '/home',
   createdAt: NOW - 1000,
+  binding: bindingDigest(BINDING),
 };
 const genuineSealed = await sealPendingLogin(GENUINE, transaction.keys[0], TTL);
 const genuineName = `${SEALED_PREFIX}${loginCookieId(GENUINE.state)}`;
@@ -45,46 +54,100 @@ function expectLoginStateError(error: unknown): void {
   expect((error as CernSsoError).code).toBe('ERR_LOGIN_STATE');
 }
 
+/**
+ * `sealed` with one character changed ('A' <-> 'B'), never the last one of a segment: there the
+ * low bits of a base64url character may be padding that decoding ignores (the same bytes).
+ */
+function alteredAt(sealed: string, at: number): string {
+  // A JWE is ASCII: indexes are characters.
+  const positions = Array.from({ length: sealed.length - 1 }, (_, i) => i).filter(
+    (i) => sealed[i] !== '.' && sealed[i + 1] !== '.',
+  );
+  const index = positions[at % positions.length] ?? 0;
+  return sealed.slice(0, index) + (sealed[index] === 'A' ? 'B' : 'A') + sealed.slice(index + 1);
+}
+
 /** A query string from pairs: encoded (as a browser would) or raw (as an attacker may). */
 const queryString = fc.tuple(queryPairs, fc.boolean(), fc.boolean()).map(([pairs, raw, withGenuine]) => {
   const all: [string, string][] = withGenuine ? [['state', GENUINE.state], ...pairs] : pairs;
   return raw ? all.map(([name, value]) => `${name}=${value}`).join('&') : new URLSearchParams(all).toString();
 });
 
-/** Cookie headers: junk pairs, with the genuine cookie (intact, altered or misnamed) or not. */
+const BINDING_NAMES = [bindingCookieName(false), bindingCookieName(true)];
+
+/** A well-formed binding value that is not the genuine one. */
+const otherBinding = fc.stringMatching(/^[A-Za-z0-9_-]{22}$/).filter((value) => value !== BINDING);
+
+/**
+ * Binding cookies a request may carry: under either name (`cernsso_browser`, or
+ * `__Host-cernsso_browser`), the genuine value, another well-formed one, junk, or repeated.
+ */
+const bindingPairs: fc.Arbitrary<string[]> = fc.array(
+  fc
+    .tuple(
+      fc.constantFrom(...BINDING_NAMES),
+      fc.oneof(
+        { weight: 3, arbitrary: fc.constant(BINDING) },
+        { weight: 1, arbitrary: otherBinding },
+        { weight: 1, arbitrary: fc.constantFrom(`${BINDING} `, `"${BINDING}"`, BINDING.slice(1), '') },
+        { weight: 1, arbitrary: nastyValue },
+      ),
+    )
+    .map(([name, value]) => `${name}=${value}`),
+  { maxLength: 3 },
+);
+
+/**
+ * Cookie headers: junk pairs, with the genuine cookie (intact, altered or misnamed) or not, and
+ * binding cookies (right, wrong, misnamed, repeated or none), in any order.
+ */
 const cookieHeader = fc
   .tuple(
     fc.array(fc.tuple(fc.oneof(nastyString, fc.constant(genuineName)), nastyValue), { maxLength: 6 }),
-    fc.constantFrom('none', 'genuine', 'flipped', 'misnamed'),
+    fc.oneof(
+      { weight: 2, arbitrary: fc.constant('genuine') },
+      { weight: 1, arbitrary: fc.constantFrom('none', 'flipped', 'misnamed') },
+    ),
     fc.nat(),
+    fc.oneof(
+      // Often this browser's own binding first, under both names (so whatever the scheme), then
+      // anything: the accepting branch is reached often enough to check what it accepts.
+      {
+        weight: 2,
+        arbitrary: bindingPairs.map((rest) => [...BINDING_NAMES.map((n) => `${n}=${BINDING}`), ...rest]),
+      },
+      { weight: 1, arbitrary: bindingPairs },
+    ),
+    fc.boolean(),
   )
-  .map(([pairs, genuine, at]) => {
+  .map(([pairs, genuine, at, bindings, bindingsFirst]) => {
     const parts = pairs.map(([name, value]) => `${name}=${value}`);
-    const index = at % genuineSealed.length;
-    const flipped =
-      genuineSealed.slice(0, index) +
-      (genuineSealed[index] === 'A' ? 'B' : 'A') +
-      genuineSealed.slice(index + 1);
+    if (bindingsFirst) parts.unshift(...bindings);
+    else parts.push(...bindings);
+    const flipped = alteredAt(genuineSealed, at);
     if (genuine === 'genuine') parts.push(`${genuineName}=${genuineSealed}`);
     if (genuine === 'flipped') parts.push(`${genuineName}=${flipped}`);
     if (genuine === 'misnamed') parts.push(`${SEALED_PREFIX}${loginCookieId('other')}=${genuineSealed}`);
     return parts.join('; ');
   });
 
-describe('the callback decision (state + login cookie), for any URL and Cookie header', () => {
-  it('never throws, refuses with 400 ERR_LOGIN_STATE, and accepts only the genuine sealed state', async () => {
+describe('the callback decision (state + login cookie + binding), for any URL and Cookie header', () => {
+  it('never throws, refuses with 400 ERR_LOGIN_STATE, and accepts only the genuine sealed state of this browser', async () => {
     let accepted = 0;
     await fc.assert(
-      fc.asyncProperty(queryString, cookieHeader, async (query, cookies) => {
-        const decision = await decideCallback(`/oidc/callback?${query}`, cookies, transaction, NOW);
+      fc.asyncProperty(queryString, cookieHeader, fc.boolean(), async (query, cookies, secure) => {
+        const app = secure ? secureTransaction : transaction;
+        const decision = await decideCallback(`/oidc/callback?${query}`, cookies, app, NOW);
         if (!decision.outcome.ok) {
           expectLoginStateError(decision.outcome.error);
           return;
         }
-        // Accepted: exactly one state, the genuine one, and its intact cookie was sent.
+        // Accepted: exactly one state, the genuine one, its intact cookie was sent, and the
+        // binding read under the name of this scheme (the first one sent) is the genuine one.
         const params = new URLSearchParams(query);
         expect(params.getAll('state')).toEqual([GENUINE.state]);
         expect(parseCookieHeader(cookies).get(genuineName)).toBe(genuineSealed);
+        expect(parseCookieHeader(cookies).get(bindingCookieName(secure))).toBe(BINDING);
         expect(decision.outcome.login).toEqual(GENUINE);
         expect(decision.clear).toBe(loginCookieId(GENUINE.state));
         accepted++;
@@ -105,8 +168,32 @@ describe('the callback decision (state + login cookie), for any URL and Cookie h
     );
   });
 
+  it('the genuine state and login cookie, with a wrong or missing binding: never accepted', async () => {
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(bindingPairs, fc.boolean(), fc.boolean(), async (bindings, secure, sealedFirst) => {
+        const sealed = `${genuineName}=${genuineSealed}`;
+        const cookies = (sealedFirst ? [sealed, ...bindings] : [...bindings, sealed]).join('; ');
+        const app = secure ? secureTransaction : transaction;
+        const decision = await decideCallback(`/cb?state=${GENUINE.state}&code=c`, cookies, app, NOW);
+        // Only the genuine value, first under the name of this scheme, is accepted: on https a
+        // `cernsso_browser` cookie (which a sibling domain can toss) counts for nothing.
+        const bound = parseCookieHeader(cookies).get(bindingCookieName(secure)) === BINDING;
+        expect(decision.outcome.ok).toBe(bound);
+        expect(decision.clear).toBe(loginCookieId(GENUINE.state));
+        if (!decision.outcome.ok) {
+          expectLoginStateError(decision.outcome.error);
+          expect(decision.outcome.error.details).toEqual(['unbound']);
+          refused++;
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(refused).toBeGreaterThan(0);
+  });
+
   it('the genuine state and cookie are accepted, but not once expired', async () => {
-    const cookie = `${genuineName}=${genuineSealed}`;
+    const cookie = `${genuineName}=${genuineSealed}; ${bindingCookieName(false)}=${BINDING}`;
     const url = `/cb?state=${GENUINE.state}&code=c`;
     expect((await decideCallback(url, cookie, transaction, NOW)).outcome.ok).toBe(true);
     const late = await decideCallback(url, cookie, transaction, GENUINE.createdAt + TTL + 1);
@@ -151,9 +238,7 @@ describe('the login cookie opener, for any value and state', () => {
         await expect(openPendingLogin(genuineSealed, state, transaction.keys, NOW, TTL)).rejects.toThrow(
           CernSsoError,
         );
-        const index = at % genuineSealed.length;
-        const char = genuineSealed[index] === 'A' ? 'B' : 'A';
-        const altered = genuineSealed.slice(0, index) + char + genuineSealed.slice(index + 1);
+        const altered = alteredAt(genuineSealed, at);
         await expect(
           openPendingLogin(altered, GENUINE.state, transaction.keys, NOW, TTL),
         ).rejects.toMatchObject({ status: 400, code: 'ERR_LOGIN_STATE' });

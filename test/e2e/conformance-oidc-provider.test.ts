@@ -11,6 +11,7 @@ import session, { type SessionData } from 'express-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CernSsoError, cernSso, requireAuth, type CernSso, type CernUser } from 'express-cern-sso';
 import { loginCookieKeys } from '../../src/auth/login-key.js';
+import { BINDING_COOKIE, bindingDigest } from '../../src/auth/browser-binding.js';
 import { SEALED_PREFIX, loginCookieId } from '../../src/auth/login-cookies.js';
 import { sealPendingLogin } from '../../src/auth/login-seal.js';
 import { TestBrowser, type BrowserResponse, type Hop } from '../helpers/browser.js';
@@ -504,8 +505,8 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     expect(refusal.searchParams.get('error')).toBe('invalid_request');
     expect(refusal.searchParams.get('error_description')).toMatch(/PKCE/);
 
-    // ...and checks our code_verifier: a pending login (sealed with the app's key) with a wrong
-    // verifier fails the exchange.
+    // ...and checks our code_verifier: a pending login (sealed with the app's key, bound to this
+    // browser) with a wrong verifier fails the exchange.
     const state = params.get('state') ?? '';
     const [key] = loginCookieKeys({ clientSecret: CLIENT_SECRET });
     const forged = await sealPendingLogin(
@@ -515,6 +516,7 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
         codeVerifier: 'x'.repeat(43),
         returnTo: '/me',
         createdAt: Date.now(),
+        binding: bindingDigest(browser.cookie(APP_HOST, BINDING_COOKIE) ?? ''),
       },
       key,
       60_000,
@@ -550,8 +552,9 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
       message: expect.stringMatching(/already used/) as unknown,
     });
 
-    // Even with a copy of the login cookies taken before the callback (state, nonce and verifier
-    // valid again), the OP refuses the used code: 400 again, for browsers and for API clients.
+    // Even with a copy of the login and binding cookies taken before the callback (state, nonce
+    // and verifier valid again), the OP refuses the used code: 400 again, for browsers and for
+    // API clients.
     const attacker = browser.withCopiedCookies(pending.preLoginCookies);
     expectHtmlError(
       await attacker.navigate(pending.callbackUrl.href),
