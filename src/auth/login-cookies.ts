@@ -18,10 +18,11 @@ export const MAX_PENDING_LOGINS = 5;
 
 /**
  * Longest `returnTo` kept in the cookie (longer ones fall back to `/`): a sealed login stays
- * under 1850 bytes, so the callback's `Cookie` header stays under 9.5 KB even with five of them
- * and the browser-binding cookie.
+ * under 1200 bytes, so the callback's `Cookie` header stays under 6.2 KB even with five of them
+ * and the browser-binding cookie: below the 8 KB per header line of common proxies (nginx's
+ * default), with room for the app's own cookies.
  */
-export const MAX_RETURN_TO_LENGTH = 1024;
+export const MAX_RETURN_TO_LENGTH = 512;
 
 const ID = /^[A-Za-z0-9_-]{16}$/;
 const TIME = /^[0-9a-z]{1,11}$/;
