@@ -119,7 +119,7 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
     isLoggedOut(req, auth) {
       const now = Date.now();
       const reused = notLoggedOutAt.get(auth);
-      if (reused && reused.generation === generation && now - reused.at < LOGOUT_RECHECK_MS) return false;
+      if (reused?.generation === generation && now - reused.at < LOGOUT_RECHECK_MS) return false;
       const startedIn = generation;
       const { sid, sub } = ids(auth);
       let store;
