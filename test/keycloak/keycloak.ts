@@ -185,11 +185,25 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** Keycloak exited before it was ready (e.g. a port taken between choosing and binding it). */
+class ExitedDuringStart extends Error {}
+
 /**
  * Starts Keycloak with the CERN realm and resolves once it is ready and the realm answers;
- * rejects with the log's tail otherwise.
+ * rejects with the log's tail otherwise. A start where Keycloak exits at once (a free port taken
+ * by someone else in the meantime) is tried once more, on new ports; a start that hangs is not.
  */
 export async function startKeycloak(): Promise<RunningKeycloak> {
+  try {
+    return await startOnce();
+  } catch (error) {
+    if (!(error instanceof ExitedDuringStart)) throw error;
+    console.warn(`${error.message}\nTrying once more on other ports.`);
+    return startOnce();
+  }
+}
+
+async function startOnce(): Promise<RunningKeycloak> {
   const home = ensureKeycloakDistribution();
   // A fresh data folder per run: the realm is imported from the file, nothing survives a run.
   const data = join(home, 'data');
@@ -251,7 +265,8 @@ export async function startKeycloak(): Promise<RunningKeycloak> {
   const deadline = started + READY_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
+      process.removeListener('exit', killOnExit);
+      throw new ExitedDuringStart(
         `Keycloak exited during start (${String(child.exitCode ?? child.signalCode)}). Log ${logFile}:\n${logTail(logFile)}`,
       );
     }
