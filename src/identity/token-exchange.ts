@@ -28,6 +28,19 @@ export type TokenExchanger = (subjectToken: string, audience: string) => Promise
 const WHAT = 'The CERN token exchange endpoint';
 
 /**
+ * Keycloak's own codes for two cases, as its token endpoint really answers them (checked by the
+ * differential suite against Keycloak 26): an invalid, expired or revoked subject token is
+ * `invalid_request` "Invalid token" (not `invalid_token`), and a wrong client secret is a 401
+ * `unauthorized_client` (not `invalid_client`).
+ */
+function keycloakMeaning(rejection: OAuthRejection): string {
+  if (rejection.error === 'invalid_request' && rejection.description === 'Invalid token')
+    return 'invalid_token';
+  if (rejection.error === 'unauthorized_client' && rejection.status === 401) return 'invalid_client';
+  return rejection.error;
+}
+
+/**
  * What an OAuth error of the token endpoint means for an exchange. `invalid_client` is the
  * application's own configuration, not the user's fault, so it is a 500 (a 401 would make
  * guards send the user to a login that cannot help).
@@ -35,7 +48,7 @@ const WHAT = 'The CERN token exchange endpoint';
 function rejectionError(rejection: OAuthRejection, audience: string, cause: unknown): CernSsoError {
   const detail = rejection.description === '' ? '' : `: ${rejection.description}`;
   const reason = `${rejection.error}${detail}`;
-  switch (rejection.error) {
+  switch (keycloakMeaning(rejection)) {
     case 'invalid_grant':
     case 'invalid_token':
       return new CernSsoError(

@@ -32,21 +32,26 @@ function formDecode(value: string): string {
 }
 
 /**
+ * How a wrong secret of a known client is answered: Keycloak's token endpoint says
+ * `unauthorized_client` (401), and so does its revocation endpoint; introspection says `invalid_client`.
+ */
+export type WrongSecretError = 'invalid_client' | 'unauthorized_client';
+
+/**
  * Authenticates the calling client by `client_secret_basic` or `client_secret_post`.
- * Throws `invalid_client` (401) for unknown clients and wrong secrets.
+ * Throws `invalid_client` (401) for unknown clients, and `wrongSecret` (401) for a wrong secret.
  */
 export function authenticateClient(
   ctx: EmulatorContext,
   req: Request,
   body: Record<string, unknown>,
+  wrongSecret: WrongSecretError = 'invalid_client',
 ): EmulatorClient {
   const header = req.get('authorization');
   const bodyId = param(body, 'client_id');
   let clientId: string | undefined;
   let secret: string | undefined;
-  let basic = false;
   if (header !== undefined && /^Basic /i.test(header)) {
-    basic = true;
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     try {
@@ -54,27 +59,28 @@ export function authenticateClient(
       clientId = formDecode(decoded.slice(0, colon));
       secret = formDecode(decoded.slice(colon + 1));
     } catch {
-      throw invalidClient(true, 'Invalid client authentication header');
+      throw invalidClient('Invalid client authentication header');
     }
     if (param(body, 'client_secret') !== undefined) {
       throw new OAuthError(400, 'invalid_request', 'Multiple client authentication methods used');
     }
     if (bodyId !== undefined && bodyId !== clientId) {
-      throw invalidClient(true, 'client_id does not match the authenticated client');
+      throw invalidClient('client_id does not match the authenticated client');
     }
   } else {
     clientId = bodyId;
     secret = param(body, 'client_secret');
   }
-  if (clientId === undefined) throw invalidClient(basic, 'Missing parameter: client_id');
+  if (clientId === undefined) throw invalidClient('Missing parameter: client_id');
   const client = ctx.clients.get(clientId);
-  if (!client || secret === undefined || !safeEqual(secret, client.clientSecret)) {
-    throw invalidClient(basic, 'Invalid client or Invalid client credentials');
+  if (!client) throw invalidClient('Invalid client or Invalid client credentials');
+  if (secret === undefined || !safeEqual(secret, client.clientSecret)) {
+    throw invalidClient('Invalid client or Invalid client credentials', wrongSecret);
   }
   return client;
 }
 
-function invalidClient(basic: boolean, description: string): OAuthError {
-  const headers: Record<string, string> = basic ? { 'WWW-Authenticate': 'Basic realm="emulator"' } : {};
-  return new OAuthError(401, 'invalid_client', description, headers);
+/** Keycloak sends no `WWW-Authenticate` challenge with these 401s, even after Basic authentication. */
+function invalidClient(description: string, error: WrongSecretError = 'invalid_client'): OAuthError {
+  return new OAuthError(401, error, description);
 }

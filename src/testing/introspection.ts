@@ -50,7 +50,8 @@ export function introspectionRouter(ctx: EmulatorContext): Router {
   router.post(`${oidc}/revoke`, formParser, async (req, res) => {
     try {
       const body = formBody(req);
-      const client = authenticateClient(ctx, req, body);
+      // Keycloak's revocation endpoint, like its token endpoint, says unauthorized_client for a wrong secret.
+      const client = authenticateClient(ctx, req, body, 'unauthorized_client');
       const token = param(body, 'token');
       if (token === undefined) throw new OAuthError(400, 'invalid_request', 'Missing parameter: token');
       const refresh = await verifyRefreshToken(ctx, token);

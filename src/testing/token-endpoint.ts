@@ -147,8 +147,9 @@ async function tokenExchangeGrant(
   const audience = paramList(body, 'audience');
   if (audience.length === 0) throw new OAuthError(400, 'invalid_request', 'Missing parameter: audience');
   const subject = await verifyAccessToken(ctx, subjectToken);
+  // Keycloak 26 (standard token exchange) answers an invalid subject token with invalid_request.
   if (!subject || typeof subject.sub !== 'string')
-    throw new OAuthError(400, 'invalid_token', 'Invalid token');
+    throw new OAuthError(400, 'invalid_request', 'Invalid token');
   const subjectAud = typeof subject.aud === 'string' ? [subject.aud] : (subject.aud ?? []);
   // Keycloak: only a client the subject token was issued to (or for) may exchange it.
   if (subject.azp !== client.clientId && !subjectAud.includes(client.clientId)) {
@@ -226,7 +227,8 @@ async function tokenRequest(
   const grantType = param(body, 'grant_type');
   if (grantType === undefined)
     throw new OAuthError(400, 'invalid_request', 'Missing form parameter: grant_type');
-  const client = authenticateClient(ctx, req, body);
+  // Keycloak's token endpoint answers a known client's wrong secret with `unauthorized_client`.
+  const client = authenticateClient(ctx, req, body, 'unauthorized_client');
   switch (grantType) {
     case 'authorization_code':
       return authorizationCodeGrant(ctx, res, client, body);

@@ -135,6 +135,16 @@ describe('exchangeToken', () => {
     });
   });
 
+  it('a wrong client secret at the exchange (Keycloak: 401 unauthorized_client) is a 500 configuration error, not a 403', async () => {
+    const subject = await emulator.issueAccessToken('jdoe', { clientId: 'demo-app' });
+    const wrong = makeProvider(emulator, { clientSecret: 'not-the-secret' });
+    const error = await rejectionOf(wrong.identity.exchangeToken(subject, 'other-api'));
+    expect(error).toMatchObject({ code: 'ERR_TOKEN_EXCHANGE', status: 500 });
+    expect((error as Error).message).toMatch(/rejected the application's client credentials/);
+    expect((error as Error).message).not.toContain('not-the-secret');
+    await wrong.identity.close();
+  });
+
   it('a token of another client may not be exchanged: 403', async () => {
     const foreign = await emulator.issueAccessToken('jdoe', {
       clientId: 'someone-else',

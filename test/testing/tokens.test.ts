@@ -35,7 +35,7 @@ describe('client authentication', () => {
     expect(viaPost.status).toBe(200);
   });
 
-  it('rejects wrong, missing and mismatching credentials with 401 invalid_client', async () => {
+  it('rejects a known client with a wrong secret with 401 unauthorized_client, as Keycloak does', async () => {
     const wrong = await postForm(
       emu,
       TOKEN_PATH,
@@ -43,8 +43,9 @@ describe('client authentication', () => {
       basic('demo-app', 'nope'),
     );
     expect(wrong.status).toBe(401);
-    expect(wrong.body.error).toBe('invalid_client');
-    expect(wrong.response.headers.get('www-authenticate')).toMatch(/^Basic/);
+    expect(wrong.body.error).toBe('unauthorized_client');
+    // Keycloak sends no challenge with it, even after Basic authentication.
+    expect(wrong.response.headers.get('www-authenticate')).toBeNull();
     const post = await postForm(
       emu,
       TOKEN_PATH,
@@ -52,9 +53,41 @@ describe('client authentication', () => {
       {},
     );
     expect(post.status).toBe(401);
-    expect(post.body.error).toBe('invalid_client');
+    expect(post.body.error).toBe('unauthorized_client');
+    const noSecret = await postForm(
+      emu,
+      TOKEN_PATH,
+      { grant_type: 'client_credentials', client_id: 'demo-app' },
+      {},
+    );
+    expect(noSecret.status).toBe(401);
+    expect(noSecret.body.error).toBe('unauthorized_client');
+  });
+
+  it('a wrong secret: introspection says 401 invalid_client, revocation 401 unauthorized_client, as Keycloak does', async () => {
+    const introspection = await postForm(
+      emu,
+      `${TOKEN_PATH}/introspect`,
+      { token: 'x' },
+      basic('demo-app', 'nope'),
+    );
+    expect(introspection.status).toBe(401);
+    expect(introspection.body.error).toBe('invalid_client');
+    const revocation = await postForm(
+      emu,
+      '/protocol/openid-connect/revoke',
+      { token: 'x' },
+      basic('demo-app', 'nope'),
+    );
+    expect(revocation.status).toBe(401);
+    expect(revocation.body.error).toBe('unauthorized_client');
+    expect(revocation.response.headers.get('www-authenticate')).toBeNull();
+  });
+
+  it('rejects unknown, missing and mismatching clients with 401 invalid_client', async () => {
     const none = await postForm(emu, TOKEN_PATH, { grant_type: 'client_credentials' }, {});
     expect(none.status).toBe(401);
+    expect(none.body.error).toBe('invalid_client');
     const unknown = await postForm(
       emu,
       TOKEN_PATH,
@@ -62,6 +95,7 @@ describe('client authentication', () => {
       basic('ghost', 'x'),
     );
     expect(unknown.status).toBe(401);
+    expect(unknown.body.error).toBe('invalid_client');
     const mismatch = await postForm(emu, TOKEN_PATH, {
       grant_type: 'client_credentials',
       client_id: 'other-api',
@@ -296,8 +330,9 @@ describe('token exchange (RFC 8693)', () => {
     });
     expect(emptyAudience.status).toBe(400);
     const bad = await postForm(emu, TOKEN_PATH, { ...base, subject_token: 'nope', audience: 'other-api' });
+    // Keycloak 26's standard token exchange: an invalid subject token is invalid_request.
     expect(bad.status).toBe(400);
-    expect(bad.body.error).toBe('invalid_token');
+    expect(bad.body.error).toBe('invalid_request');
     const idAsSubject = await postForm(emu, TOKEN_PATH, {
       ...base,
       subject_token: tokens.id_token,
