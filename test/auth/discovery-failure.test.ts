@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { classifyDiscoveryFailure } from '../../src/auth/discovery-failure.js';
@@ -130,6 +131,54 @@ describe('classifyDiscoveryFailure on what openid-client throws', () => {
   it('anything unrecognised stays an outage (the safe, retrying answer)', () => {
     expect(classifyDiscoveryFailure('a string')).toEqual({ kind: 'outage', cause: 'unknown error' });
     expect(classifyDiscoveryFailure(new Error('odd'))).toEqual({ kind: 'outage', cause: 'Error' });
+  });
+});
+
+describe('classifyDiscoveryFailure on any status', () => {
+  it('a non-2xx status is an outage exactly when it means "later" (5xx, 429, 408)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 200, max: 599 }).filter((n) => n > 299),
+        (status) => {
+          const error = Object.assign(new Error('unexpected HTTP response status code'), {
+            code: 'OAUTH_RESPONSE_IS_NOT_CONFORM',
+            cause: new Response(null, { status }),
+          });
+          const transient = status >= 500 || status === 429 || status === 408;
+          expect(classifyDiscoveryFailure(error)).toEqual(
+            transient
+              ? { kind: 'outage', cause: `HTTP ${String(status)}` }
+              : { kind: 'misconfigured', reason: `answered HTTP ${String(status)}` },
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('whatever issuer a mismatching document claims, the answer is a misconfiguration', () => {
+    const claims = fc.oneof(
+      fc.string({ unit: 'grapheme' }),
+      fc.constantFrom('__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', '\r\nfake line'),
+      fc.anything(),
+    );
+    fc.assert(
+      fc.property(claims, (issuer) => {
+        const error = Object.assign(
+          new Error('discovered metadata issuer does not match the expected issuer'),
+          {
+            code: 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED',
+            cause: {
+              expected: 'https://auth.cern.ch/auth/realms/cern',
+              body: { issuer },
+              attribute: 'issuer',
+            },
+          },
+        );
+        expect(classifyDiscoveryFailure(error).kind).toBe('misconfigured');
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
