@@ -4,6 +4,7 @@
 export type CernSsoErrorCode =
   | 'ERR_CONFIG'
   | 'ERR_UPSTREAM_UNAVAILABLE'
+  | 'ERR_IDP_MISCONFIGURED'
   | 'ERR_LOGIN_FAILED'
   | 'ERR_LOGIN_STATE'
   | 'ERR_LOGIN_DENIED'
@@ -26,6 +27,8 @@ export interface CernSsoErrorOptions {
   cause?: unknown;
   /** Extra machine-readable details (e.g. the list of config problems). */
   details?: readonly string[];
+  /** Whether the message may be shown to the client. Default: true for 4xx and 503. */
+  expose?: boolean;
 }
 
 /**
@@ -48,7 +51,7 @@ export class CernSsoError extends Error {
     this.status = options.status ?? 500;
     this.statusCode = this.status;
     this.headers = options.headers ?? {};
-    this.expose = this.status < 500 || this.status === 503;
+    this.expose = options.expose ?? (this.status < 500 || this.status === 503);
     this.details = options.details ?? [];
   }
 }
@@ -67,6 +70,21 @@ export function upstreamUnavailable(
     headers: { 'Retry-After': String(retryAfterSec) },
     cause,
   });
+}
+
+/**
+ * The identity provider is misconfigured (the `issuer` option answers 404, or serves a document
+ * for another issuer): the app must be fixed, retrying will not help. Status 500, not 503: the
+ * fault is this application's configuration, so no `Retry-After` invites clients to come back,
+ * and monitoring counts it as the app's error. Not 502 either: that would blame Keycloak, and
+ * proxies treat 502 as a failed gateway. The message names no internals; the log says what to fix.
+ */
+export function idpMisconfigured(cause?: unknown): CernSsoError {
+  return new CernSsoError(
+    'ERR_IDP_MISCONFIGURED',
+    'Sign-in is misconfigured for this application; please tell its administrators.',
+    { status: 500, cause, expose: true },
+  );
 }
 
 export function isCernSsoError(error: unknown): error is CernSsoError {

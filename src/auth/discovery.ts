@@ -1,7 +1,8 @@
 import * as client from 'openid-client';
 import { isLoopbackHost } from '../config.js';
-import { upstreamUnavailable } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
+import { idpMisconfigured, upstreamUnavailable, type CernSsoError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { classifyDiscoveryFailure } from './discovery-failure.js';
 
 export interface DiscoveryOptions {
   issuer: string;
@@ -13,14 +14,28 @@ export interface DiscoveryOptions {
   logger: Logger;
   /** After a failed discovery, callers get 503 without a new attempt for this long. Default 2000. */
   retryDelayMs?: number;
+  /** The clock (ms since the epoch); tests inject one. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** A misconfigured issuer is rechecked at most this often (it will not fix itself sooner). */
+export const MISCONFIGURED_RECHECK_MS = 30_000;
+
+/** Where openid-client looks for the document (`<issuer>/.well-known/openid-configuration`). */
+function discoveryUrlOf(issuer: URL): string {
+  const url = new URL(issuer.href);
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  return url.href;
 }
 
 /** Lazily discovered, shared OpenID Provider configuration. */
 export interface OidcDiscovery {
   /**
    * The discovered configuration. Discovery runs on first use, concurrent callers share one
-   * request, and a failure rejects with a 503 `CernSsoError` and is retried on a later call
-   * (never sooner than `retryDelayMs`), so the app starts and recovers while Keycloak is down.
+   * request. An outage rejects with a 503 `CernSsoError` and is retried on a later call (never
+   * sooner than `retryDelayMs`), so the app starts and recovers while Keycloak is down. A
+   * misconfigured issuer (4xx, not a discovery document, another issuer) rejects with a 500
+   * `ERR_IDP_MISCONFIGURED`, logged as an error, and is rechecked at most every 30 s.
    */
   get(): Promise<client.Configuration>;
   /** A hand-built configuration for another token endpoint (e.g. Keycloak's `api-access`). */
@@ -40,6 +55,8 @@ function allowHttpForLoopback(config: client.Configuration, url: URL): void {
 export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
   const issuerUrl = new URL(options.issuer);
   const retryDelayMs = options.retryDelayMs ?? 2000;
+  const now = options.now ?? Date.now;
+  const discoveryUrl = discoveryUrlOf(issuerUrl);
   const timeoutSec = Math.max(1, Math.ceil(options.httpTimeoutMs / 1000));
   const clientAuth =
     options.tokenEndpointAuthMethod === 'client_secret_post'
@@ -53,7 +70,32 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
   let configuration: client.Configuration | undefined;
   let inFlight: Promise<client.Configuration> | undefined;
   let lastFailureAt = 0;
-  let lastError: unknown;
+  /** How long the last failure is answered from memory, and the error it is answered with. */
+  let lastFailure: { holdMs: number; error: (retryAfterSec: number) => CernSsoError } | undefined;
+
+  /** Classifies, logs (naming the URL and the cause) and remembers a failed discovery. */
+  function failed(error: unknown): CernSsoError {
+    lastFailureAt = now();
+    const failure = classifyDiscoveryFailure(error);
+    if (failure.kind === 'misconfigured') {
+      options.logger.error(
+        `sign-in is misconfigured: the issuer ${options.issuer} ${failure.reason} at ${discoveryUrl}: ` +
+          'check the `issuer` option (CERN: https://auth.cern.ch/auth/realms/cern); ' +
+          `rechecked in ${String(MISCONFIGURED_RECHECK_MS / 1000)} s`,
+      );
+      lastFailure = { holdMs: MISCONFIGURED_RECHECK_MS, error: () => idpMisconfigured(error) };
+    } else {
+      options.logger.warn(
+        `OpenID Provider discovery at ${discoveryUrl} failed (${failure.cause}); ` +
+          `retrying in ${String(retryDelayMs)} ms`,
+      );
+      lastFailure = {
+        holdMs: retryDelayMs,
+        error: (retryAfterSec) => upstreamUnavailable('The CERN login service', error, retryAfterSec),
+      };
+    }
+    return lastFailure.error(Math.ceil(retryDelayMs / 1000) || 1);
+  }
 
   async function discover(): Promise<client.Configuration> {
     // The config schema only lets plain http through for loopback issuers (the local emulator).
@@ -68,20 +110,17 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
       options.logger.info(`OpenID Provider discovered at ${options.issuer}`);
       return discovered;
     } catch (error) {
-      lastFailureAt = Date.now();
-      lastError = error;
-      options.logger.warn(`OpenID Provider discovery at ${options.issuer} failed: ${describeError(error)}`);
-      throw upstreamUnavailable('The CERN login service', error, Math.ceil(retryDelayMs / 1000) || 1);
+      throw failed(error);
     }
   }
 
   function get(): Promise<client.Configuration> {
     if (configuration) return Promise.resolve(configuration);
     if (inFlight) return inFlight;
-    const sinceFailure = Date.now() - lastFailureAt;
-    if (sinceFailure < retryDelayMs) {
+    const sinceFailure = now() - lastFailureAt;
+    if (lastFailure && sinceFailure < lastFailure.holdMs) {
       const retryAfter = Math.max(1, Math.ceil((retryDelayMs - sinceFailure) / 1000));
-      return Promise.reject(upstreamUnavailable('The CERN login service', lastError, retryAfter));
+      return Promise.reject(lastFailure.error(retryAfter));
     }
     inFlight = discover().finally(() => {
       inFlight = undefined;
