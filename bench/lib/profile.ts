@@ -25,7 +25,7 @@ export function readProfile(path: string): CpuProfile {
 
 /** `src/cache/keys.ts`, `node_modules/express-session/index.js`, `node:internal/timers`... */
 export function shortUrl(url: string): string {
-  return url.replace(/^file:\/\//, '').replace(/^.*\/(node_modules\/|src\/|bench\/)/, '$1');
+  return url.replace(/^file:\/\//, '').replace(/^.*\/(node_modules\/|src\/|dist\/|bench\/)/, '$1');
 }
 
 export function frameLabel(node: ProfileNode): string {
