@@ -23,8 +23,13 @@ export class KeycloakAdmin {
   }
 
   /** One admin API call on the `cern` realm; resolves to the parsed JSON body, if any. */
-  async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(`${this.keycloak.baseUrl}/admin/realms/cern${path}`, {
+  call(method: string, path: string, body?: unknown): Promise<unknown> {
+    return this.realmsCall(method, `/cern${path}`, body);
+  }
+
+  /** One call under `/admin/realms` (`path` starts after it, e.g. `/cern/clients`, or '' to create a realm). */
+  async realmsCall(method: string, path: string, body?: unknown): Promise<unknown> {
+    const response = await fetch(`${this.keycloak.baseUrl}/admin/realms${path}`, {
       method,
       headers: {
         authorization: `Bearer ${await this.token()}`,

@@ -15,6 +15,7 @@ import { CernSsoError, cernSso, requireAuth, type CernSso } from 'express-cern-s
 import { recordingLogger, type RecordingLogger } from '../helpers/app.js';
 import type { BrowserResponse, TestBrowser } from '../helpers/browser.js';
 import type { KeycloakInfo } from './keycloak.js';
+import { KeycloakAdmin } from './admin.js';
 
 export const APP_HOST = 'localhost';
 export const SESSION_COOKIE = 'app.sid';
@@ -102,38 +103,18 @@ export async function startFlowApp(options: {
 
 /** The admin REST API of any realm (the shared `KeycloakAdmin` speaks to `cern` only). */
 export class RealmAdmin {
-  constructor(
-    private readonly keycloak: KeycloakInfo,
-    readonly realm: string,
-  ) {}
+  private readonly admin: KeycloakAdmin;
 
-  private async token(): Promise<string> {
-    const response = await fetch(`${this.keycloak.baseUrl}/realms/master/protocol/openid-connect/token`, {
-      method: 'POST',
-      body: new URLSearchParams({
-        grant_type: 'password',
-        client_id: 'admin-cli',
-        username: this.keycloak.adminUsername,
-        password: this.keycloak.adminPassword,
-      }),
-    });
-    if (!response.ok) throw new Error(`admin token: ${response.status} ${await response.text()}`);
-    return ((await response.json()) as { access_token: string }).access_token;
+  constructor(
+    keycloak: KeycloakInfo,
+    readonly realm: string,
+  ) {
+    this.admin = new KeycloakAdmin(keycloak);
   }
 
   /** One call under `/admin/realms` (`path` starts after it, e.g. `/cern/clients`). */
-  async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(`${this.keycloak.baseUrl}/admin/realms${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${await this.token()}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`admin ${method} ${path}: ${response.status} ${text}`);
-    return text ? (JSON.parse(text) as unknown) : undefined;
+  call(method: string, path: string, body?: unknown): Promise<unknown> {
+    return this.admin.realmsCall(method, path, body);
   }
 
   /** Registers the callbacks (and post-logout URIs) of every app on `clientId`, all at once. */
