@@ -27,7 +27,7 @@ export class KeycloakAdmin {
     return this.realmsCall(method, `/cern${path}`, body);
   }
 
-  /** One call under `/admin/realms` (`path` starts after it, e.g. `/cern/clients`, or '' to create a realm). */
+  /** One call under `/admin/realms`: `path` starts after it (`/cern/clients`; '' creates a realm). */
   async realmsCall(method: string, path: string, body?: unknown): Promise<unknown> {
     const response = await fetch(`${this.keycloak.baseUrl}/admin/realms${path}`, {
       method,
