@@ -10,8 +10,8 @@ import session from 'express-session';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { BINDING_COOKIE, bindingCookieName } from '../../src/auth/browser-binding.js';
-import { SEALED_PREFIX, loginCookieId } from '../../src/auth/login-cookies.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { loginSteps, sealedName } from '../helpers/login-steps.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -55,31 +55,10 @@ function sessionCount(): Promise<number> {
   });
 }
 
-/** `GET /login` in `browser`: the authorize URL it redirects to. */
-async function startLogin(browser: TestBrowser, base = app.baseUrl, returnTo = '/api/me'): Promise<URL> {
-  const response = await browser.request(`${base}/login?returnTo=${encodeURIComponent(returnTo)}`);
-  expect(response.status).toBe(302);
-  return new URL(response.headers.get('location') ?? '');
-}
-
-/** The emulator's redirect back to the app for `login` (code, state, iss), not followed. */
-async function authorizeAs(login: string, authorizeUrl: URL): Promise<URL> {
-  emulator.setAutoLogin(login);
-  const response = await new TestBrowser().request(authorizeUrl.href);
-  expect(response.status).toBe(302);
-  emulator.setAutoLogin(false);
-  return new URL(response.headers.get('location') ?? '');
-}
-
-async function whoAmI(browser: TestBrowser, base = app.baseUrl): Promise<string | undefined> {
-  const response = await browser.request(`${base}/api/me`, { headers: JSON_ACCEPT });
-  if (response.status === 401) return undefined;
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { user: { login: string } }).user.login;
-}
-
-const sealedName = (authorize: URL): string =>
-  `${SEALED_PREFIX}${loginCookieId(authorize.searchParams.get('state') ?? '')}`;
+const { startLogin, authorizeAs, whoAmI } = loginSteps(
+  () => emulator,
+  () => app.baseUrl,
+);
 
 /** The app's cookies in `browser` (app and https app both run on `localhost`). */
 const appJar = (browser: TestBrowser): Map<string, string> => {

@@ -12,9 +12,10 @@ import { cernSso, type CernSso } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { BINDING_COOKIE, bindingDigest } from '../../src/auth/browser-binding.js';
 import { loginCookieKeys } from '../../src/auth/login-key.js';
-import { MARKER_PREFIX, SEALED_PREFIX, loginCookieId } from '../../src/auth/login-cookies.js';
+import { MARKER_PREFIX, SEALED_PREFIX } from '../../src/auth/login-cookies.js';
 import { sealPendingLogin } from '../../src/auth/login-seal.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { loginSteps, sealedName } from '../helpers/login-steps.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -58,31 +59,10 @@ function sessionIds(): Promise<string[]> {
   });
 }
 
-/** `GET /login` in `browser`: the authorize URL it redirects to. */
-async function startLogin(browser: TestBrowser, base = app.baseUrl, returnTo = '/api/me'): Promise<URL> {
-  const response = await browser.request(`${base}/login?returnTo=${encodeURIComponent(returnTo)}`);
-  expect(response.status).toBe(302);
-  return new URL(response.headers.get('location') ?? '');
-}
-
-/** The emulator's redirect back to the app for `login` (code, state, iss), not followed. */
-async function authorizeAs(login: string, authorizeUrl: URL): Promise<URL> {
-  emulator.setAutoLogin(login);
-  const response = await new TestBrowser().request(authorizeUrl.href);
-  expect(response.status).toBe(302);
-  emulator.setAutoLogin(false);
-  return new URL(response.headers.get('location') ?? '');
-}
-
-async function whoAmI(browser: TestBrowser, base = app.baseUrl): Promise<string | undefined> {
-  const response = await browser.request(`${base}/api/me`, { headers: JSON_ACCEPT });
-  if (response.status === 401) return undefined;
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { user: { login: string } }).user.login;
-}
-
-const sealedName = (authorize: URL): string =>
-  `${SEALED_PREFIX}${loginCookieId(authorize.searchParams.get('state') ?? '')}`;
+const { startLogin, authorizeAs, whoAmI } = loginSteps(
+  () => emulator,
+  () => app.baseUrl,
+);
 
 const appJar = (browser: TestBrowser): Map<string, string> =>
   browser.cookies.get('localhost') ?? new Map<string, string>();
