@@ -3,6 +3,7 @@ import { backchannelLogoutRoute } from './auth/backchannel-logout-route.js';
 import { callbackRoute } from './auth/callback-route.js';
 import { createOidcDiscovery } from './auth/discovery.js';
 import { loginRoute } from './auth/login-route.js';
+import { loginTransaction } from './auth/login-transaction.js';
 import { createLogoutMarkers, logoutCheckFailurePolicy, type LogoutMarkers } from './auth/logout-markers.js';
 import { logoutRoute } from './auth/logout-route.js';
 import { createRuntime, type AuthRuntime } from './auth/runtime.js';
@@ -39,8 +40,10 @@ function routeTable(runtime: AuthRuntime, markers: LogoutMarkers | undefined): R
     // Express answers HEAD with the GET route.
     if (method === 'GET') table.set(routeKey('HEAD', path), handlers);
   };
-  add('GET', routes.login, [loginRoute(runtime)]);
-  add('GET', routes.callback, [callbackRoute(runtime)]);
+  // One login transaction (cookie keys derived once) shared by the login and callback routes.
+  const transaction = loginTransaction(runtime);
+  add('GET', routes.login, [loginRoute(runtime, transaction)]);
+  add('GET', routes.callback, [callbackRoute(runtime, transaction)]);
   if (markers) add('POST', routes.backchannelLogout, backchannelLogoutRoute(runtime, markers));
   const logout = logoutRoute(runtime);
   add('GET', routes.logout, [logout]);

@@ -11,6 +11,7 @@ import {
   REDACTED,
   sanitizeLogText,
 } from '../src/untrusted-text.js';
+import { PROTOTYPE_NAMES } from './helpers/prototype-names.js';
 
 /** A real-looking JWT (header `{"alg":"RS256","typ":"JWT"}`). */
 const JWT =
@@ -20,8 +21,6 @@ const JWT_SHAPE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/;
 /** Anything that would end or fake a log line, or reorder what a reader sees. */
 // eslint-disable-next-line no-control-regex
 const LINE_BREAKING = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-
-const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'];
 
 /** Pieces attackers and upstream servers send, glued into arbitrary text. */
 const piece = fc.oneof(

@@ -7,7 +7,7 @@ import { decideCallback } from './callback-login.js';
 import { clearedLoginCookies } from './login-cookies.js';
 import type { PendingLogin } from './login-seal.js';
 import { loginStateLogNote } from './login-state-error.js';
-import { loginTransaction, type LoginTransaction } from './login-transaction.js';
+import type { LoginTransaction } from './login-transaction.js';
 import { oauthFailure } from './oauth-errors.js';
 import { upstreamTextForLog } from './oauth-error-codes.js';
 import { appPath, type AuthRuntime } from './runtime.js';
@@ -56,9 +56,8 @@ function upstreamNote(cause: unknown): string {
  * the session (a new id: session fixation), stores the tokens server-side and redirects to
  * `returnTo`. This is the first moment anything is stored on the server for this browser.
  */
-export function callbackRoute(runtime: AuthRuntime): RequestHandler {
+export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransaction): RequestHandler {
   const { logger } = runtime.config;
-  const transaction = loginTransaction(runtime);
   const loginPath = runtime.config.routes.login;
   const retryLink =
     loginPath === false ? undefined : { href: appPath(runtime, loginPath), text: 'Sign in again' };

@@ -11,7 +11,7 @@ import {
   pendingLoginCookies,
 } from './login-cookies.js';
 import { sealPendingLogin } from './login-seal.js';
-import { loginTransaction } from './login-transaction.js';
+import type { LoginTransaction } from './login-transaction.js';
 import { safeReturnTo } from './return-to.js';
 import type { AuthRuntime } from './runtime.js';
 import { requireSession } from './session-ops.js';
@@ -44,8 +44,7 @@ function returnToOf(req: Request): string {
  * complete), never to the session: nothing is stored on the server before a successful callback.
  * The login is bound to this browser by the browser-binding cookie (set here when missing).
  */
-export function loginRoute(runtime: AuthRuntime): RequestHandler {
-  const transaction = loginTransaction(runtime);
+export function loginRoute(runtime: AuthRuntime, transaction: LoginTransaction): RequestHandler {
   const { cookies: settings, ttlMs } = transaction;
   return async (req, res) => {
     try {

@@ -3,8 +3,9 @@
  * prototype names, unicode, control characters, URL tricks, huge and repeated values.
  */
 import fc from 'fast-check';
+import { PROTOTYPE_NAMES } from '../helpers/prototype-names.js';
 
-export const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'];
+export { PROTOTYPE_NAMES };
 
 const TRICKS = [
   '',

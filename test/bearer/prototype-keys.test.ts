@@ -11,12 +11,13 @@ import {
 import { demoClient, startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { recordingLogger } from '../helpers/app.js';
 import { call, decode, startApp, type Answer, type RunningApp } from './helpers.js';
+import { PROTOTYPE_NAMES as OBJECT_PROTOTYPE_NAMES } from '../helpers/prototype-names.js';
 
 /**
  * Names that resolve on any plain object through its prototype: a lookup keyed by a token's
  * header, claim names or values must never find them.
  */
-const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'prototype'];
+const PROTOTYPE_NAMES = [...OBJECT_PROTOTYPE_NAMES, 'prototype'];
 const AUDIENCE = 'my-api';
 
 let emulator: CernSsoEmulator;

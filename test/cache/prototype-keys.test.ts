@@ -6,9 +6,7 @@ import { redisCache } from '../../src/cache/redis.js';
 import type { CacheStore } from '../../src/cache/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
-
-/** Names that find `Object.prototype` members when used to index a plain object. */
-const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'];
+import { PROTOTYPE_NAMES } from '../helpers/prototype-names.js';
 
 /** Every store must treat prototype names as ordinary keys: a miss first, then what was stored. */
 async function checkStore(store: CacheStore): Promise<void> {

@@ -10,12 +10,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { PROTOTYPE_NAMES as OBJECT_PROTOTYPE_NAMES } from '../helpers/prototype-names.js';
 
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const CLIENT = 'bcl-property-app';
 const TOLERANCE_SEC = 30;
 const MAX_AGE_SEC = 300;
-const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'prototype'];
+const PROTOTYPE_NAMES = [...OBJECT_PROTOTYPE_NAMES, 'prototype'];
 
 let emulator: CernSsoEmulator;
 let app: TestApp;

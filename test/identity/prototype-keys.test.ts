@@ -5,9 +5,7 @@ import { CernSsoError } from '../../src/errors.js';
 import { userSearchHandler } from '../../src/identity/user-search-handler.js';
 import type { CernSsoEmulator } from '../../src/testing/index.js';
 import { makeProvider, rejectionOf, startEmulator, type ProviderSetup } from './helpers.js';
-
-/** Names that find `Object.prototype` members when used to index a plain object. */
-const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'];
+import { PROTOTYPE_NAMES } from '../helpers/prototype-names.js';
 
 let emulator: CernSsoEmulator;
 let setup: ProviderSetup;

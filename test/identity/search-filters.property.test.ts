@@ -14,8 +14,7 @@ import { createAuthzApiRouter } from '../../src/testing/authz/index.js';
 import { queryParams } from '../../src/testing/authz/query.js';
 import { startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
 import { silentLogger } from '../../src/logger.js';
-
-const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'];
+import { PROTOTYPE_NAMES } from '../helpers/prototype-names.js';
 
 /** Search text as people, attackers and broken clients send it. */
 const searchText = fc.oneof(

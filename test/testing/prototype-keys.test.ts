@@ -16,9 +16,7 @@ import {
   REDIRECT_URI,
   TOKEN_PATH,
 } from './helpers.js';
-
-/** Names that find `Object.prototype` members when used to index a plain object. */
-const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'];
+import { PROTOTYPE_NAMES } from '../helpers/prototype-names.js';
 
 let emu: CernSsoEmulator;
 let apiToken: string;

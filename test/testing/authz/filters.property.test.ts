@@ -5,8 +5,8 @@ import { compileFilters, FILTER_OPS } from '../../../src/testing/authz/filters.j
 import { IDENTITY_FIELDS, toIdentity } from '../../../src/testing/authz/identity-fields.js';
 import { seedGroups, seedUsers } from '../../../src/testing/index.js';
 import { startApi, type TestApi } from './helpers.js';
+import { PROTOTYPE_NAMES } from '../../helpers/prototype-names.js';
 
-const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'];
 const FIELDS = Object.keys(IDENTITY_FIELDS);
 const identities = seedUsers.slice(0, 50).map(toIdentity);
 
