@@ -29,6 +29,44 @@ export interface CernSsoErrorOptions {
   details?: readonly string[];
   /** Whether the message may be shown to the client. Default: true for 4xx and 503. */
   expose?: boolean;
+  /**
+   * The OAuth / RFC 6750 `error` code of the JSON answer, when the library code alone does not
+   * say it (e.g. `insufficient_scope` for a bearer request). Default: {@link oauthErrorFor}.
+   */
+  oauthError?: OAuthErrorCode;
+}
+
+/**
+ * The OAuth 2.0 (RFC 6749), RFC 6750, RFC 9470 and OpenID Connect `error` codes the library
+ * answers with, in the `error` member of every JSON error.
+ */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'insufficient_user_authentication'
+  | 'login_required'
+  | 'access_denied'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+/** The OAuth `error` code that goes with a library code (and status, for the generic ones). */
+export function oauthErrorFor(code: CernSsoErrorCode, status: number): OAuthErrorCode {
+  switch (code) {
+    case 'ERR_INVALID_TOKEN':
+      return 'invalid_token';
+    case 'ERR_UPSTREAM_UNAVAILABLE':
+      return 'temporarily_unavailable';
+    case 'ERR_NOT_AUTHENTICATED':
+    case 'ERR_SESSION_MISSING':
+    case 'ERR_SESSION_EXPIRED':
+      return 'login_required';
+    case 'ERR_FORBIDDEN':
+    case 'ERR_LOGIN_DENIED':
+      return 'access_denied';
+    default:
+      return status >= 500 ? 'server_error' : 'invalid_request';
+  }
 }
 
 /**
@@ -44,6 +82,8 @@ export class CernSsoError extends Error {
   readonly headers: Record<string, string>;
   readonly expose: boolean;
   readonly details: readonly string[];
+  /** The OAuth / RFC 6750 `error` code of the JSON answer (`invalid_token`, `server_error`...). */
+  readonly oauthError: OAuthErrorCode;
 
   constructor(code: CernSsoErrorCode, message: string, options: CernSsoErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -53,6 +93,7 @@ export class CernSsoError extends Error {
     this.headers = options.headers ?? {};
     this.expose = options.expose ?? (this.status < 500 || this.status === 503);
     this.details = options.details ?? [];
+    this.oauthError = options.oauthError ?? oauthErrorFor(code, this.status);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { CernSsoError } from './errors.js';
+import { CernSsoError, type CernSsoErrorCode } from './errors.js';
 
 /** True when the client is a browser asking for a page (explicit `text/html` in `Accept`). */
 export function wantsHtml(req: Request): boolean {
@@ -29,9 +29,31 @@ h1{font-size:1.3rem;margin-top:0;color:#0033a0}a{color:#0033a0}</style></head>
 <body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${action}</main></body></html>`;
 }
 
+/** The one JSON error shape of the library: `{ error, error_description, code }`. */
+export interface ErrorBody {
+  /** The OAuth / RFC 6750 error code (`invalid_request`, `invalid_token`, `server_error`...). */
+  error: string;
+  /** A sentence for a person; never a token, a secret or a stack trace. */
+  error_description: string;
+  /** The library's stable `ERR_*` code. */
+  code: CernSsoErrorCode;
+}
+
+/** Generic description of an error whose message is not for the client (internal errors). */
+export const INTERNAL_DESCRIPTION = 'Internal error in the sign-in integration';
+
+/** The JSON body for a library error; `description` replaces an unexposed message. */
+export function errorBody(error: CernSsoError, description = INTERNAL_DESCRIPTION): ErrorBody {
+  return {
+    error: error.oauthError,
+    error_description: error.expose ? error.message : description,
+    code: error.code,
+  };
+}
+
 /**
  * Answers with a library error: its status and headers, and a body a person understands
- * (an HTML page for browsers, JSON `{ error, message }` otherwise). Never a stack trace.
+ * (an HTML page for browsers, JSON {@link ErrorBody} otherwise). Never a stack trace.
  */
 export function sendError(
   req: Request,
@@ -40,21 +62,21 @@ export function sendError(
   link?: { href: string; text: string },
 ): void {
   if (res.headersSent) return;
-  const message = error.expose ? error.message : 'Internal error in the sign-in integration';
+  const body = errorBody(error);
   res.status(error.status);
   for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
   res.set('Cache-Control', 'no-store');
   if (wantsHtml(req)) {
-    res.type('html').send(errorPage(error.status, message, link));
+    res.type('html').send(errorPage(error.status, body.error_description, link));
   } else {
-    res.json({ error: error.code, message });
+    res.json(body);
   }
 }
 
 /** Wraps anything thrown into a `CernSsoError` (unknown errors become an opaque 500). */
 export function toCernSsoError(error: unknown): CernSsoError {
   if (error instanceof CernSsoError) return error;
-  return new CernSsoError('ERR_INTERNAL', 'Internal error in the sign-in integration', {
+  return new CernSsoError('ERR_INTERNAL', INTERNAL_DESCRIPTION, {
     status: 500,
     cause: error,
   });

@@ -130,7 +130,7 @@ export function directoryPage(user: CernUser): string {
     status.textContent = 'Searching…';
     const response = await fetch('/api/users?q=' + encodeURIComponent(q), { headers: { accept: 'application/json' } });
     const body = await response.json();
-    if (!response.ok) { status.textContent = body.message || 'Search failed'; return; }
+    if (!response.ok) { status.textContent = body.error_description || 'Search failed'; return; }
     status.textContent = body.users.length === 0 ? 'No match.' : body.users.length + ' match(es)';
     for (const person of body.users) {
       const item = document.createElement('li');

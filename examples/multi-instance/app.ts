@@ -48,8 +48,9 @@ const sessionStoreUnavailable: ErrorRequestHandler = (error: unknown, req, res, 
     res.type('html').send('<h1>Temporarily unavailable</h1><p>Please retry shortly.</p>');
   else
     res.json({
-      error: 'ERR_UPSTREAM_UNAVAILABLE',
-      message: 'The session store is unavailable, please retry shortly',
+      error: 'temporarily_unavailable',
+      error_description: 'The session store is unavailable, please retry shortly',
+      code: 'ERR_UPSTREAM_UNAVAILABLE',
     });
 };
 

@@ -1,6 +1,8 @@
-import express, { type RequestHandler } from 'express';
+import express, { type RequestHandler, type Response } from 'express';
 import * as jose from 'jose';
+import { CernSsoError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
+import { errorBody } from '../respond.js';
 import { LogoutNotRecordedError, type LogoutMarkers } from './logout-markers.js';
 import type { AuthRuntime } from './runtime.js';
 import { StoreTimeoutError } from './store-entries.js';
@@ -155,11 +157,11 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
     const body: unknown = req.body;
     const token = isJsonObject(body) && Object.hasOwn(body, 'logout_token') ? body.logout_token : undefined;
     if (Array.isArray(token)) {
-      res.status(400).json({ error: 'invalid_request', error_description: 'logout_token must be sent once' });
+      refuse(res, 'logout_token must be sent once');
       return;
     }
     if (typeof token !== 'string' || token.length === 0) {
-      res.status(400).json({ error: 'invalid_request', error_description: 'logout_token is required' });
+      refuse(res, 'logout_token is required');
       return;
     }
     try {
@@ -176,10 +178,15 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
             : 'the logout could not be processed';
       if (!(error instanceof LogoutTokenError))
         config.logger.warn(`back-channel logout failed: ${describeError(error)}`);
-      res.status(400).json({ error: 'invalid_request', error_description: reason });
+      refuse(res, reason);
     }
   };
   return [parseForm(config.logger), handler];
+}
+
+/** 400 `invalid_request` in the library's one JSON error shape (OIDC Back-Channel Logout §2.8). */
+function refuse(res: Response, description: string): void {
+  res.status(400).json(errorBody(new CernSsoError('ERR_INVALID_REQUEST', description, { status: 400 })));
 }
 
 /** What body-parser says about a body it refuses, in words for `error_description`. */
@@ -215,7 +222,7 @@ function parseForm(logger: Logger): RequestHandler {
       const description = bodyProblem(error);
       logger.debug(`back-channel logout request refused: ${description}`);
       res.set('Cache-Control', 'no-store');
-      res.status(400).json({ error: 'invalid_request', error_description: description });
+      refuse(res, description);
     });
   };
 }

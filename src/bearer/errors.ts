@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { CernSsoError, DEFAULT_RETRY_AFTER_SEC } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
+import { errorBody } from '../respond.js';
 
 /**
  * RFC 6750 `error_description` (and any quoted-string of the challenge) may only contain
@@ -52,25 +53,9 @@ export function issuerUnavailable(
   );
 }
 
-/** The OAuth `error` code of the JSON body for a library error. */
-function oauthCode(error: CernSsoError): string {
-  switch (error.code) {
-    case 'ERR_INVALID_TOKEN':
-      return 'invalid_token';
-    case 'ERR_INVALID_REQUEST':
-      return 'invalid_request';
-    case 'ERR_UPSTREAM_UNAVAILABLE':
-      return 'temporarily_unavailable';
-    case 'ERR_NOT_AUTHENTICATED':
-      return 'unauthorized';
-    default:
-      return error.status >= 500 ? 'server_error' : 'invalid_request';
-  }
-}
-
 /**
  * Answers a failed bearer authentication per RFC 6750: the error's status and headers
- * (`WWW-Authenticate`, `Retry-After`) and a JSON body `{ error, error_description }`. The
+ * (`WWW-Authenticate`, `Retry-After`) and the JSON body `{ error, error_description, code }`. The
  * token is never echoed, nor a stack trace; internal errors get a generic description.
  */
 export function sendBearerError(req: Request, res: Response, error: CernSsoError, logger: Logger): void {
@@ -78,9 +63,8 @@ export function sendBearerError(req: Request, res: Response, error: CernSsoError
     logger.error(`bearerAuth failed on ${req.method} ${req.path}: ${describeError(error.cause ?? error)}`);
   }
   if (res.headersSent) return;
-  const description = error.expose ? error.message : 'Internal error while checking the access token';
   res.status(error.status);
   for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
   res.set('Cache-Control', 'no-store');
-  res.json({ error: oauthCode(error), error_description: description });
+  res.json(errorBody(error, 'Internal error while checking the access token'));
 }

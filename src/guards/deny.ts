@@ -50,5 +50,13 @@ export function denyForbidden(req: Request, res: Response, context: CernSsoConte
   const headers: Record<string, string> = isBearer
     ? { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message) }
     : {};
-  sendError(req, res, new CernSsoError('ERR_FORBIDDEN', message, { status: 403, headers }));
+  sendError(
+    req,
+    res,
+    new CernSsoError('ERR_FORBIDDEN', message, {
+      status: 403,
+      headers,
+      oauthError: isBearer ? 'insufficient_scope' : 'access_denied',
+    }),
+  );
 }

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { CernSsoError } from '../errors.js';
+import { sendError } from '../respond.js';
 import { hasUnsafeText } from '../untrusted-text.js';
 import type { CernIdentity, IdentityProvider, UserSearchCriteria } from './types.js';
 import { mergeOutcomes } from './user-search.js';
@@ -21,8 +22,8 @@ interface SsoRequestView {
   sso?: { isAuthenticated(): boolean };
 }
 
-function sendError(res: Response, status: number, error: string, message: string): void {
-  res.status(status).set('Cache-Control', 'no-store').json({ error, message });
+function badRequest(message: string): CernSsoError {
+  return new CernSsoError('ERR_BAD_REQUEST', message, { status: 400 });
 }
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
@@ -64,36 +65,38 @@ export function userSearchHandler(
 
   async function handle(req: Request, res: Response): Promise<void> {
     if (requireLogin && (req as SsoRequestView).sso?.isAuthenticated() !== true) {
-      sendError(res, 401, 'ERR_NOT_AUTHENTICATED', 'Log in to search the CERN directory');
+      sendError(
+        req,
+        res,
+        new CernSsoError('ERR_NOT_AUTHENTICATED', 'Log in to search the CERN directory', { status: 401 }),
+      );
       return;
     }
     // Read as an own property: the query object's shape depends on the app's `query parser`.
     const raw: unknown = Object.hasOwn(req.query, 'q') ? req.query.q : undefined;
     if (raw !== undefined && typeof raw !== 'string') {
-      sendError(res, 400, 'ERR_BAD_REQUEST', 'Give the search text "q" once, as plain text');
+      sendError(req, res, badRequest('Give the search text "q" once, as plain text'));
       return;
     }
     const q = raw === undefined ? '' : raw.trim();
     if (q.length < minQueryLength) {
       sendError(
+        req,
         res,
-        400,
-        'ERR_BAD_REQUEST',
-        `The search text "q" must be at least ${minQueryLength} characters long`,
+        badRequest(`The search text "q" must be at least ${minQueryLength} characters long`),
       );
       return;
     }
     if (q.length > MAX_QUERY_LENGTH) {
       sendError(
+        req,
         res,
-        400,
-        'ERR_BAD_REQUEST',
-        `The search text "q" must be at most ${MAX_QUERY_LENGTH} characters long`,
+        badRequest(`The search text "q" must be at most ${MAX_QUERY_LENGTH} characters long`),
       );
       return;
     }
     if (hasUnsafeText(q)) {
-      sendError(res, 400, 'ERR_BAD_REQUEST', 'The search text "q" must not contain control characters');
+      sendError(req, res, badRequest('The search text "q" must not contain control characters'));
       return;
     }
     const users = await search(q);
@@ -103,8 +106,7 @@ export function userSearchHandler(
   return (req: Request, res: Response, next: NextFunction): void => {
     handle(req, res).catch((error: unknown) => {
       if (error instanceof CernSsoError && (error.status < 500 || error.status === 503) && !res.headersSent) {
-        res.set(error.headers);
-        sendError(res, error.status, error.code, error.message);
+        sendError(req, res, error);
         return;
       }
       next(error);

@@ -121,7 +121,7 @@ describe('missing or malformed credentials', () => {
       const answer = await me(undefined, { authorization });
       expect(answer.status, authorization).toBe(401);
       expect(answer.headers.get('www-authenticate'), authorization).toBe('Bearer');
-      expect(answer.json.error).toBe('unauthorized');
+      expect(answer.json.error).toBe('login_required');
       expect(answer.text).not.toContain('amRvZTpkZW1v');
     }
     expect(emulator.requests.count('/')).toBe(0);

@@ -192,6 +192,7 @@ describe('opaque tokens (RFC 7662)', () => {
     expect(answer.json).toEqual({
       error: 'server_error',
       error_description: 'Internal error while checking the access token',
+      code: 'ERR_CONFIG',
     });
     expect(logger.error).toHaveBeenCalled();
     expect(logger.text()).toMatch(/check clientId\/clientSecret/);

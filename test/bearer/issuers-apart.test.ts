@@ -157,7 +157,7 @@ describe('several trusted issuers: AuthZ lookups only for the identity providerâ
       const token = await partner.issueAccessToken('jdoe', { audience: AUDIENCE });
       const answer = await call(`${app.url}/it-dep`, { token });
       expect(answer.status).toBe(500);
-      expect(answer.json.error).toBe('ERR_CONFIG');
+      expect(answer.json.code).toBe('ERR_CONFIG');
       expect(logger.text()).toMatch(/cannot tell which one the identity provider serves/);
       expect(authzCalls()).toBe(0);
     } finally {

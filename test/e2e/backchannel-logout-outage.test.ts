@@ -74,6 +74,7 @@ describe.skipIf(!redisAvailable())('back-channel logout while Redis is down', ()
     expect(await response.json()).toEqual({
       error: 'invalid_request',
       error_description: expect.stringMatching(/could not be recorded/) as unknown,
+      code: 'ERR_INVALID_REQUEST',
     });
     const warnings = app.logger.warn.mock.calls.map(([line]) => line).join('\n');
     expect(warnings).toMatch(/back-channel logout failed/);

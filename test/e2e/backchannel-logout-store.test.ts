@@ -141,7 +141,10 @@ describe.each(['fail', 'hang'] as const)('a session store whose marker reads %s'
     const down = await me(app, browser);
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(await down.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE', message: /Session store/ });
+    expect(await down.json()).toMatchObject({
+      code: 'ERR_UPSTREAM_UNAVAILABLE',
+      error_description: /Session store/,
+    });
     const page = await browser.request(`${app.baseUrl}/profile`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(503);
     expect(await page.text()).not.toMatch(/ at .*\.js/);

@@ -225,6 +225,7 @@ describe('back-channel logout request bodies the form parser refuses', () => {
     expect(JSON.parse(response.text)).toEqual({
       error: 'invalid_request',
       error_description: expect.stringMatching(reason),
+      code: 'ERR_INVALID_REQUEST',
     });
   });
 });

@@ -67,7 +67,7 @@ describe('the callback over HTTP, for any query and cookies', () => {
           if (response.status === 431) return;
           expect(response.status).toBeGreaterThanOrEqual(400);
           expect(response.status).toBeLessThan(500);
-          expect(response.body).toMatchObject({ error: expect.stringMatching(/^ERR_LOGIN_/) as unknown });
+          expect(response.body).toMatchObject({ code: expect.stringMatching(/^ERR_LOGIN_/) as unknown });
           expect(JSON.stringify(response.body)).not.toMatch(/\n\s+at /);
           const setCookies = (response.headers['set-cookie'] as string[] | undefined) ?? [];
           expect(setCookies.some((header) => header.startsWith('app.sid='))).toBe(false);

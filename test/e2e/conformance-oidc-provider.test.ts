@@ -37,7 +37,8 @@ interface MeBody {
 
 interface ErrorBody {
   error: string;
-  message: string;
+  error_description: string;
+  code: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,7 +137,10 @@ async function startApp(): Promise<TestApp> {
           next(error);
           return;
         }
-        res.status(error.status).set(error.headers).json({ error: error.code, message: error.message });
+        res
+          .status(error.status)
+          .set(error.headers)
+          .json({ code: error.code, error_description: error.message });
       };
       instance.use(onError);
       app = instance;
@@ -335,7 +339,7 @@ function expectHtmlError(page: BrowserResponse, status: number, message: RegExp)
 async function expectSignedOut(browser: TestBrowser, app: TestApp): Promise<void> {
   const me = await getJson<ErrorBody>(browser, `${app.url}/me`);
   expect(me.status).toBe(401);
-  expect(me.body.error).toBe('ERR_NOT_AUTHENTICATED');
+  expect(me.body.code).toBe('ERR_NOT_AUTHENTICATED');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,9 +528,9 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     browser.cookies.get(APP_HOST)?.set(`${SEALED_PREFIX}${loginCookieId(state)}`, forged);
     const wrongVerifier = await browser.navigate(pending.callbackUrl.href, { headers: JSON_ACCEPT });
     expect(wrongVerifier.status).toBe(400);
-    expect(JSON.parse(wrongVerifier.body)).toEqual({
-      error: 'ERR_LOGIN_FAILED',
-      message: expect.stringMatching(/authorization code or token is invalid/) as unknown,
+    expect(JSON.parse(wrongVerifier.body)).toMatchObject({
+      code: 'ERR_LOGIN_FAILED',
+      error_description: expect.stringMatching(/authorization code or token is invalid/) as unknown,
     });
     await expectSignedOut(browser, app);
   });
@@ -547,9 +551,9 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     );
     const asJson = await stranger.navigate(pending.callbackUrl.href, { headers: JSON_ACCEPT });
     expect(asJson.status).toBe(400);
-    expect(JSON.parse(asJson.body)).toEqual({
-      error: 'ERR_LOGIN_STATE',
-      message: expect.stringMatching(/already used/) as unknown,
+    expect(JSON.parse(asJson.body)).toMatchObject({
+      code: 'ERR_LOGIN_STATE',
+      error_description: expect.stringMatching(/already used/) as unknown,
     });
 
     // Even with a copy of the login and binding cookies taken before the callback (state, nonce
@@ -564,9 +568,9 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     const replayer = browser.withCopiedCookies(pending.preLoginCookies);
     const replayJson = await replayer.navigate(pending.callbackUrl.href, { headers: JSON_ACCEPT });
     expect(replayJson.status).toBe(400);
-    expect(JSON.parse(replayJson.body)).toEqual({
-      error: 'ERR_LOGIN_FAILED',
-      message: expect.stringMatching(
+    expect(JSON.parse(replayJson.body)).toMatchObject({
+      code: 'ERR_LOGIN_FAILED',
+      error_description: expect.stringMatching(
         /authorization code or token is invalid, expired or was already used/,
       ) as unknown,
     });
@@ -585,7 +589,7 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     // The pending login was consumed by the rejected response: the genuine one is refused too.
     const genuine = await browser.navigate(tampered.callbackUrl.href, { headers: JSON_ACCEPT });
     expect(genuine.status).toBe(400);
-    expect((JSON.parse(genuine.body) as ErrorBody).error).toBe('ERR_LOGIN_STATE');
+    expect((JSON.parse(genuine.body) as ErrorBody).code).toBe('ERR_LOGIN_STATE');
 
     const missing = await signInUntilCallback(browser, app);
     const withoutIss = withQuery(missing.callbackUrl, (query) => {
@@ -593,9 +597,9 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     });
     const rejected = await browser.navigate(withoutIss, { headers: JSON_ACCEPT });
     expect(rejected.status).toBe(400);
-    expect(JSON.parse(rejected.body)).toEqual({
-      error: 'ERR_LOGIN_FAILED',
-      message: expect.stringMatching(/could not be validated/) as unknown,
+    expect(JSON.parse(rejected.body)).toMatchObject({
+      code: 'ERR_LOGIN_FAILED',
+      error_description: expect.stringMatching(/could not be validated/) as unknown,
     });
     await expectSignedOut(browser, app);
   });
@@ -610,7 +614,7 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     expectHtmlError(await browser.navigate(forged), 400, /unknown, expired or was already used/);
     const forgedJson = await browser.navigate(forged, { headers: JSON_ACCEPT });
     expect(forgedJson.status).toBe(400);
-    expect((JSON.parse(forgedJson.body) as ErrorBody).error).toBe('ERR_LOGIN_STATE');
+    expect((JSON.parse(forgedJson.body) as ErrorBody).code).toBe('ERR_LOGIN_STATE');
 
     const missing = withQuery(pending.callbackUrl, (query) => {
       query.delete('state');
@@ -618,9 +622,9 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     expectHtmlError(await browser.navigate(missing), 400, /missing its &#34;state&#34; parameter/);
     const missingJson = await browser.navigate(missing, { headers: JSON_ACCEPT });
     expect(missingJson.status).toBe(400);
-    expect(JSON.parse(missingJson.body)).toEqual({
-      error: 'ERR_LOGIN_STATE',
-      message: expect.stringMatching(/missing its "state" parameter/) as unknown,
+    expect(JSON.parse(missingJson.body)).toMatchObject({
+      code: 'ERR_LOGIN_STATE',
+      error_description: expect.stringMatching(/missing its "state" parameter/) as unknown,
     });
     await expectSignedOut(browser, app);
 
@@ -665,9 +669,9 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     denied.search = new URLSearchParams({ error: 'access_denied', state, iss: op.issuer }).toString();
     const deniedJson = await other.navigate(denied.href, { headers: JSON_ACCEPT });
     expect(deniedJson.status).toBe(403);
-    expect(JSON.parse(deniedJson.body)).toEqual({
-      error: 'ERR_LOGIN_DENIED',
-      message: 'The sign-in was cancelled or access to this application was denied.',
+    expect(JSON.parse(deniedJson.body)).toMatchObject({
+      code: 'ERR_LOGIN_DENIED',
+      error_description: 'The sign-in was cancelled or access to this application was denied.',
     });
 
     // Without iss the response is rejected before its error is looked at: this OP advertises
@@ -707,9 +711,9 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     const refused = await signInUntilCallback(refusedBrowser, wrongSecret);
     const answer = await refusedBrowser.navigate(refused.callbackUrl.href, { headers: JSON_ACCEPT });
     expect(answer.status).toBe(400);
-    expect(JSON.parse(answer.body)).toEqual({
-      error: 'ERR_LOGIN_FAILED',
-      message: 'Sign-in failed: the CERN login service answered "invalid_client".',
+    expect(JSON.parse(answer.body)).toMatchObject({
+      code: 'ERR_LOGIN_FAILED',
+      error_description: 'Sign-in failed: the CERN login service answered "invalid_client".',
     });
     await expectSignedOut(refusedBrowser, wrongSecret);
     expect(post.op.tokenRequests).toHaveLength(1);
@@ -760,7 +764,7 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     const before = op.tokenRequests.length;
     const token = await getJson<ErrorBody>(browser, `${app.url}/token`);
     expect(token.status).toBe(401);
-    expect(token.body.error).toBe('ERR_SESSION_EXPIRED');
+    expect(token.body.code).toBe('ERR_SESSION_EXPIRED');
     expect(op.tokenRequests).toHaveLength(before); // the refresh was refused, nothing issued
     await expectSignedOut(browser, app);
   });

@@ -90,7 +90,7 @@ describe('requireGroup through the AuthZ API', () => {
     const user = await signedIn('jdoe');
     const denied = await user.request(`${app.baseUrl}/it-admins`, { headers: JSON_ACCEPT });
     expect(denied.status).toBe(403);
-    expect(await denied.json()).toMatchObject({ error: 'ERR_FORBIDDEN' });
+    expect(await denied.json()).toMatchObject({ code: 'ERR_FORBIDDEN' });
   });
 
   it('anonymous browsers are sent to login, API clients get 401', async () => {
@@ -107,7 +107,7 @@ describe('requireGroup through the AuthZ API', () => {
     const down = await browser.request(`${app.baseUrl}/it-admins`, { headers: JSON_ACCEPT });
     expect(down.status).toBe(503);
     expect(Number(down.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await down.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+    expect(await down.json()).toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
     emulator.faults.clear();
     const back = await browser.request(`${app.baseUrl}/it-admins`, { headers: JSON_ACCEPT });
     expect(back.status).toBe(403);

@@ -75,9 +75,9 @@ const bindingSetCookies = (browser: TestBrowser): string[] =>
 
 async function expectStartAgain(response: Response): Promise<void> {
   expect(response.status).toBe(400);
-  const body = (await response.json()) as { error: string; message: string };
-  expect(body.error).toBe('ERR_LOGIN_STATE');
-  expect(body.message).toMatch(/Please start the sign-in again/);
+  const body = (await response.json()) as { code: string; error_description: string };
+  expect(body.code).toBe('ERR_LOGIN_STATE');
+  expect(body.error_description).toMatch(/Please start the sign-in again/);
 }
 
 /** The attacker's part: his own login on the app, his sealed cookie, his unused callback URL. */

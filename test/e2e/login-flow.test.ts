@@ -184,7 +184,7 @@ describe('callback failures are clear 4xx answers', () => {
     expect(await html.text()).toMatch(/sign-in link is unknown, expired or was already used/);
     const json = await browser.request(callback.href, { headers: { accept: 'application/json' } });
     expect(json.status).toBe(400);
-    expect(await json.json()).toMatchObject({ error: 'ERR_LOGIN_STATE' });
+    expect(await json.json()).toMatchObject({ code: 'ERR_LOGIN_STATE' });
   });
 
   it('a missing state: 400', async () => {
@@ -192,7 +192,7 @@ describe('callback failures are clear 4xx answers', () => {
       headers: { accept: 'application/json' },
     });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: 'ERR_LOGIN_STATE' });
+    expect(await response.json()).toMatchObject({ code: 'ERR_LOGIN_STATE' });
   });
 
   it('a replayed callback (code reuse): 400 and no session', async () => {
@@ -222,7 +222,7 @@ describe('callback failures are clear 4xx answers', () => {
       { headers: { accept: 'application/json' } },
     );
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: 'ERR_LOGIN_DENIED' });
+    expect(await response.json()).toMatchObject({ code: 'ERR_LOGIN_DENIED' });
   });
 
   it('a response without iss (RFC 9207) is refused: 400', async () => {
@@ -233,7 +233,7 @@ describe('callback failures are clear 4xx answers', () => {
     expect(callback.searchParams.has('iss')).toBe(false);
     const response = await browser.request(callback.href, { headers: { accept: 'application/json' } });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: 'ERR_LOGIN_FAILED' });
+    expect(await response.json()).toMatchObject({ code: 'ERR_LOGIN_FAILED' });
   });
 
   it('a response with another issuer in iss is refused: 400', async () => {
@@ -264,7 +264,7 @@ describe('guards', () => {
     expect(page.headers.get('location')).toBe('/login?returnTo=%2Fprofile%3Ftab%3D1');
     const api = await browser.request(`${app.baseUrl}/api/me`, { headers: { accept: 'application/json' } });
     expect(api.status).toBe(401);
-    expect(await api.json()).toMatchObject({ error: 'ERR_NOT_AUTHENTICATED' });
+    expect(await api.json()).toMatchObject({ code: 'ERR_NOT_AUTHENTICATED' });
   });
 
   it('requireRole: 403 without the role, 200 with it', async () => {
@@ -319,7 +319,7 @@ describe('tokens', () => {
         headers: { accept: 'application/json' },
       });
       expect(response.status).toBe(401);
-      expect(await response.json()).toMatchObject({ error: 'ERR_SESSION_EXPIRED' });
+      expect(await response.json()).toMatchObject({ code: 'ERR_SESSION_EXPIRED' });
       const me = await browser.request(`${shortApp.baseUrl}/api/me`, {
         headers: { accept: 'application/json' },
       });
@@ -382,7 +382,7 @@ describe('Keycloak unavailable', () => {
       });
       expect(unavailable.status).toBe(503);
       expect(Number(unavailable.headers.get('retry-after'))).toBeGreaterThan(0);
-      expect(await unavailable.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+      expect(await unavailable.json()).toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
       const page = await browser.request(`${downApp.baseUrl}/login`);
       expect(page.status).toBe(503);
       expect(await page.text()).toMatch(/temporarily unavailable/i);
@@ -421,7 +421,7 @@ describe('Keycloak failing in other ways', () => {
       });
       expect(unavailable.status).toBe(503);
       expect(Number(unavailable.headers.get('retry-after'))).toBeGreaterThan(0);
-      expect(await unavailable.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+      expect(await unavailable.json()).toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
       // A hanging Keycloak costs at most the HTTP timeout, not the browser's patience.
       expect(Date.now() - started).toBeLessThan(4000);
       failing.faults.clear();
@@ -475,8 +475,8 @@ describe('misconfiguration', () => {
         redirect: 'manual',
       });
       expect(response.status).toBe(500);
-      const body = (await response.json()) as { message: string };
-      expect(body.message).not.toMatch(/at .*\.ts/);
+      const body = (await response.json()) as { error_description: string };
+      expect(body.error_description).not.toMatch(/at .*\.ts/);
       expect(bare.logger.text()).toMatch(/express-session/);
     } finally {
       await bare.close();

@@ -69,9 +69,9 @@ const appJar = (browser: TestBrowser): Map<string, string> =>
 
 async function expectLoginState(response: Response): Promise<string> {
   expect(response.status).toBe(400);
-  const body = (await response.json()) as { error: string; message: string };
-  expect(body.error).toBe('ERR_LOGIN_STATE');
-  return body.message;
+  const body = (await response.json()) as { code: string; error_description: string };
+  expect(body.code).toBe('ERR_LOGIN_STATE');
+  return body.error_description;
 }
 
 describe('no server-side state before a successful callback', () => {

@@ -107,7 +107,7 @@ describe('tokens and claims live in a record next to the session, not in it', ()
     await app.sso.close(); // forget the records held in process
     const me = await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT });
     expect(me.status).toBe(401);
-    expect(await me.json()).toMatchObject({ error: 'ERR_NOT_AUTHENTICATED' });
+    expect(await me.json()).toMatchObject({ code: 'ERR_NOT_AUTHENTICATED' });
     const home = await browser.request(`${app.baseUrl}/`);
     expect(await home.text()).toBe('home (anonymous)');
   });
@@ -157,7 +157,7 @@ describe('a session store that cannot be written', () => {
       const down = await browser.request(callback.href, { headers: JSON_ACCEPT });
       expect(down.status).toBe(503);
       expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(await down.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+      expect(await down.json()).toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
       store.set = set;
       const page = await new TestBrowser().navigate(`${app.baseUrl}/profile`);
       expect(page.body).toBe('profile of John Doe');
@@ -183,9 +183,9 @@ describe('a session store that cannot be read', () => {
       const me = await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT });
       expect(me.status).toBe(503);
       expect(me.headers.get('retry-after')).toMatch(/^\d+$/);
-      const body = (await me.json()) as { error: string; message: string };
-      expect(body.error).toBe('ERR_UPSTREAM_UNAVAILABLE');
-      expect(body.message).not.toMatch(/at .*\.js/);
+      const body = (await me.json()) as { code: string; error_description: string };
+      expect(body.code).toBe('ERR_UPSTREAM_UNAVAILABLE');
+      expect(body.error_description).not.toMatch(/at .*\.js/);
       store.get = get;
       expect((await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT })).status).toBe(200);
     } finally {
@@ -275,7 +275,7 @@ describe('a token refresh that re-reads the session (lock-capable cache, several
     const response = await browser.request(`${app.baseUrl}/api/token-info`, { headers: JSON_ACCEPT });
     armSessionStore(undefined);
     expect(response.status).toBe(401);
-    expect(await response.json()).toMatchObject({ error: 'ERR_SESSION_EXPIRED' });
+    expect(await response.json()).toMatchObject({ code: 'ERR_SESSION_EXPIRED' });
     // Not written back into the store by the sign-out.
     expect((await entries(store)).sessions.length).toBe(before - 1);
     const me = await browser.request(`${app.baseUrl}/api/me`, { headers: JSON_ACCEPT });
@@ -289,7 +289,7 @@ describe('a token refresh that re-reads the session (lock-capable cache, several
     armSessionStore(undefined);
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(await response.json()).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+    expect(await response.json()).toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
     expect((await browser.request(`${app.baseUrl}/api/token-info`, { headers: JSON_ACCEPT })).status).toBe(
       200,
     );

@@ -160,7 +160,7 @@ describe('guards on bearer routes', () => {
     try {
       const answer = await call(`${noIdentityApi.url}/it-admins`, { token: await token('admin1') });
       expect(answer.status).toBe(500);
-      expect(answer.json.error).toBe('ERR_CONFIG');
+      expect(answer.json.code).toBe('ERR_CONFIG');
       // Logged with bearerAuth()'s logger, not the console.
       expect(String(logger.error.mock.calls[0]?.[0])).toMatch(
         /needs an identity provider: pass bearerAuth\(\{ identity \}\)/,

@@ -71,12 +71,12 @@ describe('non-ASCII requirements on bearer routes', () => {
       const answer = await call(`${api.url}${path}`, { token: jdoe });
       expect(answer.status, path).toBe(403);
       expect(answer.headers.get('www-authenticate'), path).toMatch(CHALLENGE);
-      expect(answer.json.error).toBe('ERR_FORBIDDEN');
+      expect(answer.json.code).toBe('ERR_FORBIDDEN');
     }
     const claim = await call(`${api.url}/claim`, { token: jdoe });
-    expect(claim.json.message).toContain('"José"');
+    expect(claim.json.error_description).toContain('"José"');
     const group = await call(`${api.url}/group`, { token: jdoe });
-    expect(group.json.message).toContain('"équipe-组"');
+    expect(group.json.error_description).toContain('"équipe-组"');
   });
 
   it('a holder of the non-ASCII group/claim passes', async () => {
@@ -97,7 +97,7 @@ describe('non-ASCII requirements on session routes', () => {
       });
       expect(answer.status, path).toBe(403);
       expect(answer.headers.get('www-authenticate'), path).toBeNull();
-      expect(((await answer.json()) as { error: string }).error).toBe('ERR_FORBIDDEN');
+      expect(((await answer.json()) as { code: string }).code).toBe('ERR_FORBIDDEN');
     }
     const page = await browser.request(`${web.baseUrl}/web/group`);
     expect(page.status).toBe(403);
@@ -112,8 +112,9 @@ describe('guard failures are answered and logged with the configured logger', ()
       const answer = await call(`${failingApi.url}/it-admins`, { token: await token('jdoe') });
       expect(answer.status).toBe(500);
       expect(answer.json).toEqual({
-        error: 'ERR_INTERNAL',
-        message: 'Internal error in the sign-in integration',
+        error: 'server_error',
+        error_description: 'Internal error in the sign-in integration',
+        code: 'ERR_INTERNAL',
       });
       expect(answer.text).not.toContain('boom');
       expect(failingLogger.error).toHaveBeenCalledWith(
@@ -145,7 +146,7 @@ describe('guard failures are answered and logged with the configured logger', ()
         headers: { accept: 'application/json' },
       });
       expect(answer.status).toBe(500);
-      expect(await answer.json()).toMatchObject({ error: 'ERR_INTERNAL' });
+      expect(await answer.json()).toMatchObject({ code: 'ERR_INTERNAL' });
       expect(web.logger.error).toHaveBeenCalledWith(
         expect.stringMatching(/requireGroup\(\) failed.*boom in session/),
       );
@@ -165,8 +166,8 @@ describe('a valid bearer token that names no user', () => {
     for (const path of ['/admin', '/it-admins']) {
       const answer = await call(`${api.url}${path}`, { token: userless });
       expect(answer.status, path).toBe(403);
-      expect(answer.json.error).toBe('ERR_FORBIDDEN');
-      expect(answer.json.message).toMatch(/names no user/);
+      expect(answer.json.code).toBe('ERR_FORBIDDEN');
+      expect(answer.json.error_description).toMatch(/names no user/);
       expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer error="insufficient_scope"/);
     }
     // Claim guards need no user: decided on the claims as usual.

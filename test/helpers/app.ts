@@ -135,7 +135,10 @@ export async function startTestApp(
     res
       .set(headers)
       .status(status)
-      .json({ error: (error as { code?: string }).code ?? 'ERR', message: (error as Error).message });
+      .json({
+        code: (error as { code?: string }).code ?? 'ERR',
+        error_description: (error as Error).message,
+      });
   });
   return {
     app,

@@ -87,7 +87,7 @@ describe('userSearchHandler over HTTP: prototype names and odd query shapes', ()
   it('?login=__proto__ (no q) is a 400; q of a prototype name is an empty result', async () => {
     const missing = await request(app()).get('/api/users?login=__proto__');
     expect(missing.status).toBe(400);
-    expect(missing.body).toMatchObject({ error: 'ERR_BAD_REQUEST' });
+    expect(missing.body).toMatchObject({ code: 'ERR_BAD_REQUEST' });
     for (const name of PROTOTYPE_NAMES) {
       const res = await request(app()).get(`/api/users?q=${name}`);
       expect(res.status).toBe(200);
@@ -102,7 +102,7 @@ describe('userSearchHandler over HTTP: prototype names and odd query shapes', ()
     for (const parser of [undefined, 'extended'] as const) {
       const repeated = await request(app(parser)).get('/api/users?q=constructor&q=toString');
       expect(repeated.status).toBe(400);
-      expect(repeated.body.message).toMatch(/once/);
+      expect(repeated.body.error_description).toMatch(/once/);
       const nested = await request(app(parser)).get('/api/users?q[__proto__]=jdoe&q[toString]=x');
       expect(nested.status).toBe(400);
     }
@@ -111,6 +111,6 @@ describe('userSearchHandler over HTTP: prototype names and odd query shapes', ()
   it('control characters in q are a 400', async () => {
     const res = await request(app()).get('/api/users?q=abc%0d%0a%5BERROR%5D');
     expect(res.status).toBe(400);
-    expect(res.body.message).toMatch(/control characters/);
+    expect(res.body.error_description).toMatch(/control characters/);
   });
 });

@@ -220,7 +220,8 @@ describe('userSearchHandler query parsing over HTTP (property-based)', () => {
         const res = await request(app).get(`/api/users?${query.toString()}`);
         expect([200, 400]).toContain(res.status);
         if (res.status === 200) expect(Array.isArray(res.body.users)).toBe(true);
-        else expect(res.body).toMatchObject({ error: 'ERR_BAD_REQUEST', message: expect.any(String) });
+        else
+          expect(res.body).toMatchObject({ code: 'ERR_BAD_REQUEST', error_description: expect.any(String) });
       }),
       { numRuns: 60 },
     );

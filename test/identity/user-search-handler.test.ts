@@ -38,7 +38,7 @@ describe('userSearchHandler', () => {
   it('requires login by default: 401 JSON', async () => {
     const res = await request(app()).get('/api/users?q=john');
     expect(res.status).toBe(401);
-    expect(res.body).toMatchObject({ error: 'ERR_NOT_AUTHENTICATED' });
+    expect(res.body).toMatchObject({ code: 'ERR_NOT_AUTHENTICATED' });
     expect(emulator.requests.log).toHaveLength(0);
   });
 
@@ -73,12 +73,12 @@ describe('userSearchHandler', () => {
     for (const query of ['?q=jd', '?q=%20%20jd%20', '']) {
       const res = await request(app()).get(`/api/users${query}`).set('x-test-user', 'yes');
       expect(res.status).toBe(400);
-      expect(res.body.message).toMatch(/at least 3 characters/);
+      expect(res.body.error_description).toMatch(/at least 3 characters/);
     }
     const res = await request(app({ minQueryLength: 5 }))
       .get('/api/users?q=jdoe')
       .set('x-test-user', 'yes');
-    expect(res.body.message).toMatch(/at least 5 characters/);
+    expect(res.body.error_description).toMatch(/at least 5 characters/);
     expect(emulator.requests.log).toHaveLength(0);
   });
 
@@ -92,7 +92,7 @@ describe('userSearchHandler', () => {
     const res = await request(app()).get('/api/users?q=nobody-cached').set('x-test-user', 'yes');
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toMatch(/^\d+$/);
-    expect(res.body).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+    expect(res.body).toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
   });
 
   it('rejects invalid options at construction', () => {

@@ -278,7 +278,7 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
       const retryAfter = Number(unavailable.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThan(0);
       expect(retryAfter).toBeLessThanOrEqual(5);
-      expect(await json(unavailable)).toMatchObject({ error: 'ERR_UPSTREAM_UNAVAILABLE' });
+      expect(await json(unavailable)).toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
       const page = await browser.request(`${downApp.url}/login`);
       expect(page.status).toBe(503);
       expect(page.headers.get('retry-after')).toBeTruthy();
@@ -320,7 +320,7 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
       expect({ status: answer.status, body }).toEqual({
         status: 400,
         body: {
-          error: 'ERR_LOGIN_FAILED',
+          code: 'ERR_LOGIN_FAILED',
           message: 'Sign-in failed: the CERN login service answered "unauthorized_client".',
         },
       });
@@ -350,15 +350,15 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
       // The same browser again: the pending login was single-use (cleared at the first callback).
       const sameBrowser = await browser.request(callback.href, { headers: JSON_ACCEPT });
       expect(sameBrowser.status).toBe(400);
-      expect((await json(sameBrowser)).error).toBe('ERR_LOGIN_STATE');
+      expect((await json(sameBrowser)).code).toBe('ERR_LOGIN_STATE');
 
       const replay = await copy.request(callback.href, { headers: JSON_ACCEPT });
       const body = await json(replay);
       expect({ status: replay.status, error: body.error }).toEqual({
         status: 400,
-        error: 'ERR_LOGIN_FAILED',
+        code: 'ERR_LOGIN_FAILED',
       });
-      expect(body.message).toBe(
+      expect(body.error_description).toBe(
         'Sign-in failed: the authorization code or token is invalid, expired or was already used.',
       );
       expect(copy.cookie(APP_HOST, SESSION_COOKIE)).toBeUndefined();
