@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { memoryCache } from './cache/memory.js';
 import { isCacheStore, type CacheStore } from './cache/types.js';
 import { CernSsoError } from './errors.js';
-import { normalizeLogger, type Logger } from './logger.js';
+import { normalizeLogger, type Logger, type LoggerOption } from './logger.js';
 
 /** CERN production defaults. */
 export const CERN_ISSUER = 'https://auth.cern.ch/auth/realms/cern';
@@ -81,7 +81,7 @@ const cookieSecretValue = z
   .string()
   .min(32, 'must be at least 32 characters (e.g. the output of `openssl rand -base64 32`)');
 
-const loggerSchema = z.custom<Partial<Logger>>(
+const loggerSchema = z.custom<LoggerOption>(
   (value) => typeof value === 'object' && value !== null,
   'must be a logger object with debug/info/warn/error methods',
 );
@@ -194,7 +194,7 @@ function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.
   });
 }
 
-function resolveShared<T extends { cache?: CacheStore | undefined; logger?: Partial<Logger> | undefined }>(
+function resolveShared<T extends { cache?: CacheStore | undefined; logger?: LoggerOption | undefined }>(
   parsed: T,
 ): Omit<T, 'cache' | 'logger'> & { cache: CacheStore; logger: Logger } {
   return { ...parsed, cache: parsed.cache ?? memoryCache(), logger: normalizeLogger(parsed.logger) };

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import { CernSsoError } from './errors.js';
-import { describeError, normalizeLogger, type Logger } from './logger.js';
+import { describeError, normalizeLogger, type Logger, type LoggerOption } from './logger.js';
 import { sendError } from './respond.js';
 
 /**
@@ -14,7 +14,7 @@ import { sendError } from './respond.js';
  * ```
  */
 export function cernSsoErrorHandler(
-  options: { handleAll?: boolean; logger?: Partial<Logger> } = {},
+  options: { handleAll?: boolean; logger?: LoggerOption } = {},
 ): ErrorRequestHandler {
   const logger = normalizeLogger(options.logger);
   return (error: unknown, req, res, next) => {

@@ -1,103 +1,194 @@
 import { sanitizeLogText } from './untrusted-text.js';
 
-/** A pino-compatible logger; any subset of methods may be given. */
-export interface Logger {
-  debug(message: string, ...args: unknown[]): void;
-  info(message: string, ...args: unknown[]): void;
-  warn(message: string, ...args: unknown[]): void;
-  error(message: string, ...args: unknown[]): void;
+/**
+ * Structured fields of a log line, pino style: `logger.warn({ err, code, url }, message)`.
+ * `err` is an error (described as `{ type, message, code?, cause? }`, never its stack or the
+ * request/response it carries); other values are strings, numbers or booleans.
+ */
+export interface LogFields {
+  /** The error behind the line, if any. */
+  err?: unknown;
+  /** The library's `ERR_*` code, when the line is about one. */
+  code?: string;
+  /** The upstream URL involved (never with credentials or tokens: they are redacted anyway). */
+  url?: string;
+  readonly [field: string]: unknown;
 }
+
+/** One log method: pino's two call shapes, `(fields, message)` and `(message)`. */
+export interface LogMethod {
+  (fields: LogFields, message: string): void;
+  (message: string): void;
+}
+
+/**
+ * A pino-compatible logger, as the library calls it: `logger.warn({ err, code, url }, message)`.
+ * Any subset of methods may be given (`pino()`, `console`, your own); missing ones are no-ops.
+ */
+export interface Logger {
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+}
+
+/** What an application may pass as `logger`: any object with some of the four methods. */
+export type LoggerOption = Partial<Record<keyof Logger, (...args: never[]) => unknown>>;
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 const noop = (): void => undefined;
 
 /** Marks loggers made by {@link normalizeLogger}, so wrapping twice costs nothing. */
 const kSanitized = Symbol('express-cern-sso.sanitizedLogger');
 
-/**
- * What the library hands to a logger: strings (the message and string arguments) cut to
- * 4096 characters (`MAX_LOG_TEXT`), control characters (CR, LF, other C0/C1, U+2028/9, bidi
- * overrides) escaped and tokens redacted; `Error` arguments as {@link describeError} text.
- * Anything else is passed on as it is (the library passes only strings).
- */
-function sanitizeArgument(arg: unknown): unknown {
-  if (typeof arg === 'string') return sanitizeLogText(arg);
-  if (arg instanceof Error) return describeError(arg);
-  return arg;
+/** Longest {@link describeError} text; the rest of a long upstream message is cut. */
+const MAX_ERROR_TEXT = 2048;
+
+/** How deep an error's `cause` chain is described (fetch: TypeError → SocketError, say). */
+const MAX_CAUSE_DEPTH = 3;
+
+/** An error as a log field: name, code, message (sanitised) and its causes, never the stack. */
+export interface LoggedError {
+  type: string;
+  message: string;
+  code?: string;
+  cause?: LoggedError;
 }
 
-function sanitizing(fn: (message: string, ...args: unknown[]) => void): Logger[keyof Logger] {
-  return (message, ...args) => {
-    fn(
-      sanitizeLogText(typeof message === 'string' ? message : String(message)),
-      ...args.map(sanitizeArgument),
-    );
+function errorCode(error: object): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? sanitizeLogText(code, 64) : undefined;
+}
+
+/** An error (or anything thrown) as a {@link LoggedError}; never throws. */
+export function serializeError(error: unknown, depth = 0): LoggedError {
+  try {
+    if (!(error instanceof Error))
+      return { type: typeof error, message: sanitizeLogText(String(error), MAX_ERROR_TEXT) };
+    const logged: LoggedError = { type: error.name, message: sanitizeLogText(error.message, MAX_ERROR_TEXT) };
+    const code = errorCode(error);
+    if (code !== undefined) logged.code = code;
+    if (error.cause !== undefined && error.cause !== error && depth < MAX_CAUSE_DEPTH) {
+      logged.cause = serializeError(error.cause, depth + 1);
+    }
+    return logged;
+  } catch {
+    return { type: typeof error, message: '(not printable)' };
+  }
+}
+
+/**
+ * Short description of an error for a log line: `Name CODE: message (cause: Name CODE: message)`,
+ * never the request/response bodies or headers. Cut to 2048 characters, control characters
+ * escaped, tokens redacted. Never throws.
+ */
+export function describeError(error: unknown): string {
+  const text = (logged: LoggedError): string => {
+    const head = `${logged.type}${logged.code === undefined ? '' : ` ${logged.code}`}: ${logged.message}`;
+    return logged.cause ? `${head} (cause: ${text(logged.cause)})` : head;
+  };
+  return sanitizeLogText(text(serializeError(error)), MAX_ERROR_TEXT);
+}
+
+/**
+ * The fields as handed to a logger: `err` serialised, strings sanitised (bounded, no control
+ * characters, no tokens), numbers and booleans kept, anything else dropped.
+ */
+export function sanitizeFields(fields: LogFields): Record<string, unknown> {
+  const clean: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(fields)) {
+    if (key === 'err') clean.err = serializeError(value);
+    else if (typeof value === 'string') clean[key] = sanitizeLogText(value);
+    else if (typeof value === 'number' || typeof value === 'boolean') clean[key] = value;
+  }
+  return { ...clean };
+}
+
+type RawMethod = (...args: unknown[]) => unknown;
+
+/** One method of a normalised logger: sanitise, then call the application's method. */
+function sanitizing(fn: RawMethod): LogMethod {
+  return (first: LogFields | string, message?: string): void => {
+    if (typeof first === 'string') {
+      fn(sanitizeLogText(first));
+      return;
+    }
+    fn(sanitizeFields(first), sanitizeLogText(typeof message === 'string' ? message : ''));
   };
 }
 
-const rawConsole = {
-  warn: (message: string, ...args: unknown[]): void => {
-    console.warn(`[express-cern-sso] ${message}`, ...args);
-  },
-  error: (message: string, ...args: unknown[]): void => {
-    console.error(`[express-cern-sso] ${message}`, ...args);
-  },
-};
+function fieldText(value: unknown): string {
+  if (typeof value === 'object' && value !== null) return describeLogged(value as LoggedError);
+  return String(value);
+}
 
-/** Warnings and errors to the console, prefixed so operators know where they come from. */
+function describeLogged(logged: LoggedError): string {
+  const head = `${logged.type}${logged.code === undefined ? '' : ` ${logged.code}`}: ${logged.message}`;
+  return logged.cause ? `${head} (cause: ${describeLogged(logged.cause)})` : head;
+}
+
+/**
+ * One line for line-oriented sinks (the console, test recorders): `message: err (key=value ...)`.
+ * `fields` are already sanitised ({@link sanitizeFields}).
+ */
+export function formatLogLine(fields: Record<string, unknown>, message: string): string {
+  const { err, ...rest } = fields;
+  const error = err === undefined ? '' : `: ${fieldText(err)}`;
+  const pairs = Object.entries(rest).map(([key, value]) => `${key}=${fieldText(value)}`);
+  return `${message}${error}${pairs.length > 0 ? ` (${pairs.join(' ')})` : ''}`;
+}
+
+function consoleMethod(write: (line: string) => void): RawMethod {
+  return (first, message) => {
+    const line =
+      typeof first === 'string'
+        ? first
+        : formatLogLine(first as Record<string, unknown>, typeof message === 'string' ? message : '');
+    write(`[express-cern-sso] ${line}`);
+  };
+}
+
+/** Warnings and errors to the console, one line each, prefixed so operators know the source. */
 export const consoleLogger: Logger = Object.assign(
   {
     debug: noop,
     info: noop,
-    warn: sanitizing(rawConsole.warn),
-    error: sanitizing(rawConsole.error),
+    warn: sanitizing(
+      consoleMethod((line) => {
+        console.warn(line);
+      }),
+    ),
+    error: sanitizing(
+      consoleMethod((line) => {
+        console.error(line);
+      }),
+    ),
   },
   { [kSanitized]: true },
 );
 
-export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+export const silentLogger: Logger = {
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+};
 
 /**
  * Fills in missing methods so the library can call any level, and makes every call safe to
- * write to a line-oriented log: see {@link sanitizeLogText} (bounded length, no control
- * characters, no tokens), whatever text from clients or upstream servers the message carries.
+ * write to a log: see {@link sanitizeLogText} (bounded length, no control characters, no
+ * tokens) for the message and string fields, {@link serializeError} for `err`. The
+ * application's methods receive pino's call shapes: `(fields, message)` or `(message)`.
  */
-export function normalizeLogger(logger: Partial<Logger> | undefined): Logger {
+export function normalizeLogger(logger: LoggerOption | Partial<Logger> | undefined): Logger {
   if (!logger) return consoleLogger;
   if ((logger as { [kSanitized]?: unknown })[kSanitized] === true) return logger as Logger;
-  const bind = (level: keyof Logger): Logger[keyof Logger] => {
-    const fn = logger[level];
-    return typeof fn === 'function' ? sanitizing(fn.bind(logger)) : noop;
-  };
-  return Object.assign(
-    { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') },
-    { [kSanitized]: true },
-  );
-}
-
-/** Longest {@link describeError} text; the rest of a long upstream message is cut. */
-const MAX_ERROR_TEXT = 2048;
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string'
-      ? `${error.name} ${code}: ${error.message}`
-      : `${error.name}: ${error.message}`;
-  }
-  return String(error);
-}
-
-/**
- * Short description of an error for logs: never the request/response bodies or headers. Cut to
- * 2048 characters, control characters escaped, tokens redacted. Never throws (an object whose
- * `toString` throws is described as such).
- */
-export function describeError(error: unknown): string {
-  let text: string;
-  try {
-    text = errorText(error);
-  } catch {
-    text = `${typeof error} (not printable)`;
-  }
-  return sanitizeLogText(text, MAX_ERROR_TEXT);
+  const methods = Object.fromEntries(
+    LEVELS.map((level) => {
+      const fn = (logger as Record<string, unknown>)[level];
+      return [level, typeof fn === 'function' ? sanitizing((fn as RawMethod).bind(logger)) : noop];
+    }),
+  ) as unknown as Logger;
+  return Object.assign(methods, { [kSanitized]: true });
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { sanitizeUpstreamMessage } from '../src/identity/token-endpoint-errors.js';
-import { describeError, normalizeLogger, type Logger } from '../src/logger.js';
+import { consoleLogger, describeError, normalizeLogger, type Logger } from '../src/logger.js';
 import {
   cutText,
   escapeUnsafe,
@@ -199,21 +199,62 @@ describe('sanitizeUpstreamMessage (messages from Keycloak and the AuthZ API)', (
 describe('normalizeLogger / describeError', () => {
   function recorder(): Logger & { lines: unknown[][] } {
     const lines: unknown[][] = [];
-    const keep = (message: string, ...args: unknown[]): void => {
-      lines.push([message, ...args]);
+    const keep = (...args: unknown[]): void => {
+      lines.push(args);
     };
     return { lines, debug: keep, info: keep, warn: keep, error: keep };
   }
 
-  it('sanitises the message and string arguments of every level; Errors become descriptions', () => {
+  it('sanitises the message and the string fields of every level; err becomes { type, message, code, cause }', () => {
     const sink = recorder();
     const logger = normalizeLogger(sink);
-    logger.warn(`a\r\nb ${JWT}`, `c\nd Bearer ${JWT}`, 42, new Error(`e\r\n${JWT}`));
+    const err = new TypeError('fetch failed', {
+      cause: Object.assign(new Error(`connect\r\n${JWT}`), { code: 'ECONNREFUSED' }),
+    });
+    logger.warn({ err, url: `https://x/?a\nb Bearer ${JWT}`, status: 503, retried: false }, `a\r\nb ${JWT}`);
     logger.debug('x\u2028y');
     expect(sink.lines).toEqual([
-      [`a<CR><LF>b ${REDACTED}`, `c<LF>d Bearer ${REDACTED}`, 42, `Error: e<CR><LF>${REDACTED}`],
+      [
+        {
+          err: {
+            type: 'TypeError',
+            message: 'fetch failed',
+            cause: { type: 'Error', code: 'ECONNREFUSED', message: `connect<CR><LF>${REDACTED}` },
+          },
+          url: `https://x/?a<LF>b Bearer ${REDACTED}`,
+          status: 503,
+          retried: false,
+        },
+        `a<CR><LF>b ${REDACTED}`,
+      ],
       ['x<U+2028>y'],
     ]);
+  });
+
+  it('drops field values that are neither strings, numbers, booleans nor err (no object dumps)', () => {
+    const sink = recorder();
+    normalizeLogger(sink).error({ headers: { authorization: `Bearer ${JWT}` }, n: 1 }, 'm');
+    expect(sink.lines).toEqual([[{ n: 1 }, 'm']]);
+  });
+
+  it('the console logger writes one line: message, error with its causes, then key=value fields', () => {
+    const spy = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      consoleLogger.warn(
+        {
+          err: new TypeError('fetch failed', {
+            cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }),
+          }),
+          url: 'https://auth/t',
+        },
+        'token request failed',
+      );
+      expect(spy).toHaveBeenCalledWith(
+        '[express-cern-sso] token request failed: TypeError: fetch failed (cause: Error ECONNREFUSED: x) (url=https://auth/t)',
+      );
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('wraps once: normalising a normalised logger returns it', () => {
@@ -222,7 +263,7 @@ describe('normalizeLogger / describeError', () => {
   });
 
   it('describeError is bounded, one line and never throws', () => {
-    expect(describeError(Object.create(null))).toBe('object (not printable)');
+    expect(describeError(Object.create(null))).toBe('object: (not printable)');
     const long = describeError(new Error(`${'y'.repeat(10_000)}\n${JWT}`));
     expect(long.length).toBeLessThanOrEqual(2049);
     expect(long).not.toMatch(LINE_BREAKING);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CERN_ISSUER, isLoopbackHost } from '../config.js';
 import type { ContextIdentity } from '../context.js';
 import { CernSsoError } from '../errors.js';
-import { normalizeLogger, type Logger } from '../logger.js';
+import { normalizeLogger, type Logger, type LoggerOption } from '../logger.js';
 
 /** Asymmetric JWS algorithms accepted by default (and the only ones `bearerAuth()` accepts). */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -81,7 +81,7 @@ export interface BearerAuthOptions {
   /** Timeout of every discovery, JWKS and introspection request. Default 10 000. */
   httpTimeoutMs?: number;
   /** `{ debug, info, warn, error }` (pino-compatible). Default: warnings and errors to the console. */
-  logger?: Partial<Logger>;
+  logger?: LoggerOption;
 }
 
 /** Validated `bearerAuth()` options, with defaults applied. */
@@ -206,7 +206,7 @@ const schema = z
     verifiedTokenCacheMax: z.number().int().min(0).max(10_000_000).default(10_000),
     httpTimeoutMs: z.number().int().positive().default(10_000),
     logger: z
-      .custom<Partial<Logger>>(
+      .custom<LoggerOption>(
         (value) => typeof value === 'object' && value !== null,
         'must be a logger object with debug/info/warn/error methods',
       )

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { consoleLogger, describeError, normalizeLogger, type Logger } from '../logger.js';
+import { consoleLogger, describeError, normalizeLogger, type Logger, type LoggerOption } from '../logger.js';
 import type { CacheStore } from './types.js';
 
 /**
@@ -30,7 +30,7 @@ export interface RedisCacheOptions {
    */
   prefix?: string;
   /** Where outage and serialisation warnings go. Default: warnings and errors to the console. */
-  logger?: Partial<Logger>;
+  logger?: LoggerOption;
   /**
    * A command that has not answered after this long counts as failed (a miss), so a Redis that
    * hangs never hangs a request. Default 1000.

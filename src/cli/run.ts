@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Logger } from '../logger.js';
+import { formatLogLine, normalizeLogger, silentLogger, type Logger } from '../logger.js';
 import { lazyIdentity, wantsHelp, type CliIo, type Command, type CommandContext } from './command.js';
 import { readSettings } from './env.js';
 import { CliConfigError, CliUsageError, debugDetails, EXIT, exitCodeFor, failureMessage } from './errors.js';
@@ -91,14 +91,14 @@ function readVersion(): string {
 
 /** Library logs on stderr with `CERN_SSO_DEBUG=1`, else nothing (errors are reported once, by the CLI). */
 function cliLogger(stderr: Output, debug: boolean): Logger {
-  const noop = (): void => undefined;
-  if (!debug) return { debug: noop, info: noop, warn: noop, error: noop };
+  if (!debug) return silentLogger;
   const log =
     (level: string) =>
-    (message: string): void => {
-      stderr.write(`[${PROGRAM}] ${level}: ${message}\n`);
+    (fields: Record<string, unknown> | string, message?: string): void => {
+      const line = typeof fields === 'string' ? fields : formatLogLine(fields, message ?? '');
+      stderr.write(`[${PROGRAM}] ${level}: ${line}\n`);
     };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  return normalizeLogger({ debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') });
 }
 
 function findCommand(name: string): Command | undefined {

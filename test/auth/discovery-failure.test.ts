@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { classifyDiscoveryFailure } from '../../src/auth/discovery-failure.js';
 import { MISCONFIGURED_RECHECK_MS, createOidcDiscovery } from '../../src/auth/discovery.js';
 import { CernSsoError } from '../../src/errors.js';
+import { logLine } from '../helpers/log-lines.js';
 
 /** Per issuer path: what `/<path>/.well-known/openid-configuration` answers. */
 interface Answer {
@@ -211,7 +212,7 @@ describe('createOidcDiscovery with a misconfigured issuer', () => {
     expect(first.message).toMatch(/sign-in is misconfigured/i);
     expect(hits.get('/realm-later')).toBe(1);
     expect(log.error).toHaveBeenCalledTimes(1);
-    expect(String(log.error.mock.calls[0]?.[0])).toContain(`${issuer}/.well-known/openid-configuration`);
+    expect(logLine(log.error.mock.calls[0] ?? [])).toContain(`${issuer}/.well-known/openid-configuration`);
 
     now += MISCONFIGURED_RECHECK_MS - 1;
     expect((await rejected()).code).toBe('ERR_IDP_MISCONFIGURED');
@@ -242,7 +243,7 @@ describe('createOidcDiscovery with a misconfigured issuer', () => {
       status: 503,
       headers: { 'Retry-After': '2' },
     });
-    expect(String(log.warn.mock.calls[0]?.[0])).toMatch(
+    expect(logLine(log.warn.mock.calls[0] ?? [])).toMatch(
       /realm-busy\/\.well-known\/openid-configuration.*HTTP 503/,
     );
     now += 2000;

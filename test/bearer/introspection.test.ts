@@ -340,7 +340,7 @@ describe('the rate of introspection requests new tokens can cause is bounded', (
     }
     // One warning for the whole flood, naming no token.
     expect(logger.warn).toHaveBeenCalledTimes(1);
-    expect(String(logger.warn.mock.calls[0]?.[0])).toMatch(/more than 20 new tokens per second/);
+    expect(String(logger.lines('warn')[0])).toMatch(/more than 20 new tokens per second/);
     expect(flood.some((token) => logger.text().includes(token))).toBe(false);
 
     // Refusals already known are answered from the cache, budget or not; valid JWTs are not introspected.
@@ -360,7 +360,7 @@ describe('the rate of introspection requests new tokens can cause is bounded', (
     expect(emulator.requests.count(INTROSPECT)).toBe(100);
     expect(logger.warn).toHaveBeenCalledTimes(2);
     // The first warning counted the flood's first refusal; since then 459 + 5 + 1 more.
-    expect(String(logger.warn.mock.calls[1]?.[0])).toMatch(/\b465 refused with 503/);
+    expect(String(logger.lines('warn')[1])).toMatch(/\b465 refused with 503/);
   });
 
   it('an opaque token longer than 2048 characters is refused before any request', async () => {

@@ -4,6 +4,7 @@ import { memoryCache } from '../../src/cache/memory.js';
 import type { CacheStore } from '../../src/cache/types.js';
 import { CernSsoError, upstreamUnavailable } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
+import { logLine } from '../helpers/log-lines.js';
 
 const MINUTE = 60_000;
 
@@ -23,7 +24,7 @@ function recordingLogger(): Logger & { warnings: string[] } {
     warnings,
     debug: () => undefined,
     info: () => undefined,
-    warn: (message: string) => warnings.push(message),
+    warn: (...args: unknown[]) => warnings.push(logLine(args)),
     error: () => undefined,
   };
 }

@@ -4,6 +4,7 @@ import { redisCache } from '../../src/cache/redis.js';
 import { upstreamUnavailable } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import { redisAvailable, startRedis, type TestRedis, type TestRedisClient } from '../helpers/redis.js';
+import { logLine } from '../helpers/log-lines.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -13,8 +14,8 @@ function recordingLogger(): Logger & { warnings: string[] } {
     warnings,
     debug: () => undefined,
     info: () => undefined,
-    warn: (message: string) => warnings.push(message),
-    error: (message: string) => warnings.push(message),
+    warn: (...args: unknown[]) => warnings.push(logLine(args)),
+    error: (...args: unknown[]) => warnings.push(logLine(args)),
   };
 }
 

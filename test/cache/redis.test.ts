@@ -4,6 +4,7 @@ import { redisCache } from '../../src/cache/redis.js';
 import type { CacheStore } from '../../src/cache/types.js';
 import type { Logger } from '../../src/logger.js';
 import { redisAvailable, startRedis, type TestRedis, type TestRedisClient } from '../helpers/redis.js';
+import { logLine } from '../helpers/log-lines.js';
 
 function recordingLogger(): Logger & { warnings: string[]; infos: string[] } {
   const warnings: string[] = [];
@@ -12,9 +13,9 @@ function recordingLogger(): Logger & { warnings: string[]; infos: string[] } {
     warnings,
     infos,
     debug: () => undefined,
-    info: (message: string) => infos.push(message),
-    warn: (message: string) => warnings.push(message),
-    error: (message: string) => warnings.push(message),
+    info: (...args: unknown[]) => infos.push(logLine(args)),
+    warn: (...args: unknown[]) => warnings.push(logLine(args)),
+    error: (...args: unknown[]) => warnings.push(logLine(args)),
   };
 }
 

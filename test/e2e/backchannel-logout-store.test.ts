@@ -148,7 +148,7 @@ describe.each(['fail', 'hang'] as const)('a session store whose marker reads %s'
     const page = await browser.request(`${app.baseUrl}/profile`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(503);
     expect(await page.text()).not.toMatch(/ at .*\.js/);
-    expect(app.logger.warn.mock.calls.filter(([line]) => line.includes('logout markers'))).toHaveLength(1);
+    expect(app.logger.lines('warn').filter((line) => line.includes('logout markers'))).toHaveLength(1);
     store.mode = 'ok';
     expect((await me(app, browser)).status).toBe(200);
   });
@@ -167,9 +167,7 @@ describe.each(['fail', 'hang'] as const)('a session store whose marker reads %s'
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ authenticated: true, user: { login: 'jdoe' } });
     }
-    const warnings = app.logger.warn.mock.calls
-      .map(([line]) => line)
-      .filter((line) => line.includes('logout'));
+    const warnings = app.logger.lines('warn').filter((line) => line.includes('logout'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(mode === 'fail' ? /connection lost/ : /did not answer within 50 ms/);
   });

@@ -104,12 +104,12 @@ describe('login CSRF by cookie tossing: refused by the browser-binding cookie', 
 
     appJar(victim).set(name, sealed); // tossed from the sibling site
     const before = await sessionCount();
-    const warnings = app.logger.warn.mock.calls.length;
+    const warnings = app.logger.lines('warn').length;
     await expectStartAgain(await victim.request(callback.href, { headers: JSON_ACCEPT }));
     expect(await whoAmI(victim)).toBeUndefined();
     expect(await sessionCount()).toBe(before);
     // The log says why, the person sees the usual "start again".
-    const logged = app.logger.warn.mock.calls.slice(warnings).map((call) => call[0]);
+    const logged = app.logger.lines('warn').slice(warnings);
     expect(logged.join('\n')).toMatch(/browser-binding cookie is missing or belongs to another browser/);
     // The callback leaves the binding cookie alone (other tabs may be pending).
     expect(appJar(victim).get(BINDING_COOKIE)).toBe(victimBinding);

@@ -461,7 +461,7 @@ describe('misconfiguration', () => {
       // What the proxy would do: forward the callback to the app over http.
       const response = await browser.request(callback.href.replace(tlsBase, tls.baseUrl));
       expect(response.status).toBe(302);
-      expect(tls.logger.warn.mock.calls.flat().join(' ')).toMatch(/session cookie is not "secure"/);
+      expect(tls.logger.lines('warn').join(' ')).toMatch(/session cookie is not "secure"/);
     } finally {
       await tls.close();
     }

@@ -266,7 +266,7 @@ describe('the error parameter of the callback', () => {
     const page = await response.text();
     expect(page).toMatch(/refused the sign-in: unknown error/);
     expect(page).not.toMatch(/script|alert|forged/);
-    const logged = app.logger.warn.mock.calls.map((call) => call[0]).find((line) => line.includes('forged'));
+    const logged = app.logger.lines('warn').find((line) => line.includes('forged'));
     expect(logged).toBeDefined();
     expect(logged).not.toMatch(/[\r\n]/);
     expect(logged).not.toMatch(/x{201}/);

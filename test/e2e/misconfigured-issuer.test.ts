@@ -64,7 +64,7 @@ describe('an issuer that does not exist (discovery answers 404)', () => {
     expect(html).toMatch(/sign-in is misconfigured/i);
     expect(html).not.toMatch(/no-such-realm|Error:|\bat\s+\S+\s+\(/);
 
-    const logged = app.logger.error.mock.calls.map((args) => args[0]).join('\n');
+    const logged = app.logger.lines('error').join('\n');
     expect(logged).toContain(`${issuer}/.well-known/openid-configuration`);
     expect(logged).toMatch(/HTTP 404/);
     expect(logged).toMatch(/check the `issuer` option/);
@@ -80,7 +80,7 @@ describe('a discovery document for another issuer', () => {
     const res = await fetch(`${app.baseUrl}/login`, { headers: { accept: 'application/json' } });
     expect(res.status).toBe(500);
     expect(codeOf(await res.json())).toBe('ERR_IDP_MISCONFIGURED');
-    const logged = app.logger.error.mock.calls.map((args) => args[0]).join('\n');
+    const logged = app.logger.lines('error').join('\n');
     expect(logged).toContain(`${emulator.issuer}/.well-known/openid-configuration`);
     expect(logged).toMatch(/another issuer \(.*not-cern\)/);
   });
@@ -94,7 +94,7 @@ describe('an issuer on a closed port (an outage, not a misconfiguration)', () =>
     expect(res.status).toBe(503);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(codeOf(await res.json())).toBe('ERR_UPSTREAM_UNAVAILABLE');
-    const logged = app.logger.warn.mock.calls.map((args) => args[0]).join('\n');
+    const logged = app.logger.lines('warn').join('\n');
     expect(logged).toContain(`${issuer}/.well-known/openid-configuration`);
     expect(logged).toContain('ECONNREFUSED');
     expect(app.logger.error).not.toHaveBeenCalled();

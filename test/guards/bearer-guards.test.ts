@@ -162,7 +162,7 @@ describe('guards on bearer routes', () => {
       expect(answer.status).toBe(500);
       expect(answer.json.code).toBe('ERR_CONFIG');
       // Logged with bearerAuth()'s logger, not the console.
-      expect(String(logger.error.mock.calls[0]?.[0])).toMatch(
+      expect(String(logger.lines('error')[0])).toMatch(
         /needs an identity provider: pass bearerAuth\(\{ identity \}\)/,
       );
       expect(consoleError).not.toHaveBeenCalled();

@@ -12,8 +12,9 @@ import {
 } from 'express-cern-sso';
 import type { CernSsoEmulator } from 'express-cern-sso/testing';
 import { vi, type Mock } from 'vitest';
+import { logLine } from './log-lines.js';
 
-type LogMethod = (message: string, ...args: unknown[]) => void;
+type LogMethod = (...args: unknown[]) => void;
 
 export interface RecordingLogger {
   debug: Mock<LogMethod>;
@@ -22,19 +23,27 @@ export interface RecordingLogger {
   error: Mock<LogMethod>;
   /** Every logged line, joined, to assert that no secret was ever logged. */
   text(): string;
+  /** The lines logged at `level`, in order, each as one line of text (see `logLine`). */
+  lines(level: 'debug' | 'info' | 'warn' | 'error'): string[];
 }
 
 export function recordingLogger(): RecordingLogger {
   const lines: string[] = [];
-  const record: LogMethod = (...args) => {
-    lines.push(args.map((a) => (a instanceof Error ? `${a.message} ${a.stack ?? ''}` : String(a))).join(' '));
-  };
+  const byLevel = new Map<string, string[]>();
+  const record =
+    (level: string): LogMethod =>
+    (...args) => {
+      const line = logLine(args);
+      lines.push(line);
+      byLevel.set(level, [...(byLevel.get(level) ?? []), line]);
+    };
   return {
-    debug: vi.fn(record),
-    info: vi.fn(record),
-    warn: vi.fn(record),
-    error: vi.fn(record),
+    debug: vi.fn(record('debug')),
+    info: vi.fn(record('info')),
+    warn: vi.fn(record('warn')),
+    error: vi.fn(record('error')),
     text: () => lines.join('\n'),
+    lines: (level) => [...(byLevel.get(level) ?? [])],
   };
 }
 

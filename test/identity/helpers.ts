@@ -1,3 +1,4 @@
+import { logLine } from '../helpers/log-lines.js';
 import { startCernSsoEmulator, type CernSsoEmulator, type EmulatorOptions } from '../../src/testing/index.js';
 import type { CacheStore } from '../../src/cache/types.js';
 import { memoryCache } from '../../src/cache/memory.js';
@@ -28,8 +29,8 @@ export function recordingLogger(): RecordingLogger {
   const all: string[] = [];
   const keep =
     (list?: string[]) =>
-    (message: string, ...args: unknown[]): void => {
-      const line = [message, ...args.map((arg) => String(arg))].join(' ');
+    (...args: unknown[]): void => {
+      const line = logLine(args);
       all.push(line);
       list?.push(line);
     };
