@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { memoryCache } from './cache/memory.js';
 import { isCacheStore, type CacheStore } from './cache/types.js';
+import type { RenderError } from './context.js';
 import { CernSsoError } from './errors.js';
 import { normalizeLogger, type Logger, type LoggerOption } from './logger.js';
 
@@ -140,6 +141,17 @@ export const ssoOptionsSchema = z
     logoutCheckTimeoutMs: positiveMs.max(60_000, 'must be at most 60000 (one minute)').default(2000),
     /** A signed-in request whose logout markers cannot be read: 503 (`deny`) or signed in (`allow`). */
     logoutCheckFailure: z.enum(['deny', 'allow']).default('deny'),
+    /**
+     * `(error, req) => html | undefined`: the HTML error pages of this app (browsers only; JSON
+     * clients keep the JSON body). `undefined` = the built-in page (English or French). Sent with
+     * the error's status and headers; a renderer that throws is logged and the built-in page sent.
+     */
+    renderError: z
+      .custom<RenderError>(
+        (value) => typeof value === 'function',
+        'must be a function (error, req) => string | undefined',
+      )
+      .optional(),
   })
   .strict();
 

@@ -1,4 +1,6 @@
+import type { Request } from 'express';
 import type { CernClaims, CernUser } from './auth/user.js';
+import type { CernSsoError } from './errors.js';
 import type { MatchMode, MatchOptions } from './guards/match.js';
 import type { IdentityProvider } from './identity/types.js';
 import type { Logger } from './logger.js';
@@ -40,6 +42,19 @@ export const kIdentity = Symbol('express-cern-sso.identity');
 export const kLogger = Symbol('express-cern-sso.logger');
 
 /**
+ * Renders the HTML page of a library error for a browser: `(error, req) => html`, or `undefined`
+ * for the built-in page. `error.status` and `error.headers` are sent whatever it returns;
+ * `error.expose` says whether `error.message` may be shown to the user.
+ */
+export type RenderError = (error: CernSsoError, req: Request) => string | undefined;
+
+/**
+ * Internal: the `renderError` option of the `cernSso()` that set `req.sso`, so that every HTML
+ * error page for that app (routes, guards, `cernSsoErrorHandler()`) uses it. Not public API.
+ */
+export const kRenderError = Symbol('express-cern-sso.renderError');
+
+/**
  * Internal: `inGroup()` answered synchronously when the user's groups are at hand (a `groups`
  * claim, or fresh in an in-process cache); `undefined` means "ask `inGroup()`". Lets
  * `requireGroup()` decide a warm request without a promise. `values` are already normalised.
@@ -69,6 +84,8 @@ export interface InternalContext extends CernSsoContext {
   [kIdentity]?: ContextIdentity | undefined;
   /** The logger of the `cernSso()` (or `bearerAuth()`) that set this context. */
   [kLogger]?: Logger | undefined;
+  /** The `renderError` option of the `cernSso()` that set this context. */
+  [kRenderError]?: RenderError | undefined;
   /** The issuer of the identity provider of the `cernSso()` that set this context. */
   [kIssuer]?: string | undefined;
   [kBearer]?: true;

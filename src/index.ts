@@ -7,7 +7,7 @@ export { requireEntitlement, type RequireEntitlementOptions } from './guards/req
 export { bearerAuth } from './bearer/bearer-auth.js';
 export type { BearerAuthOptions, BearerAlgorithm, IntrospectMode } from './bearer/options.js';
 export type { MatchMode, MatchOptions } from './guards/match.js';
-export type { CernSsoContext } from './context.js';
+export type { CernSsoContext, RenderError } from './context.js';
 export type { CernUser, CernClaims } from './auth/user.js';
 export { CernSsoError, type CernSsoErrorCode } from './errors.js';
 export { cernSsoErrorHandler } from './error-handler.js';

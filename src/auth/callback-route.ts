@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import * as client from 'openid-client';
+import { SIGN_IN_AGAIN } from '../error-pages.js';
 import { CernSsoError } from '../errors.js';
 import { describeError } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
@@ -60,7 +61,7 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
   const { logger } = runtime.config;
   const loginPath = runtime.config.routes.login;
   const retryLink =
-    loginPath === false ? undefined : { href: appPath(runtime, loginPath), text: 'Sign in again' };
+    loginPath === false ? undefined : { href: appPath(runtime, loginPath), text: SIGN_IN_AGAIN };
   // An https app whose session cookie is not `secure` sends it over plain http too (OWASP).
   let cookieChecked = false;
   const warnAboutInsecureCookie = (secure: boolean | 'auto' | undefined): void => {

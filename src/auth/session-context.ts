@@ -5,7 +5,9 @@ import {
   kIssuer,
   kLogger,
   kLoginPath,
+  kRenderError,
   type ContextIdentity,
+  type RenderError,
   type InternalContext,
 } from '../context.js';
 import { matchesSet, normalizeRequirement, type MatchMode, type MatchOptions } from '../guards/match.js';
@@ -51,6 +53,10 @@ export class SessionContext implements InternalContext {
 
   get [kLogger](): Logger {
     return this.runtime.config.logger;
+  }
+
+  get [kRenderError](): RenderError | undefined {
+    return this.runtime.config.renderError;
   }
 
   isAuthenticated(): boolean {
