@@ -31,7 +31,7 @@ export interface IssuerSettings {
   now?: () => number;
 }
 
-/** Keys unused for this long are refetched in the background on use (removed keys stop verifying). */
+/** Keys fetched this long ago are refetched in the background on use (removed keys stop verifying). */
 export const JWKS_MAX_AGE_MS = 10 * 60_000;
 
 const entries = new Map<string, IssuerEntry>();
@@ -103,6 +103,8 @@ export class JwksUnavailableError extends Error {
   }
 }
 
+type RemoteKeys = ReturnType<typeof createRemoteJWKSet>;
+
 const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => {
     setTimeout(resolve, ms).unref();
@@ -126,25 +128,26 @@ function remoteKeys(
   const { cooldownMs, logger } = settings;
   const now = settings.now ?? Date.now;
   const retryAfterSec = Math.max(1, Math.ceil(cooldownMs / 1000));
-  let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
+  let remote: RemoteKeys | undefined;
   let loadedAt = Number.NEGATIVE_INFINITY;
   let attemptAt = Number.NEGATIVE_INFINITY;
   let failure: unknown;
-  let inFlight: Promise<void> | undefined;
-  let scheduled: Promise<void> | undefined;
+  let inFlight: Promise<RemoteKeys> | undefined;
+  let scheduled: Promise<RemoteKeys> | undefined;
 
-  async function fetchKeys(): Promise<void> {
+  async function fetchKeys(): Promise<RemoteKeys> {
     const url = await jwksUri();
-    remote ??= createRemoteJWKSet(url, {
+    const keys = (remote ??= createRemoteJWKSet(url, {
       timeoutDuration: settings.httpTimeoutMs,
       cooldownDuration: Number.POSITIVE_INFINITY,
       cacheMaxAge: Number.POSITIVE_INFINITY,
-    });
+    }));
     attemptAt = now();
     try {
-      await remote.reload();
+      await keys.reload();
       loadedAt = now();
       failure = undefined;
+      return keys;
     } catch (error) {
       failure = error;
       logger.warn(`the JWKS of ${issuer} at ${url.href} is unavailable: ${describeError(error)}`);
@@ -153,7 +156,7 @@ function remoteKeys(
   }
 
   /** One fetch at a time, shared by every caller. */
-  function load(): Promise<void> {
+  function load(): Promise<RemoteKeys> {
     inFlight ??= fetchKeys().finally(() => {
       inFlight = undefined;
     });
@@ -161,7 +164,7 @@ function remoteKeys(
   }
 
   /** A refetch for an unknown key: the next one the cool-down allows, shared. */
-  function refetch(): Promise<void> {
+  function refetch(): Promise<RemoteKeys> {
     if (inFlight) return inFlight;
     const wait = attemptAt + cooldownMs - now();
     if (wait <= 0) return load();
@@ -173,25 +176,30 @@ function remoteKeys(
     return scheduled;
   }
 
-  return async (header, token) => {
-    if (remote?.jwks() === undefined) {
+  /** The keys as they are, or as soon as a first fetch succeeded. */
+  function current(): Promise<RemoteKeys> {
+    // Not remote.jwks(): it clones the whole set on every call.
+    if (!remote || !Number.isFinite(loadedAt)) {
       if (!inFlight && failure !== undefined && now() - attemptAt < cooldownMs) {
-        throw new JwksUnavailableError(issuer, retryAfterSec, failure);
+        return Promise.reject(new JwksUnavailableError(issuer, retryAfterSec, failure));
       }
-      await load();
-    } else if (now() - loadedAt > JWKS_MAX_AGE_MS && !inFlight && now() - attemptAt >= cooldownMs) {
+      return load();
+    }
+    if (now() - loadedAt > JWKS_MAX_AGE_MS && !inFlight && now() - attemptAt >= cooldownMs) {
       // Failures are logged; the keys we have keep verifying meanwhile.
       load().catch(() => undefined);
     }
-    const keys = remote;
-    if (!keys) throw new Error('unreachable: the JWKS was loaded');
+    return Promise.resolve(remote);
+  }
+
+  return async (header, token) => {
+    const keys = await current();
     try {
       return await keys(header, token);
     } catch (error) {
       if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
       // Maybe the issuer rotated its keys: refetch (rate-limited, shared), then look again.
-      await refetch();
-      return keys(header, token);
+      return (await refetch())(header, token);
     }
   };
 }
@@ -223,12 +231,4 @@ export function issuerKeys(
     settings,
   );
   return entry.keys;
-}
-
-/** The server metadata of `issuer` (its shared discovery). */
-export async function issuerMetadata(
-  issuer: string,
-  settings: IssuerSettings,
-): Promise<client.ServerMetadata> {
-  return (await entryOf(issuer, settings).discovery.get()).serverMetadata();
 }

@@ -157,15 +157,18 @@ function identityOf(
  *   `exp` (required) and `nbf` with `clockToleranceSec`, `typ` (access tokens only: ID, refresh
  *   and logout tokens are refused) and the `azp` allow-list. Any failure: 401 `invalid_token`
  *   with an `error_description` saying what is wrong (never echoing the token).
- * - An unknown `kid` (key rotation) refetches the issuer's JWKS at most once per
- *   `jwksCooldownMs`; a request arriving inside the cool-down waits for the next allowed
- *   refetch (shared), so a freshly rotated key is accepted and forged `kid`s cost nothing more.
+ * - The issuer's discovery and JWKS are those of the process-wide issuer registry, shared
+ *   with `cernSso()`, identity providers and back-channel logout of the same issuer. An unknown
+ *   `kid` (key rotation) refetches the JWKS at most once per `jwksCooldownMs`; a request arriving
+ *   inside the cool-down waits for the next allowed refetch (shared), so a freshly rotated key
+ *   is accepted and forged `kid`s cost nothing more.
  * - Opaque tokens (or every token with `introspect: 'always'`): RFC 7662 introspection, only
  *   when the app chose it in these options (`clientId`/`clientSecret`, or `introspect`):
  *   credentials in the environment alone never switch it on. New tokens are introspected at most
  *   `introspectionsPerSecond` a second (bursts of twice that); beyond, 503 with `Retry-After`.
  * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
- *   `Retry-After`, never a 401.
+ *   `Retry-After`, never a 401. An issuer that does not exist (discovery 404, a document for
+ *   another issuer): 500, logged as an error naming the URL.
  * - `req.sso.user.issuer` is the token's `iss`. The AuthZ API (groups of a token without a
  *   `groups` claim) and token exchange serve only tokens of the identity provider's own issuer;
  *   users of the other trusted issuers have their token's `groups` claim, or no groups.

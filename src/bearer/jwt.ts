@@ -14,7 +14,7 @@ import { invalidToken, issuerUnavailable } from './errors.js';
 import type { BearerAlgorithm, ResolvedBearerConfig } from './options.js';
 
 /** Keycloak's default audience of access tokens. */
-export const KEYCLOAK_DEFAULT_AUDIENCE = 'account';
+const KEYCLOAK_DEFAULT_AUDIENCE = 'account';
 
 /** A token that passed verification (or introspection). */
 export interface VerifiedToken {

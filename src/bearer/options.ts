@@ -296,6 +296,7 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
     );
   }
   const parsed = result.data;
+  const { clock } = parsed;
   return {
     issuers: parsed.issuer,
     audiences: parsed.audience,
@@ -314,6 +315,6 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
     verifiedTokenCacheMax: parsed.verifiedTokenCacheMax,
     httpTimeoutMs: parsed.httpTimeoutMs,
     logger: normalizeLogger(parsed.logger),
-    now: parsed.clock ? () => (parsed.clock as { now(): number }).now() : Date.now,
+    now: clock ? () => clock.now() : Date.now,
   };
 }
