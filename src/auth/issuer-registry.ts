@@ -112,7 +112,11 @@ const sleep = (ms: number): Promise<void> =>
 
 /**
  * jose's remote JWKS (fetch, parse, key selection by `kid`/`alg`/`use`/`key_ops`, import) with
- * the fetch policy here, as jose never refetches on its own (infinite cache age and cool-down):
+ * the fetch policy here. jose's own is set to never refetch (infinite `cacheMaxAge` and
+ * `cooldownDuration`): its cool-down refuses an unknown `kid` at once instead of waiting for the
+ * refetch, it retries a failed fetch on every request, and once `cacheMaxAge` has passed every
+ * request waits for (or fails with) a refetch, so a JWKS outage would stop the keys already known.
+ * Here:
  * - the first use fetches; after a failed fetch, no new attempt for `cooldownMs`;
  * - an unknown `kid` refetches at most once per `cooldownMs`; inside the cool-down the request
  *   waits for the next allowed refetch, shared, so a freshly rotated key is accepted and a
