@@ -1,11 +1,11 @@
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { backchannelLogoutRoute } from './auth/backchannel-logout-route.js';
 import { callbackRoute } from './auth/callback-route.js';
-import { createOidcDiscovery } from './auth/discovery.js';
 import { loginRoute } from './auth/login-route.js';
 import { loginTransaction } from './auth/login-transaction.js';
 import { createLogoutMarkers, logoutCheckFailurePolicy, type LogoutMarkers } from './auth/logout-markers.js';
 import { logoutRoute } from './auth/logout-route.js';
+import { issuerDiscovery } from './auth/issuer-registry.js';
 import { createRuntime, type AuthRuntime } from './auth/runtime.js';
 import { SessionContext } from './auth/session-context.js';
 import type { SignedIn } from './auth/session-data.js';
@@ -78,7 +78,8 @@ function runHandlers(handlers: RequestHandler[], req: Request, res: Response, do
  */
 export function cernSso(options: CernSsoOptions = {}): CernSso {
   const config = resolveSsoConfig(options);
-  const discovery = createOidcDiscovery({
+  // The issuer's discovery is shared with any bearerAuth() or identity provider of this issuer.
+  const discovery = issuerDiscovery({
     issuer: config.issuer,
     clientId: config.clientId,
     clientSecret: config.clientSecret,

@@ -3,6 +3,7 @@ import * as jose from 'jose';
 import { CernSsoError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import { errorBody } from '../respond.js';
+import { issuerKeys } from './issuer-registry.js';
 import { LogoutNotRecordedError, type LogoutMarkers } from './logout-markers.js';
 import type { AuthRuntime } from './runtime.js';
 import { StoreTimeoutError } from './store-entries.js';
@@ -62,7 +63,12 @@ const isJsonObject = (value: unknown): value is Record<string, unknown> =>
  */
 export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMarkers): RequestHandler[] {
   const { config } = runtime;
-  let jwks: ReturnType<typeof jose.createRemoteJWKSet> | undefined;
+  // The issuer's JWKS, shared with any bearerAuth() of this issuer in the process.
+  const jwks = issuerKeys(config.issuer, {
+    httpTimeoutMs: config.httpTimeoutMs,
+    logger: config.logger,
+    cooldownMs: 1000,
+  });
 
   /** Accepted tokens are remembered this long: the whole window in which `iat` passes the age check. */
   const replayWindowMs = (MAX_TOKEN_AGE_SEC + 2 * config.clockToleranceSec) * 1000;
@@ -70,13 +76,6 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
   const inFlight = new Set<string>();
 
   async function verify(token: string): Promise<VerifiedLogout> {
-    const oidc = await runtime.discovery.get();
-    const jwksUri = oidc.serverMetadata().jwks_uri;
-    if (!jwksUri) throw new LogoutTokenError('the OpenID Provider publishes no jwks_uri');
-    jwks ??= jose.createRemoteJWKSet(new URL(jwksUri), {
-      timeoutDuration: config.httpTimeoutMs,
-      cooldownDuration: 1000,
-    });
     let payload: jose.JWTPayload;
     let protectedHeader: jose.JWTHeaderParameters;
     try {

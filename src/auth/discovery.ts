@@ -129,17 +129,37 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
   }
 
   async function forTokenEndpoint(tokenEndpoint: string): Promise<client.Configuration> {
-    const base = await get();
-    const { issuer, jwks_uri } = base.serverMetadata();
+    const { issuer, jwks_uri } = (await get()).serverMetadata();
     const server: client.ServerMetadata =
       jwks_uri === undefined
         ? { issuer, token_endpoint: tokenEndpoint }
         : { issuer, token_endpoint: tokenEndpoint, jwks_uri };
-    const config = new client.Configuration(server, options.clientId, metadata, clientAuth);
-    config.timeout = timeoutSec;
-    allowHttpForLoopback(config, new URL(tokenEndpoint));
-    return config;
+    return clientConfiguration(server, options, new URL(tokenEndpoint));
   }
 
   return { get, forTokenEndpoint };
+}
+
+/**
+ * A Configuration for the client of `options` at a server whose metadata is already known (no
+ * request): how the issuer registry gives each client its own Configuration of one discovery.
+ * `endpoint` is the URL whose scheme decides the loopback-only http rule (default the issuer).
+ */
+export function clientConfiguration(
+  server: client.ServerMetadata,
+  options: DiscoveryOptions,
+  endpoint: URL = new URL(server.issuer),
+): client.Configuration {
+  const clientAuth =
+    options.tokenEndpointAuthMethod === 'client_secret_post'
+      ? client.ClientSecretPost(options.clientSecret)
+      : client.ClientSecretBasic(options.clientSecret);
+  const metadata: Partial<client.ClientMetadata> = {
+    client_secret: options.clientSecret,
+    [client.clockTolerance]: options.clockToleranceSec ?? 30,
+  };
+  const config = new client.Configuration(server, options.clientId, metadata, clientAuth);
+  config.timeout = Math.max(1, Math.ceil(options.httpTimeoutMs / 1000));
+  allowHttpForLoopback(config, endpoint);
+  return config;
 }

@@ -1,14 +1,123 @@
 import type { Request, RequestHandler } from 'express';
-import { kIdentity, kIssuer, type ContextIdentity, type InternalContext } from '../context.js';
+import { userFromClaims, type CernClaims } from '../auth/user.js';
+import {
+  kBearer,
+  kIdentity,
+  kIssuer,
+  kLogger,
+  kLoginPath,
+  type ContextIdentity,
+  type InternalContext,
+} from '../context.js';
 import { CernSsoError } from '../errors.js';
 import { answerGuardFailure } from '../guards/guard-failure.js';
+import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
+import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
+import type { Logger } from '../logger.js';
 import { toCernSsoError } from '../respond.js';
-import { createBearerContext } from './bearer-context.js';
-import { sendBearerError } from './errors.js';
+import { bearerChallenge, sendBearerError } from './errors.js';
 import { readBearerToken } from './header.js';
-import { createIssuerRegistry } from './issuers.js';
 import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
 import { createTokenValidator } from './validator.js';
+
+/** What a bearer `req.sso` is made of. */
+interface BearerContextInput {
+  /** The verified access token (handed back by `getAccessToken()`, never logged). */
+  token: string;
+  claims: CernClaims;
+  identity: ContextIdentity | undefined;
+  /**
+   * The issuer whose users `identity` knows; `undefined` when it cannot be told. Only tokens of
+   * this issuer get AuthZ lookups.
+   */
+  identityIssuer: string | undefined;
+  cernUsersGroup: string | undefined;
+  /** The logger of the `bearerAuth()`, used by the guards too. */
+  logger: Logger;
+}
+
+function noIdentity(what: string): CernSsoError {
+  return new CernSsoError(
+    'ERR_CONFIG',
+    `${what} on a bearer route needs an identity provider: pass bearerAuth({ identity }) ` +
+      '(e.g. sso.identity or createIdentityProvider()) or mount cernSso() before bearerAuth()',
+    { status: 500 },
+  );
+}
+
+/** Several trusted issuers and an identity provider that does not say which one it serves. */
+function unknownIdentityIssuer(): CernSsoError {
+  return new CernSsoError(
+    'ERR_CONFIG',
+    'requireGroup()/req.sso.groups() on a bearer route: bearerAuth() trusts several issuers and cannot ' +
+      'tell which one the identity provider serves, so it asks the AuthZ API about nobody: use the identity ' +
+      'provider of cernSso() or createIdentityProvider(), or a groups claim in the tokens',
+    { status: 500 },
+  );
+}
+
+/** Token exchange at the identity provider's Keycloak is for its own tokens only. */
+function foreignExchange(): CernSsoError {
+  return new CernSsoError(
+    'ERR_FORBIDDEN',
+    "req.sso.exchangeToken(): the access token is not from the identity provider's issuer, so it cannot be exchanged there",
+    { status: 403 },
+  );
+}
+
+/** A valid token that names no user (no `sub`/`cern_upn`) has no groups: 403, not 401. */
+function noUser(): CernSsoError {
+  const message = 'The access token names no user (no sub), so it has no groups.';
+  return new CernSsoError('ERR_FORBIDDEN', message, {
+    status: 403,
+    headers: { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message) },
+  });
+}
+
+/**
+ * `req.sso` for a request authenticated by a bearer access token. There is no login route
+ * (`kLoginPath` undefined), so the guards answer 401/403 with RFC 6750 challenges instead of
+ * redirecting. Groups come from the token's `groups` claim when present (no AuthZ call), else
+ * from the identity provider, but only for tokens of the identity provider's own issuer: a
+ * token of another trusted issuer that names `jdoe` is not CERN's jdoe, and without a `groups`
+ * claim it has no groups.
+ */
+function createBearerContext(input: BearerContextInput): InternalContext {
+  const { token, claims, identity, identityIssuer, cernUsersGroup, logger } = input;
+  const user = userFromClaims(claims);
+  const context: InternalContext = {
+    [kLoginPath]: undefined,
+    [kBearer]: true,
+    [kIdentity]: identity,
+    [kIssuer]: identityIssuer,
+    [kLogger]: logger,
+    isAuthenticated: () => true,
+    user,
+    claims,
+    getAccessToken: () => Promise.resolve(token),
+    async groups() {
+      if (Array.isArray(claims.groups)) {
+        return withCernUsersAlias(cleanGroupNames(claims.groups), cernUsersGroup);
+      }
+      if (!user) throw noUser();
+      if (!identity) throw noIdentity('requireGroup()/req.sso.groups()');
+      if (identityIssuer === undefined) throw unknownIdentityIssuer();
+      // Another issuer's "jdoe" is not CERN's jdoe: its groups come from its token alone.
+      if (user.issuer !== identityIssuer) return [];
+      return identity.getUserGroups(user.login);
+    },
+    async inGroup(group: string | readonly string[], options?: MatchOptions) {
+      const { values, match } = normalizeRequirement('inGroup', group, options);
+      return matches(await context.groups(), values, match);
+    },
+    async exchangeToken(audience: string) {
+      if (!identity) throw noIdentity('req.sso.exchangeToken()');
+      if (identityIssuer !== undefined && claims.iss !== identityIssuer) throw foreignExchange();
+      return identity.exchangeToken(token, audience);
+    },
+  };
+  return context;
+}
 
 /**
  * The identity provider for this request (the configured one, else the one of a `cernSso()`
@@ -27,12 +136,6 @@ function identityOf(
     identity !== undefined && identity === previous?.[kIdentity] ? previous[kIssuer] : undefined;
   const identityIssuer = identity?.[kIssuer] ?? inherited ?? (issuers.length === 1 ? issuers[0] : undefined);
   return { identity, identityIssuer };
-}
-
-/** Not public: what tests inject. */
-export interface BearerAuthInternals {
-  /** The clock of caches, cool-downs and the introspection rate bound. Default `Date.now`. */
-  now?: () => number;
 }
 
 /**
@@ -54,15 +157,18 @@ export interface BearerAuthInternals {
  *   `exp` (required) and `nbf` with `clockToleranceSec`, `typ` (access tokens only: ID, refresh
  *   and logout tokens are refused) and the `azp` allow-list. Any failure: 401 `invalid_token`
  *   with an `error_description` saying what is wrong (never echoing the token).
- * - An unknown `kid` (key rotation) refetches the issuer's JWKS at most once per
- *   `jwksCooldownMs`; a request arriving inside the cool-down waits for the next allowed
- *   refetch (shared), so a freshly rotated key is accepted and forged `kid`s cost nothing more.
+ * - The issuer's discovery and JWKS are those of the process-wide issuer registry, shared
+ *   with `cernSso()`, identity providers and back-channel logout of the same issuer. An unknown
+ *   `kid` (key rotation) refetches the JWKS at most once per `jwksCooldownMs`; a request arriving
+ *   inside the cool-down waits for the next allowed refetch (shared), so a freshly rotated key
+ *   is accepted and forged `kid`s cost nothing more.
  * - Opaque tokens (or every token with `introspect: 'always'`): RFC 7662 introspection, only
  *   when the app chose it in these options (`clientId`/`clientSecret`, or `introspect`):
  *   credentials in the environment alone never switch it on. New tokens are introspected at most
  *   `introspectionsPerSecond` a second (bursts of twice that); beyond, 503 with `Retry-After`.
  * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
- *   `Retry-After`, never a 401.
+ *   `Retry-After`, never a 401. An issuer that does not exist (discovery 404, a document for
+ *   another issuer): 500, logged as an error naming the URL.
  * - `req.sso.user.issuer` is the token's `iss`. The AuthZ API (groups of a token without a
  *   `groups` claim) and token exchange serve only tokens of the identity provider's own issuer;
  *   users of the other trusted issuers have their token's `groups` claim, or no groups.
@@ -71,17 +177,9 @@ export interface BearerAuthInternals {
  *
  * @throws CernSsoError `ERR_CONFIG` listing every invalid option (at construction).
  */
-export function bearerAuth(options: BearerAuthOptions, internals: BearerAuthInternals = {}): RequestHandler {
+export function bearerAuth(options: BearerAuthOptions): RequestHandler {
   const config = resolveBearerConfig(options);
-  const now = internals.now ?? Date.now;
-  const issuers = createIssuerRegistry({
-    issuers: config.issuers,
-    httpTimeoutMs: config.httpTimeoutMs,
-    jwksCooldownMs: config.jwksCooldownMs,
-    logger: config.logger,
-    now,
-  });
-  const validator = createTokenValidator(config, issuers, now);
+  const validator = createTokenValidator(config);
 
   return (req, res, next) => {
     let token: string | undefined;

@@ -1,12 +1,11 @@
+import * as client from 'openid-client';
+import type { OidcDiscovery } from '../auth/discovery.js';
 import type { CernClaims } from '../auth/user.js';
 import { CernSsoError } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
-import { checkAudience, checkAuthorizedParty, checkTokenType } from './claim-checks.js';
+import { describeError } from '../logger.js';
 import { invalidToken, issuerUnavailable } from './errors.js';
-import { fetchJson, jsonObject, UnexpectedAnswerError } from './http.js';
-import type { TrustedIssuer } from './issuers.js';
+import { checkAudience, checkAuthorizedParty, checkTokenType, type VerifiedToken } from './jwt.js';
 import type { ResolvedBearerConfig } from './options.js';
-import type { VerifiedToken } from './token-cache.js';
 
 /**
  * Longest opaque token sent to introspection. Opaque access tokens are random handles (tens to
@@ -21,13 +20,9 @@ export const RATE_WARNING_INTERVAL_MS = 60_000;
  * A token bucket for introspection requests of one `bearerAuth()`: `perSecond` tokens a second,
  * up to `2 × perSecond` saved for bursts. Tokens already known (valid, or refused in the last
  * 30 s) never reach it, so it only bounds what new (e.g. distinct garbage) tokens cost the issuer.
+ * `take()` answers 0 when a request is allowed, else the ms until one is.
  */
-export interface IntrospectionBudget {
-  /** Takes one request's worth: 0 when allowed, else the ms until one is available. */
-  take(): number;
-}
-
-export function createIntrospectionBudget(perSecond: number, now: () => number): IntrospectionBudget {
+export function createIntrospectionBudget(perSecond: number, now: () => number): { take(): number } {
   const burst = 2 * perSecond;
   let available = burst;
   let at = now();
@@ -55,22 +50,6 @@ export function introspectionBusy(waitMs: number): CernSsoError {
   );
 }
 
-/** Client credentials for the introspection endpoint. */
-export interface IntrospectionClient {
-  clientId: string;
-  clientSecret: string;
-}
-
-/** `client_secret_basic` (RFC 6749 §2.3.1: both parts form-encoded before base64). */
-function basicAuth(client: IntrospectionClient): string {
-  const encode = (value: string): string => encodeURIComponent(value).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${encode(client.clientId)}:${encode(client.clientSecret)}`).toString('base64')}`;
-}
-
-function configError(message: string, cause?: unknown): CernSsoError {
-  return new CernSsoError('ERR_CONFIG', message, { status: 500, cause });
-}
-
 const ACCESS_TOKEN_TYPES = new Set([
   'bearer',
   'access_token',
@@ -80,10 +59,10 @@ const ACCESS_TOKEN_TYPES = new Set([
 /** Applies the checks a JWT would get to an active introspection answer. */
 function checkActive(
   answer: Record<string, unknown>,
-  trusted: TrustedIssuer,
+  issuer: string,
   config: ResolvedBearerConfig,
-  nowMs: number,
 ): VerifiedToken {
+  const nowMs = config.now();
   const tolerance = config.clockToleranceSec * 1000;
   const { exp, nbf, iss, token_type: tokenType } = answer;
   if (typeof exp === 'number' && exp * 1000 + tolerance <= nowMs) {
@@ -92,8 +71,7 @@ function checkActive(
   if (typeof nbf === 'number' && nbf * 1000 - tolerance > nowMs) {
     throw invalidToken('the token is not valid yet (nbf is in the future)');
   }
-  if (iss !== undefined && iss !== trusted.issuer)
-    throw invalidToken('the token was issued by another issuer');
+  if (iss !== undefined && iss !== issuer) throw invalidToken('the token was issued by another issuer');
   if (
     tokenType !== undefined &&
     !(typeof tokenType === 'string' && ACCESS_TOKEN_TYPES.has(tokenType.toLowerCase()))
@@ -104,60 +82,64 @@ function checkActive(
   checkAudience(answer.aud, config.audiences);
   checkAuthorizedParty(answer, config.azp);
   // `iss` is optional in RFC 7662; the user's identity is (iss, sub), so name the issuer asked.
-  const claims: CernClaims = { ...answer, iss: trusted.issuer };
+  const claims: CernClaims = { ...answer, iss: issuer };
   delete claims.active;
   return { claims, expiresAt: typeof exp === 'number' ? exp * 1000 : undefined };
 }
 
+/** The HTTP status of an openid-client error that carries the answer, if any. */
+function statusOf(error: unknown): number | undefined {
+  if (error instanceof client.ResponseBodyError || error instanceof client.WWWAuthenticateChallengeError) {
+    return error.status;
+  }
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return cause instanceof Response ? cause.status : undefined;
+}
+
 /**
- * RFC 7662 introspection of `token` at `trusted`'s `introspection_endpoint`, authenticated with
- * client_secret_basic. `active: false` is a 401; an active answer gets the same checks as a JWT
- * (expiry, issuer, audience, token type, `azp`). The endpoint down, 5xx or answering garbage is a
- * 503; a refusal of our client credentials is a configuration error (500, logged).
+ * RFC 7662 introspection of `token` with openid-client, as the `bearerAuth()` client
+ * (client_secret_basic) at the issuer of `discovery`. `active: false` is a 401; an active answer
+ * gets the same checks as a JWT (expiry, issuer, audience, token type, `azp`). The endpoint down,
+ * 5xx, 429 or answering garbage is a 503; a 4xx (our client credentials refused) is a
+ * configuration error (500, logged); so is an issuer without an introspection endpoint.
  */
 export async function introspectToken(
   token: string,
-  trusted: TrustedIssuer,
-  client: IntrospectionClient,
+  issuer: string,
+  discovery: OidcDiscovery,
   config: ResolvedBearerConfig,
-  logger: Logger,
-  now: () => number = Date.now,
 ): Promise<VerifiedToken> {
-  const { introspectionEndpoint } = await trusted.metadata();
-  if (introspectionEndpoint === undefined) {
-    throw configError(`bearerAuth: ${trusted.issuer} publishes no introspection_endpoint`);
-  }
-  let answer;
+  const what = "The token issuer's introspection endpoint";
+  const { logger } = config;
+  let answer: client.IntrospectionResponse;
   try {
-    answer = await fetchJson(introspectionEndpoint, {
-      method: 'POST',
-      timeoutMs: config.httpTimeoutMs,
-      headers: {
-        authorization: basicAuth(client),
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+    answer = await client.tokenIntrospection(await discovery.get(), token, {
+      token_type_hint: 'access_token',
     });
   } catch (error) {
-    logger.warn(`bearerAuth: introspection at ${trusted.issuer} failed: ${describeError(error)}`);
-    throw issuerUnavailable("The token issuer's introspection endpoint", error);
+    if (error instanceof CernSsoError) {
+      // Discovery: an outage is a 503 in bearer terms, a misconfiguration stays a 500.
+      if (error.code !== 'ERR_UPSTREAM_UNAVAILABLE') throw error;
+      throw issuerUnavailable('The token issuer', error.cause, Number(error.headers['Retry-After']) || 1);
+    }
+    const status = statusOf(error);
+    const code = (error as { code?: unknown } | null)?.code;
+    const clientFault =
+      (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) ||
+      code === 'OAUTH_MISSING_SERVER_METADATA' ||
+      code === 'OAUTH_HTTP_REQUEST_FORBIDDEN';
+    if (clientFault) {
+      const oauthError = error instanceof client.ResponseBodyError ? ` (${error.error})` : '';
+      const message =
+        status === undefined
+          ? `bearerAuth: ${issuer} publishes no usable introspection_endpoint (${describeError(error)})`
+          : `bearerAuth: the introspection endpoint of ${issuer} refused the request with HTTP ${String(status)}${oauthError}: check clientId/clientSecret`;
+      logger.error(message);
+      throw new CernSsoError('ERR_CONFIG', message, { status: 500, cause: error });
+    }
+    logger.warn(`bearerAuth: introspection at ${issuer} failed: ${describeError(error)}`);
+    throw issuerUnavailable(what, error);
   }
-  const body = jsonObject(answer.body);
-  if (answer.status >= 400 && answer.status < 500) {
-    const oauthError = typeof body?.error === 'string' ? ` (${body.error})` : '';
-    const message = `bearerAuth: the introspection endpoint of ${trusted.issuer} refused the request with HTTP ${answer.status}${oauthError}: check clientId/clientSecret`;
-    logger.error(message);
-    throw configError(message);
-  }
-  if (answer.status !== 200 || !body || typeof body.active !== 'boolean') {
-    const error = new UnexpectedAnswerError(
-      introspectionEndpoint,
-      answer.status,
-      'not an introspection answer',
-    );
-    logger.warn(`bearerAuth: ${error.message}`);
-    throw issuerUnavailable("The token issuer's introspection endpoint", error);
-  }
-  if (!body.active) throw invalidToken('the token is not active (expired, revoked or unknown)');
-  return checkActive(body, trusted, config, now());
+  if (!answer.active) throw invalidToken('the token is not active (expired, revoked or unknown)');
+  return checkActive(answer, issuer, config);
 }

@@ -82,6 +82,12 @@ export interface BearerAuthOptions {
   httpTimeoutMs?: number;
   /** `{ debug, info, warn, error }` (pino-compatible). Default: warnings and errors to the console. */
   logger?: LoggerOption;
+  /**
+   * For tests; default `Date.now`. The clock (ms since the epoch) of token expiry, both token
+   * caches and the introspection rate bound, and, when this is the first user of an issuer in
+   * the process, of that issuer's discovery and JWKS retry delays.
+   */
+  clock?: { now(): number };
 }
 
 /** Validated `bearerAuth()` options, with defaults applied. */
@@ -100,6 +106,8 @@ export interface ResolvedBearerConfig {
   verifiedTokenCacheMax: number;
   httpTimeoutMs: number;
   logger: Logger;
+  /** The clock (`clock.now`, else `Date.now`). */
+  now: () => number;
 }
 
 type Ctx = z.core.$RefinementCtx;
@@ -211,6 +219,12 @@ const schema = z
         'must be a logger object with debug/info/warn/error methods',
       )
       .optional(),
+    clock: z
+      .custom<{ now(): number }>(
+        (value) => typeof (value as { now?: unknown } | null)?.now === 'function',
+        'must be an object with a now() method (ms since the epoch)',
+      )
+      .optional(),
   })
   .strict();
 
@@ -282,6 +296,7 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
     );
   }
   const parsed = result.data;
+  const { clock } = parsed;
   return {
     issuers: parsed.issuer,
     audiences: parsed.audience,
@@ -300,5 +315,6 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
     verifiedTokenCacheMax: parsed.verifiedTokenCacheMax,
     httpTimeoutMs: parsed.httpTimeoutMs,
     logger: normalizeLogger(parsed.logger),
+    now: clock ? () => clock.now() : Date.now,
   };
 }

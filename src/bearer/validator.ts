@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
+import type { JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
+import type { OidcDiscovery } from '../auth/discovery.js';
+import { issuerDiscovery, issuerKeys } from '../auth/issuer-registry.js';
 import { CernSsoError } from '../errors.js';
-import { checkTokenType } from './claim-checks.js';
 import { invalidToken } from './errors.js';
 import {
   createIntrospectionBudget,
@@ -7,14 +11,12 @@ import {
   introspectToken,
   MAX_OPAQUE_TOKEN_LENGTH,
   RATE_WARNING_INTERVAL_MS,
-  type IntrospectionClient,
 } from './introspection.js';
-import type { IssuerRegistry, TrustedIssuer } from './issuers.js';
-import type { BearerAlgorithm, ResolvedBearerConfig } from './options.js';
-import { createRefusalCache, type RefusalCache } from './refusal-cache.js';
-import { createTokenCache, type TokenCache, type VerifiedToken } from './token-cache.js';
-import { peekJwt, type UnverifiedJwt } from './token-format.js';
-import { verifyJwt } from './verify-jwt.js';
+import { peekJwt, preflight, verifyJwt, type VerifiedToken } from './jwt.js';
+import type { ResolvedBearerConfig } from './options.js';
+
+/** How long an introspection refusal (inactive, expired, wrong audience…) is remembered. */
+export const REFUSAL_TTL_MS = 30_000;
 
 /** Validates bearer tokens for one `bearerAuth()`. */
 export interface TokenValidator {
@@ -22,44 +24,62 @@ export interface TokenValidator {
   validate(token: string): Promise<VerifiedToken>;
 }
 
-/** Checks done on the unverified token, before any network request. */
-function preflight(
-  jwt: UnverifiedJwt,
-  config: ResolvedBearerConfig,
-  issuers: IssuerRegistry,
-): { alg: BearerAlgorithm; trusted: NonNullable<ReturnType<IssuerRegistry['find']>> } {
-  const alg = jwt.header.alg ?? '';
-  if (alg.toLowerCase() === 'none') throw invalidToken('unsigned tokens (alg "none") are refused');
-  if (!(config.algorithms as readonly string[]).includes(alg)) {
-    throw invalidToken(`the token algorithm is not accepted (allowed: ${config.algorithms.join(', ')})`);
-  }
-  if (typeof jwt.payload.iss !== 'string') throw invalidToken('the token has no issuer (iss)');
-  // The issuer decides where keys are fetched: only ever from the configured list.
-  const trusted = issuers.find(jwt.payload.iss);
-  if (!trusted) throw invalidToken('the token issuer (iss) is not trusted by this API');
-  checkTokenType(jwt.header.typ, jwt.payload.typ);
-  // JSON allows any value here; only a string can name a published key.
-  const kid: unknown = jwt.header.kid;
-  if (kid !== undefined && typeof kid !== 'string')
-    throw invalidToken('the token key id (kid) is not a string');
-  return { alg: alg as BearerAlgorithm, trusted };
+/** One trusted issuer: its shared keys, and its discovery for this API's introspection client. */
+interface TrustedIssuer {
+  issuer: string;
+  keys: JWTVerifyGetKey;
+  introspection: OidcDiscovery | undefined;
+}
+
+/** The trusted issuers by exact `iss` (a `Map`: a token's `iss` never resolves a prototype name). */
+function trustedIssuers(config: ResolvedBearerConfig): Map<string, TrustedIssuer> {
+  const settings = { httpTimeoutMs: config.httpTimeoutMs, logger: config.logger, now: config.now };
+  const { client } = config;
+  return new Map(
+    config.issuers.map((issuer) => [
+      issuer,
+      {
+        issuer,
+        keys: issuerKeys(issuer, { ...settings, cooldownMs: config.jwksCooldownMs }),
+        introspection: client
+          ? issuerDiscovery({
+              ...settings,
+              issuer,
+              ...client,
+              tokenEndpointAuthMethod: 'client_secret_basic',
+              clockToleranceSec: config.clockToleranceSec,
+            })
+          : undefined,
+      },
+    ]),
+  );
+}
+
+/**
+ * A cache by token hash with lru-cache's own TTL, on the validator's clock; `max` 0 caches nothing.
+ * Bounded by entry count (least recently used go first).
+ */
+function tokenCache<V extends object>(max: number, now: () => number): LRUCache<string, V> | undefined {
+  if (max === 0) return undefined;
+  return new LRUCache<string, V>({ max, ttlAutopurge: false, ttlResolution: 0, perf: { now } });
 }
 
 /**
  * The validation pipeline: caches, then JWT verification (or RFC 7662 introspection for opaque
  * tokens and with `introspect: 'always'`). Concurrent validations of one token share the work.
- * Valid tokens are cached until `exp`; tokens that introspection refused (401 `invalid_token`)
- * for 30 s, so repeated bad tokens are not amplified onto the issuer; distinct new tokens are
- * introspected at most `introspectionsPerSecond` a second (503 beyond). Outages (503) and
- * configuration errors are never cached.
+ * Tokens are cached by SHA-256 (never the token itself): valid ones until `exp`, those that
+ * introspection refused (401 `invalid_token`) for 30 s in a cache of their own (a flood of
+ * refused tokens cannot evict valid ones), so repeated bad tokens are not amplified onto the
+ * issuer; distinct new tokens are introspected at most `introspectionsPerSecond` a second (503
+ * beyond). Outages (503) and configuration errors are never cached.
  */
-export function createTokenValidator(
-  config: ResolvedBearerConfig,
-  issuers: IssuerRegistry,
-  now: () => number = Date.now,
-  cache: TokenCache = createTokenCache(config.verifiedTokenCacheMax, now),
-  refusals: RefusalCache = createRefusalCache(config.verifiedTokenCacheMax, undefined, now),
-): TokenValidator {
+export function createTokenValidator(config: ResolvedBearerConfig): TokenValidator {
+  const { now, logger } = config;
+  const issuers = trustedIssuers(config);
+  const [primary] = issuers.values();
+  if (!primary) throw new Error('bearerAuth: no trusted issuer');
+  const verified = tokenCache<VerifiedToken>(config.verifiedTokenCacheMax, now);
+  const refusals = tokenCache<CernSsoError>(config.verifiedTokenCacheMax, now);
   const inFlight = new Map<string, Promise<VerifiedToken>>();
   const budget = createIntrospectionBudget(config.introspectionsPerSecond, now);
   let busyRefusals = 0;
@@ -69,7 +89,7 @@ export function createTokenValidator(
   function busy(waitMs: number): CernSsoError {
     busyRefusals += 1;
     if (now() - lastBusyWarningAt >= RATE_WARNING_INTERVAL_MS) {
-      config.logger.warn(
+      logger.warn(
         `bearerAuth: more than ${config.introspectionsPerSecond} new tokens per second to introspect; ` +
           `${busyRefusals} refused with 503 since the last warning, without asking the issuer`,
       );
@@ -79,18 +99,18 @@ export function createTokenValidator(
     return introspectionBusy(waitMs);
   }
 
-  async function introspect(
-    token: string,
-    key: string,
-    trusted: TrustedIssuer,
-    client: IntrospectionClient,
-  ): Promise<VerifiedToken> {
+  async function introspect(token: string, key: string, trusted: TrustedIssuer): Promise<VerifiedToken> {
+    if (!trusted.introspection) {
+      throw invalidToken('opaque tokens need introspection: configure clientId/clientSecret');
+    }
     const waitMs = budget.take();
     if (waitMs > 0) throw busy(waitMs);
     try {
-      return await introspectToken(token, trusted, client, config, config.logger, now);
+      return await introspectToken(token, trusted.issuer, trusted.introspection, config);
     } catch (error) {
-      if (error instanceof CernSsoError && error.code === 'ERR_INVALID_TOKEN') refusals.set(key, error);
+      if (error instanceof CernSsoError && error.code === 'ERR_INVALID_TOKEN') {
+        refusals?.set(key, error, { ttl: REFUSAL_TTL_MS });
+      }
       throw error;
     }
   }
@@ -98,16 +118,14 @@ export function createTokenValidator(
   async function check(token: string, key: string): Promise<VerifiedToken> {
     const jwt = peekJwt(token);
     if (jwt) {
-      const { alg, trusted } = preflight(jwt, config, issuers);
-      if (config.introspect === 'always' && config.client) {
-        return introspect(token, key, trusted, config.client);
-      }
-      return verifyJwt(token, jwt, alg, trusted, config);
+      const { alg, issuer } = preflight(jwt, config, issuers);
+      if (config.introspect === 'always' && issuer.introspection) return introspect(token, key, issuer);
+      return verifyJwt(token, jwt, alg, issuer, config);
     }
     if (config.introspect === 'never') {
       throw invalidToken('the token is not a JWT (opaque tokens are not accepted by this API)');
     }
-    if (!config.client) {
+    if (!primary?.introspection) {
       throw invalidToken('opaque tokens need introspection: configure clientId/clientSecret');
     }
     // Checked before any request: the header parser already allowed only RFC 6750 b64token.
@@ -115,22 +133,23 @@ export function createTokenValidator(
       throw invalidToken(`the token is not a JWT and longer than ${MAX_OPAQUE_TOKEN_LENGTH} characters`);
     }
     // An opaque token does not name its issuer: with several, it is introspected at the first.
-    return introspect(token, key, issuers.primary, config.client);
+    return introspect(token, key, primary);
   }
 
   return {
     validate(token) {
-      const key = cache.keyOf(token);
-      const cached = cache.get(key);
+      const key = createHash('sha256').update(token).digest('base64url');
+      const cached = verified?.get(key);
       if (cached) return Promise.resolve(cached);
-      const refused = refusals.get(key);
+      const refused = refusals?.get(key);
       if (refused) return Promise.reject(refused);
       let pending = inFlight.get(key);
       if (!pending) {
         pending = check(token, key)
-          .then((verified) => {
-            cache.set(key, verified);
-            return verified;
+          .then((result) => {
+            const ttl = result.expiresAt === undefined ? 0 : Math.ceil(result.expiresAt - now());
+            if (ttl > 0) verified?.set(key, result, { ttl });
+            return result;
           })
           .finally(() => {
             inFlight.delete(key);

@@ -1,8 +1,6 @@
 import { decodeProtectedHeader, errors as joseErrors } from 'jose';
-import { audienceList, checkAudience } from '../bearer/claim-checks.js';
-import { createIssuerRegistry } from '../bearer/issuers.js';
+import { audienceList, checkAudience, peekJwt, type UnverifiedJwt } from '../bearer/jwt.js';
 import { resolveBearerConfig } from '../bearer/options.js';
-import { peekJwt, type UnverifiedJwt } from '../bearer/token-format.js';
 import { createTokenValidator } from '../bearer/validator.js';
 import { CernSsoError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -102,6 +100,7 @@ export async function inspectToken(token: string, options: InspectTokenOptions):
     httpTimeoutMs: options.httpTimeoutMs ?? 10_000,
     verifiedTokenCacheMax: 0,
     logger,
+    clock: { now },
   });
   const issuer = config.issuers[0] ?? options.issuer;
 
@@ -153,16 +152,7 @@ export async function inspectToken(token: string, options: InspectTokenOptions):
 
   // Without an expected audience, a JWT is checked against its own `aud` (always satisfied).
   const audiences = audienceChecked ? config.audiences : audienceList(decoded?.aud);
-  const validator = createTokenValidator(
-    { ...config, audiences },
-    createIssuerRegistry({
-      issuers: config.issuers,
-      httpTimeoutMs: config.httpTimeoutMs,
-      jwksCooldownMs: config.jwksCooldownMs,
-      logger,
-      now,
-    }),
-  );
+  const validator = createTokenValidator({ ...config, audiences });
   const checkedBy = jwt ? 'signature' : 'introspection';
   try {
     const verified = await validator.validate(token);

@@ -1,4 +1,5 @@
-import { createOidcDiscovery, type OidcDiscovery } from '../auth/discovery.js';
+import type { OidcDiscovery } from '../auth/discovery.js';
+import { issuerDiscovery } from '../auth/issuer-registry.js';
 import { createCachedLoader } from '../cache/cached-loader.js';
 import { cacheKey, hashedCacheKey } from '../cache/keys.js';
 import {
@@ -108,7 +109,7 @@ export function buildIdentityProvider(
   const now = internals.now ?? Date.now;
   const discovery =
     internals.discovery ??
-    createOidcDiscovery({
+    issuerDiscovery({
       issuer: config.issuer,
       clientId: config.clientId,
       clientSecret: config.clientSecret,

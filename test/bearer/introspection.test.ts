@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { bearerAuth, CernSsoError, type BearerAuthOptions } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { recordingLogger } from '../helpers/app.js';
-import { basic, postForm } from '../testing/helpers.js';
+import { postForm } from '../testing/helpers.js';
 import { call, startApp, type RunningApp } from './helpers.js';
 
 const AUDIENCE = 'my-api';
@@ -16,6 +16,15 @@ interface OpaqueIssuer {
   /** Answer introspection requests with this status instead. */
   failWith: number | undefined;
   close(): Promise<void>;
+}
+
+/** Client authentication with client_secret_basic: both parts form-decoded (RFC 6749 §2.3.1). */
+function isBasic(header: string | undefined, id: string, secret: string): boolean {
+  if (!header?.startsWith('Basic ')) return false;
+  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const part = (value: string): string => decodeURIComponent(value.replace(/\+/g, ' '));
+  return colon > 0 && part(decoded.slice(0, colon)) === id && part(decoded.slice(colon + 1)) === secret;
 }
 
 async function startOpaqueIssuer(): Promise<OpaqueIssuer> {
@@ -36,7 +45,7 @@ async function startOpaqueIssuer(): Promise<OpaqueIssuer> {
         res.status(state.failWith).json({ error: 'server_error' });
         return;
       }
-      if (req.get('authorization') !== basic('api-client', 'api-secret').authorization) {
+      if (!isBasic(req.get('authorization'), 'api-client', 'api-secret')) {
         res.status(401).json({ error: 'invalid_client' });
         return;
       }
@@ -92,12 +101,9 @@ beforeEach(() => {
   emulator.requests.reset();
 });
 
-async function startApi(
-  options: Partial<BearerAuthOptions>,
-  internals: Parameters<typeof bearerAuth>[1] = {},
-): Promise<string> {
+async function startApi(options: Partial<BearerAuthOptions>): Promise<string> {
   const app = await startApp((express) => {
-    express.use(bearerAuth({ audience: AUDIENCE, logger: recordingLogger(), ...options }, internals));
+    express.use(bearerAuth({ audience: AUDIENCE, logger: recordingLogger(), ...options }));
     express.get('/', (req, res) => res.json({ login: req.sso.user?.login, claims: req.sso.claims }));
   });
   apps.push(app);
@@ -154,6 +160,31 @@ describe('opaque tokens (RFC 7662)', () => {
     await call(uncached, { token: 'opaque-unknown' });
     await call(uncached, { token: 'opaque-unknown' });
     expect(opaque.introspections).toBe(before + 5);
+  });
+
+  it('a refusal is remembered for 30 s on the clock option, then the issuer is asked again', async () => {
+    let clock = Date.now();
+    const url = await startApi({ issuer: opaque.issuer, ...credentials, clock: { now: () => clock } });
+    const before = opaque.introspections;
+    expect((await call(url, { token: 'opaque-unknown' })).status).toBe(401);
+    clock += 29_999;
+    expect((await call(url, { token: 'opaque-unknown' })).json.error_description).toMatch(/not active/);
+    expect(opaque.introspections).toBe(before + 1);
+    clock += 2;
+    expect((await call(url, { token: 'opaque-unknown' })).status).toBe(401);
+    expect(opaque.introspections).toBe(before + 2);
+  });
+
+  it('refusals are bounded by verifiedTokenCacheMax (least recently used go first)', async () => {
+    const url = await startApi({ issuer: opaque.issuer, ...credentials, verifiedTokenCacheMax: 2 });
+    const before = opaque.introspections;
+    for (const token of ['opaque-a', 'opaque-b', 'opaque-a', 'opaque-c']) await call(url, { token });
+    expect(opaque.introspections).toBe(before + 3);
+    // opaque-b was the least recently used: evicted by opaque-c.
+    await call(url, { token: 'opaque-b' });
+    expect(opaque.introspections).toBe(before + 4);
+    await call(url, { token: 'opaque-c' });
+    expect(opaque.introspections).toBe(before + 4);
   });
 
   it('an answer without exp is not cached', async () => {
@@ -325,7 +356,12 @@ describe('the rate of introspection requests new tokens can cause is bounded', (
   it('500 distinct garbage tokens: at most the burst (40) reach Keycloak, the rest get 503 without a call', async () => {
     let clock = Date.now();
     const logger = recordingLogger();
-    const url = await startApi({ issuer: emulator.issuer, ...credentials, logger }, { now: () => clock });
+    const url = await startApi({
+      issuer: emulator.issuer,
+      ...credentials,
+      logger,
+      clock: { now: () => clock },
+    });
     const flood = garbage(0, 500);
     const answers = await send(url, flood);
     expect(emulator.requests.count(INTROSPECT)).toBe(40);
@@ -373,10 +409,13 @@ describe('the rate of introspection requests new tokens can cause is bounded', (
 
   it("introspect: 'always' is bounded too", async () => {
     const clock = Date.now();
-    const url = await startApi(
-      { issuer: emulator.issuer, ...credentials, introspect: 'always', introspectionsPerSecond: 1 },
-      { now: () => clock },
-    );
+    const url = await startApi({
+      issuer: emulator.issuer,
+      ...credentials,
+      introspect: 'always',
+      introspectionsPerSecond: 1,
+      clock: { now: () => clock },
+    });
     const tokens = await Promise.all(
       [1, 2, 3].map(() => emulator.issueAccessToken('jdoe', { audience: AUDIENCE })),
     );

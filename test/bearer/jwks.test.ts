@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bearerAuth, type BearerAuthOptions } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { recordingLogger } from '../helpers/app.js';
@@ -11,19 +11,15 @@ const DISCOVERY = '/auth/realms/cern/.well-known/openid-configuration';
 let emulator: CernSsoEmulator;
 let api: RunningApp | undefined;
 
-beforeAll(async () => {
+// A fresh emulator (a new issuer) per test: the issuer's discovery and JWKS are shared by every
+// user of the issuer in the process, so each test starts with none fetched.
+beforeEach(async () => {
   emulator = await startCernSsoEmulator();
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.requests.reset();
-  emulator.faults.clear();
 });
 afterEach(async () => {
   await api?.close();
   api = undefined;
+  await emulator.close();
 });
 
 async function startApi(options: Partial<BearerAuthOptions> = {}): Promise<string> {
@@ -126,8 +122,9 @@ describe('issuer outages: 503 with Retry-After, never 401', () => {
     expect(unknown.status).toBe(503);
   });
 
-  it('Keycloak unreachable (discovery fails), then back', async () => {
-    const url = await startApi();
+  it('Keycloak unreachable (discovery fails), then back after the retry delay', async () => {
+    let clock = Date.now();
+    const url = await startApi({ clock: { now: () => clock } });
     const token = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
     await emulator.suspend();
     try {
@@ -138,7 +135,26 @@ describe('issuer outages: 503 with Retry-After, never 401', () => {
     } finally {
       await emulator.resume();
     }
-    await sleep(2100);
+    // Within the retry delay (2 s), answered from memory; after it, discovered again.
+    clock += 1000;
+    expect((await call(url, { token })).status).toBe(503);
+    expect(emulator.requests.count(DISCOVERY)).toBe(0);
+    clock += 1000;
     expect((await call(url, { token })).status).toBe(200);
+    expect(emulator.requests.count(DISCOVERY)).toBe(1);
+  });
+
+  it('an issuer that does not exist (discovery 404) is a misconfiguration: 500, no Retry-After, logged', async () => {
+    const logger = recordingLogger();
+    const issuer = emulator.issuer.replace(/\/cern$/, '/no-such-realm');
+    const url = await startApi({ issuer, logger });
+    const token = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE, claims: { iss: issuer } });
+    const answer = await call(url, { token });
+    expect(answer.status).toBe(500);
+    expect(answer.headers.get('retry-after')).toBeNull();
+    expect(answer.json.error).toBe('server_error');
+    expect(answer.text).not.toMatch(/no-such-realm|404/);
+    expect(logger.text()).toContain(`${issuer}/.well-known/openid-configuration`);
+    expect(logger.text()).toMatch(/HTTP 404/);
   });
 });

@@ -37,6 +37,7 @@ describe('bearerAuth options', () => {
       jwksCooldownMs: -1,
       verifiedTokenCacheMax: 1.5,
       httpTimeoutMs: 0,
+      clock: { now: 5 },
       unknownOption: true,
     });
     const byName = (name: string) => error.details.filter((line) => line.startsWith(`${name}:`));
@@ -58,6 +59,7 @@ describe('bearerAuth options', () => {
       'identity',
       'jwksCooldownMs',
       'verifiedTokenCacheMax',
+      'clock',
       'httpTimeoutMs',
     ]) {
       expect(byName(name), name).toHaveLength(1);

@@ -6,11 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerAuth, CernSsoError } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { userFromClaims } from '../../src/auth/user.js';
-import { checkAudience, checkAuthorizedParty, checkTokenType } from '../../src/bearer/claim-checks.js';
 import { MAX_AUTHORIZATION_LENGTH, readBearerToken } from '../../src/bearer/header.js';
-import { createIssuerRegistry } from '../../src/bearer/issuers.js';
+import { checkAudience, checkAuthorizedParty, checkTokenType, peekJwt } from '../../src/bearer/jwt.js';
 import { resolveBearerConfig } from '../../src/bearer/options.js';
-import { peekJwt } from '../../src/bearer/token-format.js';
 import { createTokenValidator, type TokenValidator } from '../../src/bearer/validator.js';
 import { claimAt } from '../../src/guards/require-claim.js';
 import { recordingLogger } from '../helpers/app.js';
@@ -165,10 +163,7 @@ beforeAll(async () => {
     logger,
     jwksCooldownMs: 0,
   });
-  validator = createTokenValidator(
-    config,
-    createIssuerRegistry({ issuers: config.issuers, httpTimeoutMs: 5000, jwksCooldownMs: 0, logger }),
-  );
+  validator = createTokenValidator(config);
   app = express();
   app.use(bearerAuth({ issuer: emulator.issuer, audience: AUDIENCE, logger, jwksCooldownMs: 0 }));
   app.get('/', (req, res) => {

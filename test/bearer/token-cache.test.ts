@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as jose from 'jose';
-import { bearerAuth } from 'express-cern-sso';
+import { bearerAuth, type BearerAuthOptions } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
-import { createTokenCache } from '../../src/bearer/token-cache.js';
 import { recordingLogger } from '../helpers/app.js';
 import { call, startApp, type RunningApp } from './helpers.js';
 
@@ -28,15 +27,10 @@ beforeEach(() => {
   jwtVerify.mockClear();
 });
 
-async function startApi(verifiedTokenCacheMax?: number): Promise<string> {
+async function startApi(options: Partial<BearerAuthOptions> = {}): Promise<string> {
   const app = await startApp((express) => {
     express.use(
-      bearerAuth({
-        issuer: emulator.issuer,
-        audience: AUDIENCE,
-        logger: recordingLogger(),
-        ...(verifiedTokenCacheMax === undefined ? {} : { verifiedTokenCacheMax }),
-      }),
+      bearerAuth({ issuer: emulator.issuer, audience: AUDIENCE, logger: recordingLogger(), ...options }),
     );
     express.get('/', (req, res) => res.json({ login: req.sso.user?.login }));
   });
@@ -68,30 +62,43 @@ describe('verified-token cache', () => {
   });
 
   it('verifiedTokenCacheMax: 0 verifies every time', async () => {
-    const url = await startApi(0);
+    const url = await startApi({ verifiedTokenCacheMax: 0 });
     const token = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
     await call(url, { token });
     await call(url, { token });
     expect(jwtVerify).toHaveBeenCalledTimes(2);
   });
 
-  it('entries live until exp and the cache is bounded', () => {
-    let now = 1_000_000;
-    const cache = createTokenCache(2, () => now);
-    const entry = (exp: number) => ({ claims: { sub: 'x' }, expiresAt: exp });
-    cache.set(cache.keyOf('a'), entry(now + 1000));
-    expect(cache.get(cache.keyOf('a'))).toBeDefined();
-    now += 1000;
-    expect(cache.get(cache.keyOf('a'))).toBeUndefined();
+  it('entries live until exp (on the clock option), then the token is verified again', async () => {
+    let clock = Date.now();
+    const url = await startApi({ clock: { now: () => clock } });
+    const token = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE, expiresInSec: 60 });
+    expect((await call(url, { token })).status).toBe(200);
+    expect((await call(url, { token })).status).toBe(200);
+    expect(jwtVerify).toHaveBeenCalledTimes(1);
+    // Past exp the entry is gone: verified again (still inside the 30 s clock tolerance).
+    clock += 61_000;
+    expect((await call(url, { token })).status).toBe(200);
+    expect(jwtVerify).toHaveBeenCalledTimes(2);
+    // Not cached again (it has expired), and refused beyond the tolerance.
+    clock += 30_000;
+    const answer = await call(url, { token });
+    expect(answer.status).toBe(401);
+    expect(answer.json.error_description).toMatch(/expired/);
+    expect(jwtVerify).toHaveBeenCalledTimes(3);
+  });
 
-    cache.set(cache.keyOf('b'), entry(now + 60_000));
-    cache.set(cache.keyOf('c'), entry(now + 60_000));
-    cache.set(cache.keyOf('d'), entry(now + 60_000));
-    expect(cache.get(cache.keyOf('b'))).toBeUndefined();
-    expect(cache.get(cache.keyOf('d'))).toBeDefined();
-
-    cache.set(cache.keyOf('e'), { claims: {}, expiresAt: undefined });
-    expect(cache.get(cache.keyOf('e'))).toBeUndefined();
-    expect(cache.keyOf('token')).not.toContain('token');
+  it('the cache is bounded by verifiedTokenCacheMax (least recently used go first)', async () => {
+    const url = await startApi({ verifiedTokenCacheMax: 2 });
+    const a = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    const b = await emulator.issueAccessToken('admin1', { audience: AUDIENCE });
+    const c = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    for (const token of [a, b, a, c]) await call(url, { token });
+    expect(jwtVerify).toHaveBeenCalledTimes(3);
+    // b was the least recently used: evicted by c; a and c are still cached.
+    await call(url, { token: b });
+    expect(jwtVerify).toHaveBeenCalledTimes(4);
+    await call(url, { token: c });
+    expect(jwtVerify).toHaveBeenCalledTimes(4);
   });
 });

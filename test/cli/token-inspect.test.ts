@@ -262,16 +262,19 @@ describe('token inspect: usage and outages', () => {
   });
 
   it('the issuer down: exit 3, nothing on stdout', async () => {
-    const token = await emulator.issueAccessToken('jdoe');
-    await emulator.suspend();
+    // An issuer never discovered in this process (discovery and keys are shared per issuer).
+    const down = await startCernSsoEmulator();
+    const token = await down.issueAccessToken('jdoe');
+    await down.suspend();
     try {
-      const run = await cli(['token', 'inspect', token, '--json'], env);
+      const run = await cli(['token', 'inspect', token, '--json'], emulatorEnv(down));
       expect(run.code).toBe(3);
       expect(run.stdout).toBe('');
       expect(run.stderr).toMatch(/^express-cern-sso token inspect: The token issuer is unavailable.*\n$/);
       expect(run.stderr).not.toMatch(/\n\s+at /);
     } finally {
-      await emulator.resume();
+      await down.resume();
+      await down.close();
     }
   });
 
