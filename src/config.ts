@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { memoryCache } from './cache/memory.js';
 import { isCacheStore, type CacheStore } from './cache/types.js';
 import { normalizeLogger, type Logger } from './logger.js';
-import { parseOptions } from './parse-options.js';
+import { loggerOption, parseOptions } from './parse-options.js';
 
 /** CERN production defaults. */
 export const CERN_ISSUER = 'https://auth.cern.ch/auth/realms/cern';
@@ -81,10 +81,6 @@ const cookieSecretValue = z
   .string()
   .min(32, 'must be at least 32 characters (e.g. the output of `openssl rand -base64 32`)');
 
-const loggerSchema = z.custom<Partial<Logger>>(
-  (value) => typeof value === 'object' && value !== null,
-  'must be a logger object with debug/info/warn/error methods',
-);
 const clockSchema = z.custom<Clock>(
   (value) => typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function',
   'must be an object with a now() method',
@@ -115,7 +111,7 @@ const identityShape = {
   httpTimeoutMs: positiveMs.default(10_000),
   /** Each page of a search or iteration; default `max(30 s, httpTimeoutMs)`. */
   searchTimeoutMs: positiveMs.optional(),
-  logger: loggerSchema.optional(),
+  logger: loggerOption.optional(),
   clock: clockSchema.optional(),
 };
 
