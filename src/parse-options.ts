@@ -9,7 +9,7 @@ export const loggerOption = z.custom<Partial<Logger>>(
 );
 
 /** One line per zod issue, led by the option's name (`routes.login: ...`). */
-function formatIssues(error: z.ZodError): string[] {
+export function formatIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const name = issue.path.length > 0 ? issue.path.map(String).join('.') : '(options)';
     if (issue.code === 'unrecognized_keys') return `${issue.keys.join(', ')}: unknown option`;
