@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { memoryCache } from './cache/memory.js';
 import { isCacheStore, type CacheStore } from './cache/types.js';
 import type { RenderError } from './context.js';
-import { CernSsoError } from './errors.js';
 import { normalizeLogger, type Logger, type LoggerOption } from './logger.js';
+import { loggerOption, parseOptions } from './parse-options.js';
 
 /** CERN production defaults. */
 export const CERN_ISSUER = 'https://auth.cern.ch/auth/realms/cern';
@@ -82,9 +82,9 @@ const cookieSecretValue = z
   .string()
   .min(32, 'must be at least 32 characters (e.g. the output of `openssl rand -base64 32`)');
 
-const loggerSchema = z.custom<LoggerOption>(
-  (value) => typeof value === 'object' && value !== null,
-  'must be a logger object with debug/info/warn/error methods',
+const clockSchema = z.custom<Clock>(
+  (value) => typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function',
+  'must be an object with a now() method',
 );
 const cacheSchema = z.custom<CacheStore>(isCacheStore, 'must be a CacheStore (get, set, delete)');
 
@@ -112,7 +112,8 @@ const identityShape = {
   httpTimeoutMs: positiveMs.default(10_000),
   /** Each page of a search or iteration; default `max(30 s, httpTimeoutMs)`. */
   searchTimeoutMs: positiveMs.optional(),
-  logger: loggerSchema.optional(),
+  logger: loggerOption.optional(),
+  clock: clockSchema.optional(),
 };
 
 export const identityOptionsSchema = z.object(identityShape).strict();
@@ -155,10 +156,164 @@ export const ssoOptionsSchema = z
   })
   .strict();
 
-/** Options accepted by `createIdentityProvider()`. */
-export type IdentityProviderOptions = z.input<typeof identityOptionsSchema>;
-/** Options accepted by `cernSso()`. See the README for each option. */
-export type CernSsoOptions = Partial<z.input<typeof ssoOptionsSchema>>;
+/**
+ * The clock the library reads instead of `Date.now()`, for tests that move time without
+ * waiting (or use `vi.useFakeTimers()`, which the default follows).
+ */
+export interface Clock {
+  /** Milliseconds since the epoch, like `Date.now()`. */
+  now(): number;
+}
+
+/** The `now` of a `clock` option, read at each call (so fake timers installed later apply). */
+export function clockNow(clock: Clock | undefined): () => number {
+  return clock ? () => clock.now() : () => Date.now();
+}
+
+/**
+ * Options of `createIdentityProvider()`, and the identity part of `cernSso()`'s options. Every
+ * option is checked at construction: one `CernSsoError` with code `ERR_CONFIG` lists every
+ * problem by option name. Hand-written for its documentation; `test/config/options-types.test.ts`
+ * checks that it matches the zod schema that validates it.
+ */
+export interface IdentityProviderOptions {
+  /**
+   * Client id of the confidential client registered in the CERN Application Portal.
+   * Default: env `CERN_SSO_CLIENT_ID`. Required (as an option or in the environment).
+   */
+  clientId?: string | undefined;
+  /**
+   * Client secret of that client. Default: env `CERN_SSO_CLIENT_SECRET`. Required (as an option
+   * or in the environment). Never logged.
+   */
+  clientSecret?: string | undefined;
+  /**
+   * The Keycloak realm, e.g. `https://auth.cern.ch/auth/realms/cern`. Default: env
+   * `CERN_SSO_ISSUER`, else CERN's production realm. An absolute https URL without query,
+   * fragment or credentials; plain http only for loopback hosts (localhost, 127.0.0.0/8, ::1).
+   * Trailing slashes are removed.
+   */
+  issuer?: string | undefined;
+  /**
+   * Base URL of the CERN Authorization Service API. Default: env `CERN_SSO_AUTHZ_API_URL`, else
+   * `https://authorization-service-api.web.cern.ch`. Same URL rules as `issuer`.
+   */
+  authzApiUrl?: string | undefined;
+  /**
+   * Token endpoint for the AuthZ API service token (client credentials). Default: the discovered
+   * `token_endpoint` with `protocol/openid-connect` replaced by `api-access`. Same URL rules as
+   * `issuer`.
+   */
+  apiTokenEndpoint?: string | undefined;
+  /**
+   * Where API tokens, group data and search results are cached: any `CacheStore` (`get`, `set`,
+   * `delete`; a `Keyv` instance works). Default: `memoryCache()`; use `redisCache()` when several
+   * instances should share it.
+   */
+  cache?: CacheStore | undefined;
+  /** How long group data and search results are fresh, in ms. Default 30 min. A positive integer. */
+  groupsTtlMs?: number | undefined;
+  /**
+   * How long stale group data and search results may be served when the AuthZ API fails, in ms.
+   * Default 7 days. An integer, 0 or more (0: never serve stale data).
+   */
+  staleTtlMs?: number | undefined;
+  /** The e-group that the alias `CERN Users` stands for. Default: none (the alias matches nobody). */
+  cernUsersGroup?: string | undefined;
+  /**
+   * AuthZ API filters added to every user search, e.g. `source:eq:cern`. Default `[]`. Each must
+   * look like `field:op:value` (op `eq`, `contains`, `startswith`, `gt`, `neq`, `ne` or `lt`).
+   */
+  extraSearchFilters?: string[] | undefined;
+  /** Prefixed to internal (5-digit) phone numbers. Default `+412276`. */
+  phonePrefix?: string | undefined;
+  /** Timeout of every outbound HTTP call, in ms (searches: `searchTimeoutMs`). Default 10 000. */
+  httpTimeoutMs?: number | undefined;
+  /**
+   * Timeout of each page of a search or iteration (`searchUsers`, `searchGroups`, `iterate*`),
+   * in ms. Default `max(30 000, httpTimeoutMs)`. A positive integer.
+   */
+  searchTimeoutMs?: number | undefined;
+  /**
+   * Where the library logs: any subset of `{ debug, info, warn, error }` (pino-compatible).
+   * Default: warnings and errors to the console. Messages are one line, without tokens.
+   */
+  logger?: LoggerOption | undefined;
+  /**
+   * For tests: the clock of cached data, API token expiry and discovery retries. Default: real
+   * time (`Date.now()`).
+   */
+  clock?: Clock | undefined;
+}
+
+/** The routes `cernSso()` mounts; a route set to `false` is not mounted. */
+export interface CernSsoRoutes {
+  /** Starts a login (`GET`, `?returnTo=/path`). Default `/login`. */
+  login?: string | false | undefined;
+  /** Where Keycloak sends the browser back (`GET`). Default `/oidc/callback`. */
+  callback?: string | false | undefined;
+  /** Ends the session (`GET` or `POST`). Default `/logout`. */
+  logout?: string | false | undefined;
+  /** Keycloak's back-channel logout posts here (`POST`). Default `/oidc/backchannel-logout`. */
+  backchannelLogout?: string | false | undefined;
+  /** Where the browser lands after logout (a path under `baseUrl`). Default `/`. */
+  postLogoutRedirect?: string | undefined;
+}
+
+/**
+ * Options of `cernSso()`: the identity options plus the login ones. Every option is checked at
+ * construction: one `CernSsoError` with code `ERR_CONFIG` lists every problem by option name.
+ */
+export interface CernSsoOptions extends IdentityProviderOptions {
+  /**
+   * External URL of the app, e.g. `https://myapp.web.cern.ch` (may include a path). Default: env
+   * `CERN_SSO_BASE_URL`. Required. Same URL rules as `issuer`.
+   */
+  baseUrl?: string | undefined;
+  /** OAuth scopes asked at login, space-separated. Default `openid profile email`. Must contain `openid`. */
+  scope?: string | undefined;
+  /**
+   * Paths of the routes (each a path starting with `/`, no query), or `false` to not mount one.
+   * Default `{ login: '/login', callback: '/oidc/callback', logout: '/logout',
+   * backchannelLogout: '/oidc/backchannel-logout', postLogoutRedirect: '/' }`; give only the
+   * ones to change.
+   */
+  routes?: CernSsoRoutes | undefined;
+  /** Logout also ends the SSO session at Keycloak (RP-initiated logout). Default `true`. */
+  idpLogout?: boolean | undefined;
+  /**
+   * How the client authenticates at Keycloak's token endpoint. Default `client_secret_basic`;
+   * or `client_secret_post`.
+   */
+  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | undefined;
+  /** Allowed clock skew for ID token and logout token checks, in seconds. Default 30. 0 to 300. */
+  clockToleranceSec?: number | undefined;
+  /** How long a started login may take (lifetime of its login cookie), in ms. Default 15 min. */
+  loginTimeoutMs?: number | undefined;
+  /**
+   * Key of the login cookie, at least 32 characters, or a list newest first (the first seals,
+   * any opens: rotation). Default: a key derived from `clientSecret`.
+   */
+  cookieSecret?: string | string[] | undefined;
+  /**
+   * Bound of each session-store use of back-channel logout (the per-request check, recording),
+   * in ms. Default 2000. At most 60 000.
+   */
+  logoutCheckTimeoutMs?: number | undefined;
+  /**
+   * A signed-in request whose logout markers cannot be read in time: `'deny'` answers 503 with
+   * `Retry-After`, `'allow'` passes signed in with a warning. Default `'deny'`.
+   */
+  logoutCheckFailure?: 'deny' | 'allow' | undefined;
+  /**
+   * `(error, req) => html | undefined`: the HTML error pages of this app, in your branding and
+   * language (browsers only: JSON clients keep the JSON body). Return `undefined` for the built-in
+   * page (English or French, from the user's `cern_preferred_language`, else `Accept-Language`).
+   * Sent with the error's status and headers; a renderer that throws or returns something else
+   * than a string is logged and the built-in page is sent. Escape whatever you show.
+   */
+  renderError?: RenderError | undefined;
+}
 
 type Resolved<T> = Omit<T, 'cache' | 'logger'> & { cache: CacheStore; logger: Logger };
 export type ResolvedIdentityConfig = Resolved<z.output<typeof identityOptionsSchema>>;
@@ -184,28 +339,6 @@ function withEnvFallbacks(options: object, keys: readonly string[]): Record<stri
   return result;
 }
 
-function formatIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const name = issue.path.length > 0 ? issue.path.map(String).join('.') : '(options)';
-    if (issue.code === 'unrecognized_keys') return `${issue.keys.join(', ')}: unknown option`;
-    const message =
-      issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    return `${name}: ${message}`;
-  });
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
-    throw new CernSsoError('ERR_CONFIG', `${what}: options must be an object`, { details: [] });
-  }
-  const result = schema.safeParse(input, { reportInput: true });
-  if (result.success) return result.data;
-  const problems = formatIssues(result.error);
-  throw new CernSsoError('ERR_CONFIG', `${what}: invalid configuration:\n  - ${problems.join('\n  - ')}`, {
-    details: problems,
-  });
-}
-
 function resolveShared<T extends { cache?: CacheStore | undefined; logger?: LoggerOption | undefined }>(
   parsed: T,
 ): Omit<T, 'cache' | 'logger'> & { cache: CacheStore; logger: Logger } {
@@ -215,13 +348,11 @@ function resolveShared<T extends { cache?: CacheStore | undefined; logger?: Logg
 /** Validates `cernSso()` options; throws one `ERR_CONFIG` error that lists every problem. */
 export function resolveSsoConfig(options: CernSsoOptions = {}): ResolvedSsoConfig {
   const input = withEnvFallbacks(options, ['clientId', 'clientSecret', 'baseUrl', 'issuer', 'authzApiUrl']);
-  return resolveShared(parse(ssoOptionsSchema, input, 'cernSso'));
+  return resolveShared(parseOptions(ssoOptionsSchema, input, 'cernSso'));
 }
 
 /** Validates `createIdentityProvider()` options; same error contract as `resolveSsoConfig`. */
-export function resolveIdentityConfig(
-  options: Partial<IdentityProviderOptions> = {},
-): ResolvedIdentityConfig {
+export function resolveIdentityConfig(options: IdentityProviderOptions = {}): ResolvedIdentityConfig {
   const input = withEnvFallbacks(options, ['clientId', 'clientSecret', 'issuer', 'authzApiUrl']);
-  return resolveShared(parse(identityOptionsSchema, input, 'createIdentityProvider'));
+  return resolveShared(parseOptions(identityOptionsSchema, input, 'createIdentityProvider'));
 }

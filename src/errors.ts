@@ -127,7 +127,3 @@ export function idpMisconfigured(cause?: unknown): CernSsoError {
     { status: 500, cause, expose: true },
   );
 }
-
-export function isCernSsoError(error: unknown): error is CernSsoError {
-  return error instanceof CernSsoError;
-}

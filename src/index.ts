@@ -12,7 +12,7 @@ export type { CernUser, CernClaims } from './auth/user.js';
 export { CernSsoError, type CernSsoErrorCode } from './errors.js';
 export { cernSsoErrorHandler } from './error-handler.js';
 export type { Logger, LoggerOption, LogFields, LogMethod } from './logger.js';
-export type { CernSsoOptions, IdentityProviderOptions } from './config.js';
+export type { CernSsoOptions, CernSsoRoutes, Clock, IdentityProviderOptions } from './config.js';
 export type { CacheStore } from './cache/types.js';
 export { memoryCache, type MemoryCacheOptions } from './cache/memory.js';
 export { redisCache, type RedisCacheClient, type RedisCacheOptions } from './cache/redis.js';

@@ -9,7 +9,7 @@ import { issuerDiscovery } from './auth/issuer-registry.js';
 import { createRuntime, type AuthRuntime } from './auth/runtime.js';
 import { SessionContext } from './auth/session-context.js';
 import type { SignedIn } from './auth/session-data.js';
-import { resolveSsoConfig, type CernSsoOptions } from './config.js';
+import { clockNow, resolveSsoConfig, type CernSsoOptions } from './config.js';
 import { buildIdentityProvider } from './identity/identity-provider.js';
 import type { IdentityProvider } from './identity/types.js';
 import { describeError } from './logger.js';
@@ -87,6 +87,7 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
     httpTimeoutMs: config.httpTimeoutMs,
     clockToleranceSec: config.clockToleranceSec,
     logger: config.logger,
+    now: clockNow(config.clock),
   });
   // One discovery and one cache for login and identity: no second discovery request.
   const identity = buildIdentityProvider(config, { discovery });

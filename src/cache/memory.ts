@@ -1,4 +1,6 @@
 import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
+import { parseOptions } from '../parse-options.js';
 import { kGetSync, type CacheStore, type SyncReadable } from './types.js';
 
 export interface MemoryCacheOptions {
@@ -6,15 +8,20 @@ export interface MemoryCacheOptions {
   max?: number;
 }
 
+const optionsSchema = z
+  .object({
+    max: z.number().int('must be a positive integer').positive('must be a positive integer').optional(),
+  })
+  .strict();
+
 /**
  * The default `CacheStore`: in-process, bounded by entry count (lru-cache), per-entry TTL.
  * Suits a single instance; use `redisCache()` when several instances must share state.
+ *
+ * @throws CernSsoError `ERR_CONFIG` listing every invalid option.
  */
 export function memoryCache(options: MemoryCacheOptions = {}): CacheStore {
-  const max = options.max ?? 10_000;
-  if (!Number.isInteger(max) || max < 1) {
-    throw new TypeError('memoryCache: max must be a positive integer');
-  }
+  const max = parseOptions(optionsSchema, options, 'memoryCache').max ?? 10_000;
   const lru = new LRUCache<string, { value: unknown }>({ max, ttlAutopurge: false, allowStale: false });
   const getSync = (key: string): unknown => lru.get(key)?.value;
   const store: CacheStore & SyncReadable = {

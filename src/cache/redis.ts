@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { consoleLogger, describeError, normalizeLogger, type Logger, type LoggerOption } from '../logger.js';
+import { z } from 'zod';
+import { loggerOption, parseOptions } from '../parse-options.js';
+import { consoleLogger, describeError, normalizeLogger, type LoggerOption } from '../logger.js';
 import type { CacheStore } from './types.js';
 
 /**
@@ -36,6 +38,23 @@ export interface RedisCacheOptions {
    * hangs never hangs a request. Default 1000.
    */
   commandTimeoutMs?: number;
+}
+
+const optionsSchema = z
+  .object({
+    prefix: z.string('must be a string').optional(),
+    logger: loggerOption.optional(),
+    commandTimeoutMs: z
+      .number('must be a positive number of milliseconds')
+      .positive('must be a positive number of milliseconds')
+      .optional(),
+  })
+  .strict();
+
+function isRedisClient(client: unknown): client is RedisCacheClient {
+  if (typeof client !== 'object' || client === null) return false;
+  const { get, set, del, eval: run } = client as Record<string, unknown>;
+  return [get, set, del, run].every((method) => typeof method === 'function');
 }
 
 /** Atomic compare-and-delete: releases a lock only while `token` still owns it. */
@@ -85,25 +104,17 @@ class RedisUnavailableError extends Error {
  *   the value itself);
  * - `unlock(key, token)` deletes the lock only if `token` still owns it (atomic, a Lua script);
  *   it never rejects: a lock that could not be released expires after its TTL.
+ *
+ * @throws CernSsoError `ERR_CONFIG` listing every problem (the client, then each invalid option).
  */
 export function redisCache(client: RedisCacheClient, options: RedisCacheOptions = {}): CacheStore {
-  if (
-    typeof client !== 'object' ||
-    (client as unknown) === null ||
-    typeof client.get !== 'function' ||
-    typeof client.set !== 'function' ||
-    typeof client.del !== 'function' ||
-    typeof client.eval !== 'function'
-  ) {
-    throw new TypeError('redisCache: pass a node-redis v5 client (from createClient() of the redis package)');
-  }
-  const prefix = options.prefix ?? '';
-  if (typeof prefix !== 'string') throw new TypeError('redisCache: prefix must be a string');
-  const commandTimeoutMs = options.commandTimeoutMs ?? 1000;
-  if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) {
-    throw new TypeError('redisCache: commandTimeoutMs must be a positive number of milliseconds');
-  }
-  const logger = options.logger === undefined ? consoleLogger : normalizeLogger(options.logger);
+  const clientProblems = isRedisClient(client)
+    ? []
+    : ['client: must be a node-redis v5 client (from createClient() of the redis package)'];
+  const parsed = parseOptions(optionsSchema, options, 'redisCache', clientProblems);
+  const prefix = parsed.prefix ?? '';
+  const commandTimeoutMs = parsed.commandTimeoutMs ?? 1000;
+  const logger = parsed.logger === undefined ? consoleLogger : normalizeLogger(parsed.logger);
 
   let lastWarningAt = Number.NEGATIVE_INFINITY;
   let degraded = false;

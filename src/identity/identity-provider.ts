@@ -3,6 +3,7 @@ import { issuerDiscovery } from '../auth/issuer-registry.js';
 import { createCachedLoader } from '../cache/cached-loader.js';
 import { cacheKey, hashedCacheKey } from '../cache/keys.js';
 import {
+  clockNow,
   resolveIdentityConfig,
   type IdentityProviderOptions,
   type ResolvedIdentityConfig,
@@ -26,19 +27,9 @@ import type { CernGroup, CernIdentity, IdentityProvider, UserSearchResult } from
 import { isUserSearchResult, mergeOutcomes, planUserSearch, type QueryOutcome } from './user-search.js';
 import { badInput, optionalLimit, requireFilters, requireName, requireSearchValue } from './validation.js';
 
-/**
- * Not part of the public options: lets `cernSso()` share its discovery, and tests tune timing.
- * @internal
- */
-export interface IdentityProviderInternals {
-  /** The OIDC discovery of `cernSso()`, so both share one discovery request and its retry state. */
+/** Not part of the public options: `cernSso()` shares its discovery (one request, one retry state). */
+interface IdentityProviderInternals {
   discovery?: OidcDiscovery;
-  /** Timeout of each page of searches and iterations (tests). Default the `searchTimeoutMs` option. */
-  listTimeoutMs?: number;
-  /** After a failed refresh, stale data is served without retrying for this long. Default 30 000. */
-  retryBackoffMs?: number;
-  /** Clock, for tests. */
-  now?: () => number;
 }
 
 /** Most API queries of one `searchUsers()` call run at once. */
@@ -86,14 +77,10 @@ const copyIdentity = (identity: CernIdentity): CernIdentity => ({ ...identity })
  * `staleTtlMs` while the API is down). Usable without Express, e.g. in a sync job.
  *
  * @param options Identity options (see the README); `CERN_SSO_*` environment fallbacks apply.
- * @param internals Not public: `cernSso()` passes its discovery here.
  * @throws CernSsoError `ERR_CONFIG` listing every invalid option.
  */
-export function createIdentityProvider(
-  options: Partial<IdentityProviderOptions> = {},
-  internals: IdentityProviderInternals = {},
-): IdentityProvider {
-  return buildIdentityProvider(resolveIdentityConfig(options), internals);
+export function createIdentityProvider(options: IdentityProviderOptions = {}): IdentityProvider {
+  return buildIdentityProvider(resolveIdentityConfig(options));
 }
 
 /**
@@ -106,7 +93,7 @@ export function buildIdentityProvider(
   internals: IdentityProviderInternals = {},
 ): IdentityProvider & GroupSetSource & { readonly [kIssuer]: string } {
   const { logger } = config;
-  const now = internals.now ?? Date.now;
+  const now = clockNow(config.clock);
   const discovery =
     internals.discovery ??
     issuerDiscovery({
@@ -115,6 +102,7 @@ export function buildIdentityProvider(
       clientSecret: config.clientSecret,
       httpTimeoutMs: config.httpTimeoutMs,
       logger,
+      now,
     });
   const loader = createCachedLoader({
     store: config.cache,
@@ -122,7 +110,6 @@ export function buildIdentityProvider(
     now,
     // A load holds the cross-instance lock at most as long as its HTTP calls may take.
     lockTtlMs: 2 * config.httpTimeoutMs,
-    ...(internals.retryBackoffMs === undefined ? {} : { retryBackoffMs: internals.retryBackoffMs }),
   });
   const tokens = createApiTokenSource({
     discovery,
@@ -146,8 +133,7 @@ export function buildIdentityProvider(
     tokens,
     timeoutMs: config.httpTimeoutMs,
     // Searches and sync-job iterations may be slow at the AuthZ API; lookups a guard waits for are not.
-    listTimeoutMs:
-      internals.listTimeoutMs ?? config.searchTimeoutMs ?? Math.max(SEARCH_TIMEOUT_MS, config.httpTimeoutMs),
+    listTimeoutMs: config.searchTimeoutMs ?? Math.max(SEARCH_TIMEOUT_MS, config.httpTimeoutMs),
     logger,
   });
   const freshMs = config.groupsTtlMs;

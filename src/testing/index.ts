@@ -5,20 +5,7 @@
  * @packageDocumentation
  */
 export { startCernSsoEmulator } from './server.js';
-export {
-  DEMO_PASSWORD,
-  EDUGAIN_LOGIN,
-  GENERATED_USER_COUNT,
-  demoClient,
-  generateUsers,
-  namedSeedUsers,
-  seedGroups,
-  seedUsers,
-  type GenerateUsersOptions,
-} from './seed.js';
-export { computeUserGroups } from './memberships.js';
-export { SESSION_COOKIE } from './sso-cookie.js';
-export { AUTHZ_API_AUDIENCE } from './api-access.js';
+export { DEMO_PASSWORD, demoClient, seedGroups, seedUsers } from './seed.js';
 export type {
   CernSsoEmulator,
   EmulatorClient,

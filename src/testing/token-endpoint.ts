@@ -112,7 +112,7 @@ export async function clientCredentialsToken(
 ): Promise<Record<string, unknown>> {
   const accessToken = await signAccessToken(ctx, {
     iss: issuerFor(ctx, res),
-    identity: serviceAccountClaims(ctx, client),
+    identity: serviceAccountClaims(client),
     azp: client.clientId,
     audience: options.audience,
     scope: options.scope,

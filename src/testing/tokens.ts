@@ -68,7 +68,7 @@ export function identityClaims(
 }
 
 /** Claims of a client's service account (client credentials grant). */
-export function serviceAccountClaims(ctx: EmulatorContext, client: EmulatorClient): Record<string, unknown> {
+export function serviceAccountClaims(client: EmulatorClient): Record<string, unknown> {
   const login = `service-account-${client.clientId}`;
   const roles = rolesOf(client, login);
   return {

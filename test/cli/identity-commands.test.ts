@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EDUGAIN_LOGIN, startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { EDUGAIN_LOGIN } from '../../src/testing/seed.js';
 import { AUTHZ_API, cli, emulatorEnv } from './helpers.js';
 
 let emulator: CernSsoEmulator;

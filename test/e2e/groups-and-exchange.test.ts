@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import { requireGroup } from 'express-cern-sso';
-import { computeUserGroups, startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { computeUserGroups } from '../../src/testing/memberships.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 

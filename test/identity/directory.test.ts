@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EDUGAIN_LOGIN, GENERATED_USER_COUNT, type CernSsoEmulator } from '../../src/testing/index.js';
+import { type CernSsoEmulator } from '../../src/testing/index.js';
+import { EDUGAIN_LOGIN, GENERATED_USER_COUNT } from '../../src/testing/seed.js';
 import type { CernIdentity } from '../../src/identity/types.js';
 import { API, makeProvider, rejectionOf, startEmulator, type ProviderSetup } from './helpers.js';
 

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EDUGAIN_LOGIN, type CernSsoEmulator } from '../../src/testing/index.js';
+import { type CernSsoEmulator } from '../../src/testing/index.js';
+import { EDUGAIN_LOGIN } from '../../src/testing/seed.js';
 import {
   API_TOKEN,
   makeProvider,

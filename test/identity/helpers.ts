@@ -3,10 +3,7 @@ import { startCernSsoEmulator, type CernSsoEmulator, type EmulatorOptions } from
 import type { CacheStore } from '../../src/cache/types.js';
 import { memoryCache } from '../../src/cache/memory.js';
 import type { IdentityProviderOptions } from '../../src/config.js';
-import {
-  createIdentityProvider,
-  type IdentityProviderInternals,
-} from '../../src/identity/identity-provider.js';
+import { createIdentityProvider } from '../../src/identity/identity-provider.js';
 import type { IdentityProvider } from '../../src/identity/types.js';
 import type { Logger } from '../../src/logger.js';
 
@@ -61,23 +58,19 @@ export interface ProviderSetup {
 /** An identity provider for the emulator's demo client, with a recording logger. */
 export function makeProvider(
   emulator: CernSsoEmulator,
-  options: Partial<IdentityProviderOptions> = {},
-  internals: IdentityProviderInternals = {},
+  options: IdentityProviderOptions = {},
 ): ProviderSetup {
   const logger = recordingLogger();
   const cache = options.cache ?? memoryCache();
-  const identity = createIdentityProvider(
-    {
-      clientId: 'demo-app',
-      clientSecret: 'demo-app-secret',
-      issuer: emulator.issuer,
-      authzApiUrl: emulator.authzApiUrl,
-      logger,
-      ...options,
-      cache,
-    },
-    internals,
-  );
+  const identity = createIdentityProvider({
+    clientId: 'demo-app',
+    clientSecret: 'demo-app-secret',
+    issuer: emulator.issuer,
+    authzApiUrl: emulator.authzApiUrl,
+    logger,
+    ...options,
+    cache,
+  });
   return { identity, logger, cache };
 }
 

@@ -29,11 +29,12 @@ beforeEach(() => {
   emulator.requests.reset();
   emulator.faults.clear();
   clock = fakeClock();
-  setup = makeProvider(
-    emulator,
-    { groupsTtlMs: 30 * MINUTE, httpTimeoutMs: 300, searchTimeoutMs: 600 },
-    { now: clock.now },
-  );
+  setup = makeProvider(emulator, {
+    groupsTtlMs: 30 * MINUTE,
+    httpTimeoutMs: 300,
+    searchTimeoutMs: 600,
+    clock,
+  });
 });
 afterEach(async () => {
   await setup.identity.close();
@@ -118,7 +119,7 @@ describe('stale-if-error', () => {
   });
 
   it('data older than staleTtlMs is not served', async () => {
-    const short = makeProvider(emulator, { groupsTtlMs: MINUTE, staleTtlMs: MINUTE }, { now: clock.now });
+    const short = makeProvider(emulator, { groupsTtlMs: MINUTE, staleTtlMs: MINUTE, clock });
     await short.identity.getUserGroups('jdoe');
     clock.advance(2 * MINUTE + 1);
     emulator.faults.set(MEMBERSHIP, { status: 503 });

@@ -62,7 +62,7 @@ describe('getApiToken', () => {
 
   it('is renewed 30 s before it expires', async () => {
     const clock = fakeClock();
-    const timed = makeProvider(emulator, {}, { now: clock.now });
+    const timed = makeProvider(emulator, { clock });
     const first = await timed.identity.getApiToken();
     clock.advance(1200_000 - 31_000);
     expect(await timed.identity.getApiToken()).toBe(first);

@@ -2,12 +2,12 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEMO_PASSWORD,
-  EDUGAIN_LOGIN,
-  SESSION_COOKIE,
   demoClient,
   startCernSsoEmulator,
   type CernSsoEmulator,
 } from 'express-cern-sso/testing';
+import { EDUGAIN_LOGIN } from '../../src/testing/seed.js';
+import { SESSION_COOKIE } from '../../src/testing/sso-cookie.js';
 import {
   CookieJar,
   REDIRECT_URI,

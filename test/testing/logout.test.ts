@@ -1,11 +1,7 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  SESSION_COOKIE,
-  demoClient,
-  startCernSsoEmulator,
-  type CernSsoEmulator,
-} from 'express-cern-sso/testing';
+import { demoClient, startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { SESSION_COOKIE } from '../../src/testing/sso-cookie.js';
 import {
   CookieJar,
   TOKEN_PATH,

@@ -1,15 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEMO_PASSWORD,
-  EDUGAIN_LOGIN,
-  computeUserGroups,
   demoClient,
-  generateUsers,
-  namedSeedUsers,
   seedGroups,
   seedUsers,
   startCernSsoEmulator,
 } from 'express-cern-sso/testing';
+import { computeUserGroups } from '../../src/testing/memberships.js';
+import { EDUGAIN_LOGIN, generateUsers, namedSeedUsers } from '../../src/testing/seed.js';
 import { authorize, claimsOf, codeFlow, codeRequest, formAction, pkce, submitLogin } from './helpers.js';
 
 describe('seed data', () => {
