@@ -5,7 +5,6 @@ import { cacheKey } from '../cache/keys.js';
 import { describeError } from '../logger.js';
 import { oauthFailure } from './oauth-errors.js';
 import type { AuthRuntime } from './runtime.js';
-import type { SessionContext } from './session-context.js';
 import type { SignedIn } from './session-data.js';
 import { destroySession, reloadSession, requireSession, saveSession } from './session-ops.js';
 import { tokensFromResponse } from './tokens.js';
@@ -152,12 +151,19 @@ async function refresh(
   return updated;
 }
 
+/** What a refresh reads and updates of `req.sso` (a `SessionContext`). */
+export interface RefreshingContext {
+  readonly req: Request;
+  readonly runtime: AuthRuntime;
+  signedIn: SignedIn | undefined;
+}
+
 /**
  * A valid access token for the signed-in session, refreshed with the refresh token when it
  * expired. One refresh per session is in flight at a time; the others wait for its result.
  * A refresh the IdP refuses (`invalid_grant`) ends the sign-in.
  */
-export async function getSessionAccessToken(context: SessionContext): Promise<string> {
+export async function getSessionAccessToken(context: RefreshingContext): Promise<string> {
   const { req, runtime } = context;
   const signedIn = context.signedIn;
   if (!signedIn) throw notAuthenticated();

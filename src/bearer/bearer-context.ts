@@ -1,4 +1,6 @@
+import { cleanGroupNames, withCernUsersAlias } from '../auth/group-names.js';
 import { userFromClaims, type CernClaims } from '../auth/user.js';
+import { bearerChallenge } from '../challenge.js';
 import {
   kBearer,
   kIdentity,
@@ -9,9 +11,7 @@ import {
   type InternalContext,
 } from '../context.js';
 import { CernSsoError } from '../errors.js';
-import { bearerChallenge } from './errors.js';
 import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
-import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
 import type { Logger } from '../logger.js';
 
 /** What a bearer `req.sso` is made of. */
