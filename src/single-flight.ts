@@ -23,8 +23,8 @@ export interface SingleFlightOptions<T> {
    * (for a `Retry-After`). Also used for the caller whose attempt failed. Default: the error.
    */
   failure?: (error: unknown, retryInMs: number) => unknown;
-  /** The clock (ms). Default `Date.now`. */
-  now?: () => number;
+  /** The clock (ms). Default `Date.now()`, read at each call (so fake timers drive it). */
+  now?: (() => number) | undefined;
 }
 
 /** One value fetched on demand: one attempt in flight, the result kept, failures held a while. */
@@ -49,7 +49,7 @@ export interface SingleFlight<T> {
  * is answered from memory for `holdMs`, so an outage costs one upstream request per hold.
  */
 export function createSingleFlight<T>(options: SingleFlightOptions<T>): SingleFlight<T> {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   const failure = (error: unknown, retryInMs: number): Error => {
     const answer = options.failure === undefined ? error : options.failure(error, retryInMs);
     return answer instanceof Error ? answer : new Error(String(answer), { cause: answer });

@@ -56,7 +56,6 @@ function allowHttpForLoopback(config: client.Configuration, url: URL): void {
 export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
   const issuerUrl = new URL(options.issuer);
   const retryDelayMs = options.retryDelayMs ?? 2000;
-  const now = options.now ?? Date.now;
   const discoveryUrl = discoveryUrlOf(issuerUrl);
   const timeoutSec = Math.max(1, Math.ceil(options.httpTimeoutMs / 1000));
   const clientAuth =
@@ -115,7 +114,7 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
     run: discover,
     holdMs: (error) => (isMisconfigured(error) ? MISCONFIGURED_RECHECK_MS : retryDelayMs),
     failure: answer,
-    now,
+    now: options.now,
   });
   const get = (): Promise<client.Configuration> => configuration.get();
 

@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
 import { cacheKey } from '../cache/keys.js';
 import { describeError } from '../logger.js';
+import { sleep } from '../single-flight.js';
 import { oauthFailure } from './oauth-errors.js';
 import type { AuthRuntime } from './runtime.js';
 import type { SignedIn } from './session-data.js';
@@ -36,11 +37,6 @@ const POLL_MS = 100;
 
 const isFresh = (signedIn: SignedIn | undefined): boolean =>
   signedIn !== undefined && signedIn.auth.tokens.accessTokenExpiresAt - EXPIRY_MARGIN_MS > Date.now();
-
-const sleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
 
 /** express-session's `reload()` error when the store has no such session any more. */
 const SESSION_GONE_MESSAGE = 'failed to load session';
