@@ -1,9 +1,43 @@
 import type { Request } from 'express';
-import type { CernClaims, CernUser } from './auth/user.js';
 import type { CernSsoError } from './errors.js';
-import type { MatchMode, MatchOptions } from './guards/match.js';
-import type { IdentityProvider } from './identity/types.js';
 import type { Logger } from './logger.js';
+
+// The types `req.sso` hands out live here, so that every area can use them without importing
+// another area (auth, guards, identity and bearer all import this module).
+
+/** The signed-in CERN user, mapped from the ID token (or access token) claims. */
+export interface CernUser {
+  /** CERN login (`cern_upn`, else `sub`). eduGAIN logins may contain `/`. */
+  login: string;
+  /**
+   * The token's issuer (`iss`): a person is identified by `(issuer, login)`, never by `login`
+   * alone, since another trusted issuer may name a different person `jdoe`. For session users,
+   * the ID token's issuer (the one of `cernSso()`); for bearer users, the access token's.
+   * Empty only when claims without `iss` are mapped outside `req.sso` (e.g. the CLI).
+   */
+  issuer: string;
+  /** CERN person id (`cern_person_id`); absent for guests and eduGAIN users. */
+  personId?: number;
+  email?: string;
+  firstName?: string;
+  lastName?: string;
+  displayName?: string;
+  /** `EN` or `FR`. */
+  preferredLanguage?: string;
+  /** Application Portal roles of this application (`cern_roles`). */
+  roles: string[];
+}
+
+/** Validated token claims (ID token in sessions, access token on bearer routes). */
+export type CernClaims = Record<string, unknown> & { sub?: string; iss?: string };
+
+/** How many of the listed groups/roles/values are needed: any one, all, or at least `n`. */
+export type MatchMode = 'any' | 'all' | number;
+
+export interface MatchOptions {
+  /** Default `'any'`. */
+  match?: MatchMode;
+}
 
 /**
  * `req.sso`: the CERN identity of the current request, set on every request by `cernSso()`
@@ -71,11 +105,13 @@ export const kBearer = Symbol('express-cern-sso.bearer');
  */
 export const kIssuer = Symbol('express-cern-sso.issuer');
 
-/** What `req.sso` needs from an identity provider: group lookups and token exchange. */
-export type ContextIdentity = Pick<IdentityProvider, 'getUserGroups' | 'exchangeToken'> & {
+/** What `req.sso` needs from an identity provider (`IdentityProvider`): groups and token exchange. */
+export interface ContextIdentity {
+  getUserGroups(login: string): Promise<string[]>;
+  exchangeToken(subjectToken: string, audience: string): Promise<string>;
   /** The identity provider's own issuer, when it says (see {@link kIssuer}). */
   readonly [kIssuer]?: string | undefined;
-};
+}
 
 export interface InternalContext extends CernSsoContext {
   /** Absolute path of the login route, or undefined (bearer routes, login route disabled). */

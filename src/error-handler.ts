@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import { CernSsoError } from './errors.js';
-import { describeError, normalizeLogger, type Logger, type LoggerOption } from './logger.js';
+import { describeError, normalizeLogger, type LoggerOption } from './logger.js';
 import { sendError } from './respond.js';
 
 /**

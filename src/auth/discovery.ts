@@ -1,7 +1,8 @@
 import * as client from 'openid-client';
 import { isLoopbackHost } from '../config.js';
-import { idpMisconfigured, upstreamUnavailable, type CernSsoError } from '../errors.js';
+import { CernSsoError, idpMisconfigured, upstreamUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createSingleFlight } from '../single-flight.js';
 import { classifyDiscoveryFailure } from './discovery-failure.js';
 
 export interface DiscoveryOptions {
@@ -55,7 +56,6 @@ function allowHttpForLoopback(config: client.Configuration, url: URL): void {
 export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
   const issuerUrl = new URL(options.issuer);
   const retryDelayMs = options.retryDelayMs ?? 2000;
-  const now = options.now ?? Date.now;
   const discoveryUrl = discoveryUrlOf(issuerUrl);
   const timeoutSec = Math.max(1, Math.ceil(options.httpTimeoutMs / 1000));
   const clientAuth =
@@ -67,15 +67,8 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
     [client.clockTolerance]: options.clockToleranceSec ?? 30,
   };
 
-  let configuration: client.Configuration | undefined;
-  let inFlight: Promise<client.Configuration> | undefined;
-  let lastFailureAt = 0;
-  /** How long the last failure is answered from memory, and the error it is answered with. */
-  let lastFailure: { holdMs: number; error: (retryAfterSec: number) => CernSsoError } | undefined;
-
-  /** Classifies, logs (naming the URL and the cause) and remembers a failed discovery. */
+  /** Classifies and logs (naming the URL and the cause) a failed discovery. */
   function failed(error: unknown): CernSsoError {
-    lastFailureAt = now();
     const failure = classifyDiscoveryFailure(error);
     if (failure.kind === 'misconfigured') {
       options.logger.error(
@@ -83,18 +76,13 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
           'check the `issuer` option (CERN: https://auth.cern.ch/auth/realms/cern); ' +
           `rechecked in ${String(MISCONFIGURED_RECHECK_MS / 1000)} s`,
       );
-      lastFailure = { holdMs: MISCONFIGURED_RECHECK_MS, error: () => idpMisconfigured(error) };
-    } else {
-      options.logger.warn(
-        `OpenID Provider discovery at ${discoveryUrl} failed (${failure.cause}); ` +
-          `retrying in ${String(retryDelayMs)} ms`,
-      );
-      lastFailure = {
-        holdMs: retryDelayMs,
-        error: (retryAfterSec) => upstreamUnavailable('The CERN login service', error, retryAfterSec),
-      };
+      return idpMisconfigured(error);
     }
-    return lastFailure.error(Math.ceil(retryDelayMs / 1000) || 1);
+    options.logger.warn(
+      `OpenID Provider discovery at ${discoveryUrl} failed (${failure.cause}); ` +
+        `retrying in ${String(retryDelayMs)} ms`,
+    );
+    return upstreamUnavailable('The CERN login service', error);
   }
 
   async function discover(): Promise<client.Configuration> {
@@ -106,7 +94,6 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
         execute,
         timeout: timeoutSec,
       });
-      configuration = discovered;
       options.logger.info(`OpenID Provider discovered at ${options.issuer}`);
       return discovered;
     } catch (error) {
@@ -114,19 +101,22 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
     }
   }
 
-  function get(): Promise<client.Configuration> {
-    if (configuration) return Promise.resolve(configuration);
-    if (inFlight) return inFlight;
-    const sinceFailure = now() - lastFailureAt;
-    if (lastFailure && sinceFailure < lastFailure.holdMs) {
-      const retryAfter = Math.max(1, Math.ceil((retryDelayMs - sinceFailure) / 1000));
-      return Promise.reject(lastFailure.error(retryAfter));
-    }
-    inFlight = discover().finally(() => {
-      inFlight = undefined;
-    });
-    return inFlight;
+  const isMisconfigured = (error: unknown): boolean =>
+    error instanceof CernSsoError && error.code === 'ERR_IDP_MISCONFIGURED';
+  /** An outage answers with the time left until the next attempt as its `Retry-After`. */
+  function answer(error: unknown, retryInMs: number): unknown {
+    if (!(error instanceof CernSsoError) || error.code !== 'ERR_UPSTREAM_UNAVAILABLE') return error;
+    const retryAfterSec = Math.max(1, Math.ceil(retryInMs / 1000));
+    return upstreamUnavailable('The CERN login service', error.cause, retryAfterSec);
   }
+  // Kept for ever once discovered; a failure is answered from memory until its recheck.
+  const configuration = createSingleFlight({
+    run: discover,
+    holdMs: (error) => (isMisconfigured(error) ? MISCONFIGURED_RECHECK_MS : retryDelayMs),
+    failure: answer,
+    now: options.now,
+  });
+  const get = (): Promise<client.Configuration> => configuration.get();
 
   async function forTokenEndpoint(tokenEndpoint: string): Promise<client.Configuration> {
     const { issuer, jwks_uri } = (await get()).serverMetadata();

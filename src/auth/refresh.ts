@@ -3,9 +3,9 @@ import * as client from 'openid-client';
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
 import { cacheKey } from '../cache/keys.js';
 import { describeError } from '../logger.js';
+import { sleep } from '../single-flight.js';
 import { oauthFailure } from './oauth-errors.js';
 import type { AuthRuntime } from './runtime.js';
-import type { SessionContext } from './session-context.js';
 import type { SignedIn } from './session-data.js';
 import { destroySession, reloadSession, requireSession, saveSession } from './session-ops.js';
 import { tokensFromResponse } from './tokens.js';
@@ -37,11 +37,6 @@ const POLL_MS = 100;
 
 const isFresh = (signedIn: SignedIn | undefined): boolean =>
   signedIn !== undefined && signedIn.auth.tokens.accessTokenExpiresAt - EXPIRY_MARGIN_MS > Date.now();
-
-const sleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
 
 /** express-session's `reload()` error when the store has no such session any more. */
 const SESSION_GONE_MESSAGE = 'failed to load session';
@@ -152,12 +147,19 @@ async function refresh(
   return updated;
 }
 
+/** What a refresh reads and updates of `req.sso` (a `SessionContext`). */
+export interface RefreshingContext {
+  readonly req: Request;
+  readonly runtime: AuthRuntime;
+  signedIn: SignedIn | undefined;
+}
+
 /**
  * A valid access token for the signed-in session, refreshed with the refresh token when it
  * expired. One refresh per session is in flight at a time; the others wait for its result.
  * A refresh the IdP refuses (`invalid_grant`) ends the sign-in.
  */
-export async function getSessionAccessToken(context: SessionContext): Promise<string> {
+export async function getSessionAccessToken(context: RefreshingContext): Promise<string> {
   const { req, runtime } = context;
   const signedIn = context.signedIn;
   if (!signedIn) throw notAuthenticated();

@@ -1,7 +1,7 @@
 import type { ResolvedSsoConfig } from '../config.js';
 import type { OidcDiscovery } from './discovery.js';
 import type { SignedIn } from './session-data.js';
-import { createGroupSets } from '../identity/group-names.js';
+import { createGroupSets } from './group-names.js';
 import { createSessionRecords, type SessionRecords } from './session-records.js';
 
 /** What the auth routes and `req.sso` need from the identity provider. */

@@ -17,7 +17,7 @@ import {
   kUserGroupSet,
   kUserGroupSetSync,
   withCernUsersAlias,
-} from '../identity/group-names.js';
+} from './group-names.js';
 import type { Logger } from '../logger.js';
 import { getSessionAccessToken, notAuthenticated } from './refresh.js';
 import { appPath, type AuthRuntime } from './runtime.js';

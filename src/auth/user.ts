@@ -1,28 +1,7 @@
-/** The signed-in CERN user, mapped from the ID token (or access token) claims. */
-export interface CernUser {
-  /** CERN login (`cern_upn`, else `sub`). eduGAIN logins may contain `/`. */
-  login: string;
-  /**
-   * The token's issuer (`iss`): a person is identified by `(issuer, login)`, never by `login`
-   * alone, since another trusted issuer may name a different person `jdoe`. For session users,
-   * the ID token's issuer (the one of `cernSso()`); for bearer users, the access token's.
-   * Empty only when claims without `iss` are mapped outside `req.sso` (e.g. the CLI).
-   */
-  issuer: string;
-  /** CERN person id (`cern_person_id`); absent for guests and eduGAIN users. */
-  personId?: number;
-  email?: string;
-  firstName?: string;
-  lastName?: string;
-  displayName?: string;
-  /** `EN` or `FR`. */
-  preferredLanguage?: string;
-  /** Application Portal roles of this application (`cern_roles`). */
-  roles: string[];
-}
+import type { CernClaims, CernUser } from '../context.js';
 
-/** Validated token claims (ID token in sessions, access token on bearer routes). */
-export type CernClaims = Record<string, unknown> & { sub?: string; iss?: string };
+// Declared in context.ts (what `req.sso` hands out); re-exported for the modules that map claims.
+export type { CernClaims, CernUser };
 
 function optionalString(value: unknown): string | undefined {
   if (typeof value === 'string' && value.length > 0) return value;

@@ -9,13 +9,14 @@ import {
   type ContextIdentity,
   type InternalContext,
 } from '../context.js';
+import { bearerChallenge } from '../challenge.js';
 import { CernSsoError } from '../errors.js';
 import { answerGuardFailure } from '../guards/guard-failure.js';
 import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
-import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
+import { cleanGroupNames, withCernUsersAlias } from '../auth/group-names.js';
 import type { Logger } from '../logger.js';
 import { toCernSsoError } from '../respond.js';
-import { bearerChallenge, sendBearerError } from './errors.js';
+import { sendBearerError } from './errors.js';
 import { readBearerToken } from './header.js';
 import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
 import { createTokenValidator } from './validator.js';

@@ -1,23 +1,8 @@
 import type { Request, Response } from 'express';
+import { bearerChallenge } from '../challenge.js';
 import { CernSsoError, DEFAULT_RETRY_AFTER_SEC } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import { errorBody } from '../respond.js';
-
-/**
- * RFC 6750 `error_description` (and any quoted-string of the challenge) may only contain
- * %x20-21 / %x23-5B / %x5D-7E: printable ASCII without `"` and `\`.
- */
-export function challengeText(text: string): string {
-  return text
-    .replace(/[^\x20-\x7e]/g, '?')
-    .replace(/["\\]/g, "'")
-    .slice(0, 400);
-}
-
-/** `WWW-Authenticate: Bearer error="…", error_description="…"`. */
-export function bearerChallenge(error: string, description: string): string {
-  return `Bearer error="${error}", error_description="${challengeText(description)}"`;
-}
 
 /** 401 `invalid_token`: expired, not yet valid, bad signature, wrong issuer/audience, garbage… */
 export function invalidToken(description: string, cause?: unknown): CernSsoError {

@@ -1,5 +1,6 @@
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
+import { sleep as defaultSleep } from '../single-flight.js';
 import { kGetSync, type CacheStore, type SyncReadable } from './types.js';
 
 /**
@@ -46,6 +47,8 @@ export interface CachedLoaderOptions {
   isOutage?: (error: unknown) => boolean;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
+  /** How the loader waits between polls of a peer's load; tests inject one. Default: a timer. */
+  sleep?: (ms: number) => Promise<void>;
   /**
    * Cross-instance single flight, used when the store has `lock` (Redis): how long the lock
    * of one load lives. An instance that dies while loading blocks the others at most this long.
@@ -109,10 +112,6 @@ function isEntry(value: unknown): value is CacheEntry<unknown> {
   );
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function humanDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
   if (seconds < 120) return `${seconds} s`;
@@ -128,6 +127,7 @@ const NOT_SETTLED = Promise.resolve(NOT_SETTLED_VALUE);
 export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
   const { store, logger } = options;
   const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? defaultSleep;
   const retryBackoffMs = options.retryBackoffMs ?? 30_000;
   const storeTimeoutMs = options.storeTimeoutMs ?? 2000;
   const isOutage = options.isOutage ?? isUpstreamOutage;
@@ -295,7 +295,7 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
 
   /** Another instance is loading `request`: wait for its value, take over if it gives up. */
   async function waitForPeer<T>(request: LoadRequest<T>, lockKey: string): Promise<T> {
-    const deadline = performance.now() + lockWaitMs;
+    const deadline = now() + lockWaitMs;
     let delayMs = 25;
     for (;;) {
       await sleep(delayMs / 2 + Math.random() * delayMs);
@@ -305,7 +305,7 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
       const token = await tryLock(lockKey);
       if (token === null) return refresh(request, undefined);
       if (token !== undefined) return loadAsHolder(request, lockKey, token, undefined);
-      if (performance.now() >= deadline) {
+      if (now() >= deadline) {
         logger.warn(
           `Another instance has been loading ${request.description} for over ${humanDuration(lockWaitMs)}; ` +
             'loading it here',

@@ -1,4 +1,4 @@
-import { sameGroup } from '../identity/group-names.js';
+import { sameGroup } from '../auth/group-names.js';
 import {
   authzHelpFooter,
   onePositional,

@@ -1,5 +1,5 @@
 import { userFromClaims, type CernUser } from '../auth/user.js';
-import { cleanGroupNames } from '../identity/group-names.js';
+import { cleanGroupNames } from '../auth/group-names.js';
 import type { Command, CommandContext } from './command.js';
 import { parseCommandArgs } from './command.js';
 import { clientCredentials, ENV, envValue, missingProblems, splitList } from './env.js';

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { kBearer, kLoginPath, type CernSsoContext, type InternalContext } from '../context.js';
-import { bearerChallenge } from '../bearer/errors.js';
+import { bearerChallenge } from '../challenge.js';
 import { CernSsoError } from '../errors.js';
 import { sendError, wantsHtml } from '../respond.js';
 

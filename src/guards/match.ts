@@ -1,12 +1,8 @@
 import { CernSsoError } from '../errors.js';
 
-/** How many of the listed groups/roles/values are needed: any one, all, or at least `n`. */
-export type MatchMode = 'any' | 'all' | number;
+import type { MatchMode, MatchOptions } from '../context.js';
 
-export interface MatchOptions {
-  /** Default `'any'`. */
-  match?: MatchMode;
-}
+export type { MatchMode, MatchOptions };
 
 /** Validates a guard's list and mode once, at construction, so mistakes fail at start-up. */
 export function normalizeRequirement(
@@ -36,6 +32,25 @@ export function normalizeRequirement(
   return { values: list, match: match as MatchMode };
 }
 
+/**
+ * The one any/all/N decision of the library: whether enough of `required` are held for
+ * `match` (`'any'`: one, `'all'`: every one, `n`: at least `n`). Stops as soon as it knows.
+ */
+export function meetsMatch<T>(
+  required: readonly T[],
+  isHeld: (value: T) => boolean,
+  match: MatchMode = 'any',
+): boolean {
+  if (match === 'any') return required.some(isHeld);
+  if (match === 'all') return required.every(isHeld);
+  let missing = match;
+  for (const value of required) {
+    if (missing <= 0) break;
+    if (isHeld(value)) missing--;
+  }
+  return missing <= 0;
+}
+
 /** True when `have` satisfies the requirement; comparison is case-insensitive. */
 export function matches(
   have: readonly string[],
@@ -43,10 +58,7 @@ export function matches(
   match: MatchMode = 'any',
 ): boolean {
   const owned = new Set(have.map((value) => value.toLowerCase()));
-  const hits = required.filter((value) => owned.has(value.toLowerCase())).length;
-  if (match === 'any') return hits >= 1;
-  if (match === 'all') return hits === required.length;
-  return hits >= match;
+  return matchesSet(owned, required, match);
 }
 
 /** Like {@link matches}, against a set of lower-case names (see `createGroupSets`). */
@@ -55,9 +67,5 @@ export function matchesSet(
   required: readonly string[],
   match: MatchMode = 'any',
 ): boolean {
-  let hits = 0;
-  for (const value of required) if (owned.has(value.toLowerCase())) hits++;
-  if (match === 'any') return hits >= 1;
-  if (match === 'all') return hits === required.length;
-  return hits >= match;
+  return meetsMatch(required, (value) => owned.has(value.toLowerCase()), match);
 }

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { CernSsoError } from '../errors.js';
 import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
-import { normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
+import { meetsMatch, normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
 import { describe } from './require-role.js';
 
 /**
@@ -50,10 +50,7 @@ export function claimMatches(
   match: MatchMode,
 ): boolean {
   const owned = new Set(have);
-  const hits = required.filter((value) => owned.has(value)).length;
-  if (match === 'any') return hits >= 1;
-  if (match === 'all') return hits === required.length;
-  return hits >= match;
+  return meetsMatch(required, (value) => owned.has(value), match);
 }
 
 function validatePath(claim: unknown): string {

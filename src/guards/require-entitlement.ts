@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { CernSsoError } from '../errors.js';
 import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
-import { normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
+import { meetsMatch, normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
 import { claimAt, claimValues } from './require-claim.js';
 import { describe } from './require-role.js';
 
@@ -83,16 +83,13 @@ export function entitlementSatisfies(held: GroupEntitlement, required: GroupEnti
   return true;
 }
 
-/** How many of `required` are satisfied by one of `held`, compared with `match`. */
+/** Whether enough of `required` are satisfied by one of `held` for `match`. */
 export function entitlementsMatch(
   held: readonly GroupEntitlement[],
   required: readonly GroupEntitlement[],
   match: MatchMode,
 ): boolean {
-  const hits = required.filter((need) => held.some((have) => entitlementSatisfies(have, need))).length;
-  if (match === 'any') return hits >= 1;
-  if (match === 'all') return hits === required.length;
-  return hits >= match;
+  return meetsMatch(required, (need) => held.some((have) => entitlementSatisfies(have, need)), match);
 }
 
 /** Options of {@link requireEntitlement}. */

@@ -5,6 +5,7 @@ import { hashedCacheKey } from '../cache/keys.js';
 import { AUTHZ_API_AUDIENCE } from '../config.js';
 import { CernSsoError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createSingleFlight } from '../single-flight.js';
 import { mapTokenEndpointError } from './token-endpoint-errors.js';
 import { isCachedToken, usableUntil, type CachedToken } from './token-lifetime.js';
 
@@ -56,8 +57,6 @@ export function createApiTokenSource(options: ApiTokenSourceOptions): ApiTokenSo
     clientId: options.clientId,
     endpoint: options.apiTokenEndpoint ?? null,
   });
-  // Saves a store round trip (Redis) per API call while the token is valid.
-  let memo: CachedToken | undefined;
 
   async function endpoint(): Promise<string> {
     if (options.apiTokenEndpoint !== undefined) return options.apiTokenEndpoint;
@@ -87,24 +86,29 @@ export function createApiTokenSource(options: ApiTokenSourceOptions): ApiTokenSo
     }
   }
 
-  return {
-    async get() {
-      if (memo !== undefined && now() < memo.usableUntil) return memo.accessToken;
-      const token = await loader.get<CachedToken>({
+  // Kept in memory while usable: saves a store round trip (Redis) per API call.
+  const token = createSingleFlight({
+    run: () =>
+      loader.get<CachedToken>({
         key,
         load: fetchToken,
         freshMs: (value) => value.usableUntil - now(),
         staleMs: 0, // an expired token is useless, even during an outage
         description: 'Authorization Service API token',
         isValid: isCachedToken,
-      });
-      memo = token;
-      return token.accessToken;
+      }),
+    keepMs: (value) => value.usableUntil - now(),
+    now,
+  });
+
+  return {
+    async get() {
+      return (await token.get()).accessToken;
     },
 
     async invalidate(rejectedToken) {
-      if (rejectedToken !== undefined && memo?.accessToken !== rejectedToken) return;
-      memo = undefined;
+      if (rejectedToken !== undefined && token.peek()?.accessToken !== rejectedToken) return;
+      token.reset();
       await loader.delete(key);
     },
   };

@@ -1,4 +1,14 @@
 import type { OidcDiscovery } from '../auth/discovery.js';
+import {
+  cleanGroupNames,
+  createGroupSets,
+  type GroupSetSource,
+  isStringArray,
+  kUserGroupSet,
+  kUserGroupSetSync,
+  sameGroup,
+  withCernUsersAlias,
+} from '../auth/group-names.js';
 import { issuerDiscovery } from '../auth/issuer-registry.js';
 import { createCachedLoader } from '../cache/cached-loader.js';
 import { cacheKey, hashedCacheKey } from '../cache/keys.js';
@@ -11,16 +21,6 @@ import {
 import { kIssuer } from '../context.js';
 import { createApiTokenSource } from './api-token.js';
 import { createAuthzClient, pathSegment, type QueryParams } from './authz-client.js';
-import {
-  cleanGroupNames,
-  createGroupSets,
-  type GroupSetSource,
-  isStringArray,
-  kUserGroupSet,
-  kUserGroupSetSync,
-  sameGroup,
-  withCernUsersAlias,
-} from './group-names.js';
 import { IDENTITY_API_FIELDS, isCernIdentity, toCernIdentities, toCernIdentity } from './identity-mapping.js';
 import { createTokenExchanger } from './token-exchange.js';
 import type { CernGroup, CernIdentity, IdentityProvider, UserSearchResult } from './types.js';

@@ -246,10 +246,22 @@ describe('createCachedLoader', () => {
       set: () => new Promise(() => undefined),
       delete: () => new Promise(() => undefined),
     };
-    const t = setup(hanging);
-    const started = Date.now();
-    expect(await t.loader.get(t.request)).toEqual(['v1']);
-    expect(Date.now() - started).toBeLessThan(2000);
+    vi.useFakeTimers();
+    try {
+      const t = setup(hanging);
+      let settled = false;
+      const pending = t.loader.get(t.request).finally(() => {
+        settled = true;
+      });
+      await vi.advanceTimersByTimeAsync(199);
+      expect(settled).toBe(false);
+      // The read gives up after storeTimeoutMs (200), then the write of the loaded value does.
+      await vi.advanceTimersByTimeAsync(1 + 200);
+      expect(await pending).toEqual(['v1']);
+      expect(t.calls()).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('ignores malformed or invalid entries', async () => {
@@ -404,9 +416,15 @@ describe('createCachedLoader with a store that can lock (cross-instance single f
   it('stops waiting after lockWaitMs and loads by itself', async () => {
     const store = lockingStore();
     const logger = recordingLogger();
-    const loader = createCachedLoader({ store, logger, lockWaitMs: 100 });
+    let clock = 0;
+    const naps: number[] = [];
+    const sleep = (ms: number): Promise<void> => {
+      naps.push(ms);
+      clock += ms;
+      return Promise.resolve();
+    };
+    const loader = createCachedLoader({ store, logger, lockWaitMs: 100, now: () => clock, sleep });
     store.holdBy('load:k');
-    const started = performance.now();
     const value = await loader.get({
       key: 'k',
       description: 'thing',
@@ -415,7 +433,10 @@ describe('createCachedLoader with a store that can lock (cross-instance single f
       load: () => Promise.resolve('mine'),
     });
     expect(value).toBe('mine');
-    expect(performance.now() - started).toBeGreaterThanOrEqual(90);
+    // It polled (backing off from about 25 ms) for lockWaitMs of its clock, then loaded itself.
+    expect(naps.length).toBeGreaterThan(1);
+    expect(clock).toBeGreaterThanOrEqual(100);
+    expect(clock - (naps.at(-1) ?? 0)).toBeLessThan(100);
     expect(logger.warnings[0]).toMatch(/Another instance has been loading thing/);
   });
 

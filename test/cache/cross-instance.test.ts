@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCachedLoader, type CachedLoader, type LoadRequest } from '../../src/cache/cached-loader.js';
+import {
+  createCachedLoader,
+  type CachedLoader,
+  type CachedLoaderOptions,
+  type LoadRequest,
+} from '../../src/cache/cached-loader.js';
 import { redisCache } from '../../src/cache/redis.js';
 import { upstreamUnavailable } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
@@ -42,7 +47,12 @@ describe.skipIf(!redisAvailable())('cross-instance single flight (real Redis)', 
   });
 
   /** Three "instances": own redisCache, own loader (own in-process single flight), one Redis. */
-  function instances(options: { lockTtlMs?: number; lockWaitMs?: number } = {}): Instance[] {
+  type InstanceOptions = Pick<
+    CachedLoaderOptions,
+    'lockTtlMs' | 'lockWaitMs' | 'storeTimeoutMs' | 'now' | 'sleep'
+  >;
+  /** `options` for all, `own[i]` added for instance `i`. */
+  function instances(options: InstanceOptions = {}, own: InstanceOptions[] = []): Instance[] {
     const prefix = `x${++counter}:`;
     return clients.map((client, index) => {
       const logger = recordingLogger();
@@ -53,6 +63,7 @@ describe.skipIf(!redisAvailable())('cross-instance single flight (real Redis)', 
           store: redisCache(client, { prefix, logger }),
           logger,
           ...options,
+          ...own[index],
         }),
       };
     });
@@ -112,90 +123,132 @@ describe.skipIf(!redisAvailable())('cross-instance single flight (real Redis)', 
   });
 
   it('a stale entry is refreshed once; the other instances serve it stale without waiting', async () => {
-    const all = instances();
+    let clock = Date.now();
+    const all = instances({ now: () => clock });
     let calls = 0;
+    let finishRefresh!: () => void;
+    const refreshing = new Promise<void>((resolve) => {
+      finishRefresh = resolve;
+    });
     const load = async (): Promise<string[]> => {
       calls++;
-      if (calls > 1) await sleep(300);
+      if (calls > 1) await refreshing; // the refresh takes until the test ends it
       return [`v${calls}`];
     };
     const stalingRequest = request(load, { freshMs: 50 });
     await all[0]!.loader.get(stalingRequest);
-    await sleep(80); // now stale on every instance
+    clock += 80; // now stale on every instance
 
-    const started = performance.now();
-    const timed = all.map(async (instance) => {
-      const value = await instance.loader.get(stalingRequest);
-      return { value, ms: performance.now() - started };
-    });
-    const results = await Promise.all(timed);
+    const settled: string[] = [];
+    const results = all.map((instance) =>
+      instance.loader.get(stalingRequest).then((value) => {
+        settled.push(value[0]!);
+        return value;
+      }),
+    );
+    // Without waiting: two instances answer stale while the refresh is still running.
+    await expect.poll(() => settled).toEqual(['v1', 'v1']);
     expect(calls).toBe(2);
-    const refreshed = results.filter((r) => r.value[0] === 'v2');
-    const servedStale = results.filter((r) => r.value[0] === 'v1');
-    expect(refreshed).toHaveLength(1);
-    expect(servedStale).toHaveLength(2);
-    // Without waiting: each stale answer came before the refresh (which takes 300 ms) finished.
-    for (const r of servedStale) expect(r.ms).toBeLessThan(refreshed[0]!.ms);
+    finishRefresh();
+    const values = (await Promise.all(results)).map((value) => value[0]);
+    expect(values.sort()).toEqual(['v1', 'v1', 'v2']);
+    expect(settled).toEqual(['v1', 'v1', 'v2']);
   });
 
   it('the lock holder dies: another instance takes over once the lock expires', async () => {
-    const [a, b] = instances({ lockTtlMs: 300 });
+    // lockWaitMs far above the lock TTL: taking over can only come from the lock expiring.
+    let naps = 0;
+    const sleep = (ms: number): Promise<void> => {
+      naps++;
+      return new Promise((resolve) => setTimeout(resolve, ms));
+    };
+    const [a, b] = instances({ lockTtlMs: 300 }, [{}, { lockWaitMs: 60_000, sleep }]);
     let bCalls = 0;
     // Instance A "dies" while loading: its load never settles, its lock is never released.
-    void a!.loader.get(request(() => new Promise<never>(() => undefined)));
-    await sleep(50); // A holds the lock now
+    const aHoldsTheLock = new Promise<void>((resolve) => {
+      void a!.loader.get(
+        request(() => {
+          resolve();
+          return new Promise<never>(() => undefined);
+        }),
+      );
+    });
+    await aHoldsTheLock;
 
-    const started = performance.now();
     const value = await b!.loader.get(
       request(() => {
         bCalls++;
         return Promise.resolve(['from-b']);
       }),
     );
-    const waited = performance.now() - started;
     expect(value).toEqual(['from-b']);
     expect(bCalls).toBe(1);
-    expect(waited).toBeGreaterThanOrEqual(200); // it did wait for A's lock...
-    expect(waited).toBeLessThan(1500); // ...but not much longer than the lock TTL
+    expect(naps).toBeGreaterThan(0); // it did wait for A's lock...
+    expect(b!.logger.warnings).toEqual([]); // ...and took over when it expired, not after lockWaitMs
   });
 
   it('the lock holder fails: a waiting instance takes over at once', async () => {
-    const [a, b] = instances();
+    // Lock TTL and wait beyond the test's timeout: only A's release can let B load.
+    const [a, b] = instances({ lockTtlMs: 60_000, lockWaitMs: 60_000 });
     let bCalls = 0;
+    let failA!: () => void;
+    let aHoldsTheLock!: () => void;
+    const locked = new Promise<void>((resolve) => {
+      aHoldsTheLock = resolve;
+    });
     const failing = a!.loader.get(
-      request(async () => {
-        await sleep(150);
-        throw upstreamUnavailable('The CERN Authorization Service API');
-      }),
+      request(
+        () =>
+          new Promise<never>((_resolve, reject) => {
+            aHoldsTheLock();
+            failA = () => {
+              reject(upstreamUnavailable('The CERN Authorization Service API'));
+            };
+          }),
+      ),
     );
-    await sleep(30);
-    const started = performance.now();
+    await locked;
     const fromB = b!.loader.get(
       request(() => {
         bCalls++;
         return Promise.resolve(['from-b']);
       }),
     );
+    failA();
     await expect(failing).rejects.toMatchObject({ status: 503, code: 'ERR_UPSTREAM_UNAVAILABLE' });
     expect(await fromB).toEqual(['from-b']);
     expect(bCalls).toBe(1);
-    expect(performance.now() - started).toBeLessThan(1000); // not the 15 s lock TTL
   });
 
   it('waiting is bounded: after lockWaitMs an instance loads by itself, with a warning', async () => {
-    const [a, b] = instances({ lockTtlMs: 30_000, lockWaitMs: 300 });
-    void a!.loader.get(request(() => new Promise<never>(() => undefined)));
-    await sleep(50);
-    const started = performance.now();
+    // B's clock moves only when it sleeps between polls (its Redis calls stay real).
+    let clock = Date.now();
+    const started = clock;
+    const sleep = (ms: number): Promise<void> => {
+      clock += ms;
+      return Promise.resolve();
+    };
+    const [a, b] = instances({ lockTtlMs: 30_000 }, [{}, { lockWaitMs: 300, now: () => clock, sleep }]);
+    const aHoldsTheLock = new Promise<void>((resolve) => {
+      void a!.loader.get(
+        request(() => {
+          resolve();
+          return new Promise<never>(() => undefined);
+        }),
+      );
+    });
+    await aHoldsTheLock;
     const value = await b!.loader.get(request(() => Promise.resolve(['impatient'])));
     expect(value).toEqual(['impatient']);
-    expect(performance.now() - started).toBeLessThan(1500);
+    expect(clock - started).toBeGreaterThanOrEqual(300);
+    expect(clock - started).toBeLessThan(300 + 100); // polls at most 100 ms apart
     expect(b!.logger.warnings.join('\n')).toMatch(/Another instance has been loading groups of jdoe/);
   });
 
   // Last: it stops the server.
   it('Redis down: each instance loads by itself and still answers', async () => {
-    const all = instances();
+    // Store calls that waited for their timeout would outlast the test: they must fail at once.
+    const all = instances({ storeTimeoutMs: 60_000 });
     await redis.kill();
     let calls = 0;
     const load = async (): Promise<string[]> => {
@@ -203,11 +256,9 @@ describe.skipIf(!redisAvailable())('cross-instance single flight (real Redis)', 
       await sleep(20);
       return ['degraded'];
     };
-    const started = performance.now();
     const results = await Promise.all(
       Array.from({ length: 30 }, (_, i) => all[i % all.length]!.loader.get(request(load))),
     );
-    expect(performance.now() - started).toBeLessThan(1000);
     expect(results.every((groups) => groups[0] === 'degraded')).toBe(true);
     expect(calls).toBe(3); // one per instance: the in-process single flight still holds
     for (const instance of all) {

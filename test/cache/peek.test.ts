@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createCachedLoader } from '../../src/cache/cached-loader.js';
 import { memoryCache } from '../../src/cache/memory.js';
 import type { CacheStore } from '../../src/cache/types.js';
-import { isStringArray } from '../../src/identity/group-names.js';
+import { isStringArray } from '../../src/auth/group-names.js';
 import { consoleLogger } from '../../src/logger.js';
 
 describe('CachedLoader.peek: the synchronous fresh hit guards use', () => {

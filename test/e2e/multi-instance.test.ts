@@ -206,7 +206,7 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
     const serviceToken = await emulator.issueAccessToken('svc-monitoring', { audience: demoClient.clientId });
     await redis.kill();
     try {
-      const started = Date.now();
+      // Answered, not left hanging on the dead Redis (a hang fails the test by its timeout).
       const anonymous = await fetch(`${a.url}/`, { headers: JSON_ACCEPT });
       expect(anonymous.status).toBe(200);
       const withSession = await getJson(browser, `${b.url}/api/whoami`);
@@ -220,7 +220,6 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
       expect(service.status).toBe(200);
       expect(await service.json()).toMatchObject({ instance: 'b', member: false });
       expect(emulator.requests.count(MEMBERSHIP)).toBe(1);
-      expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       await redis.restart();
     }

@@ -1,6 +1,6 @@
 import session from 'express-session';
 import { memoryCache } from 'express-cern-sso';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { TestBrowser } from '../helpers/browser.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
@@ -121,7 +121,9 @@ describe('tokens and claims live in a record next to the session, not in it', ()
       await browser.navigate(`${shortApp.baseUrl}/login`);
       const [, firstSession] = (await entries(shortStore)).sessions[0] ?? [];
       const firstRef = (firstSession?.cernSso as { ref: string }).ref;
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      // 31 s tokens are "expiring" 1 s after issue (30 s margin): move the clock 2 s on.
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 2000);
       expect((await browser.request(`${shortApp.baseUrl}/api/token-info`)).status).toBe(200);
       const { sessions, records } = await entries(shortStore);
       const secondRef = (sessions[0]?.[1].cernSso as { ref: string }).ref;
@@ -133,6 +135,7 @@ describe('tokens and claims live in a record next to the session, not in it', ()
       );
       expect(records.some(([id]) => id === secondRef)).toBe(true);
     } finally {
+      vi.useRealTimers();
       await shortApp.close();
       await shortLived.close();
     }
@@ -264,9 +267,14 @@ describe('a token refresh that re-reads the session (lock-capable cache, several
   async function expiringSession(): Promise<TestBrowser> {
     const browser = new TestBrowser();
     await browser.navigate(`${app.baseUrl}/login`);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // 31 s tokens are "expiring" 1 s after issue: move the clock 2 s on (sockets stay real).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 2000);
     return browser;
   }
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it('the session destroyed elsewhere during the refresh: 401 ERR_SESSION_EXPIRED, and it stays gone', async () => {
     const browser = await expiringSession();

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { kUserGroupSet, kUserGroupSetSync, type GroupSetSource } from '../../src/identity/group-names.js';
+import { kUserGroupSet, kUserGroupSetSync, type GroupSetSource } from '../../src/auth/group-names.js';
 import { bearerAuth, requireClaim, requireGroup, requireRole, type IdentityProvider } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { TestBrowser } from '../helpers/browser.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matchesSet } from '../../src/guards/match.js';
-import { createGroupSets } from '../../src/identity/group-names.js';
+import { createGroupSets } from '../../src/auth/group-names.js';
 
 describe('createGroupSets', () => {
   it('lower-cases, cleans and adds the CERN Users alias for members of cernUsersGroup', () => {

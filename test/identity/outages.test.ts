@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resolveIdentityConfig } from '../../src/config.js';
 import { CernSsoError } from '../../src/errors.js';
 import type { CernSsoEmulator } from '../../src/testing/index.js';
@@ -132,21 +132,24 @@ describe('timeouts and refused connections', () => {
   it('a hanging API fails after httpTimeoutMs with 503', async () => {
     await setup.identity.getApiToken();
     emulator.faults.set(API, { hang: true });
-    const started = Date.now();
+    // The deadline of each call is the configured one (a hanging API never answers, so only the
+    // deadline can end these calls): lookups 300 ms, searches 600 ms.
+    const deadlines = vi.spyOn(AbortSignal, 'timeout');
     expectUnavailable(await rejectionOf(setup.identity.getUserGroups('jdoe')));
     expectUnavailable(await rejectionOf(setup.identity.searchUsers({ lastName: 'Doe' })));
     const error = await rejectionOf(setup.identity.getUser('jdoe'));
     expectUnavailable(error);
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(deadlines.mock.calls.map(([ms]) => ms).sort()).toEqual([300, 300, 600]);
+    deadlines.mockRestore();
     expect(String((error as Error).cause)).toMatch(/GET \/api\/v1\.0\/Identity\/jdoe/);
   });
 
   it('searches get searchTimeoutMs per page; lookups that guards wait for get httpTimeoutMs', async () => {
-    // Wide margins (a busy CI machine): 1 s answers, 200 ms for lookups, 10 s for searches.
+    // Wide margins (a busy CI machine): 300 ms answers, 200 ms for lookups, 10 s for searches.
     const slow = makeProvider(emulator, { httpTimeoutMs: 200, searchTimeoutMs: 10_000 });
     try {
       await slow.identity.getApiToken();
-      emulator.faults.set(API, { delayMs: 1000 });
+      emulator.faults.set(API, { delayMs: 300 });
       expect((await slow.identity.searchUsers({ lastName: 'Doe' })).users.length).toBeGreaterThan(0);
       expect(await slow.identity.searchGroups('it-dep')).toContain('it-dep');
       expectUnavailable(await rejectionOf(slow.identity.getUserGroups('jdoe')));

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import {
   TOKEN_PATH,
@@ -80,21 +80,45 @@ describe('faults', () => {
     expect((await fetch(`${emu.issuer}/protocol/openid-connect/certs`)).status).toBe(502);
   });
 
+  /** Lets sockets and the emulator run (setImmediate is real: only setTimeout is faked below). */
+  async function untilArrived(path: string): Promise<void> {
+    while (emu.requests.count(path) === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+
   it('delays responses', async () => {
-    emu.faults.set(`${realm}/.well-known`, { delayMs: 300, times: 1 });
-    const started = Date.now();
-    expect((await discovery()).status).toBe(200);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    // The emulator's delay is a timer of this process: fake timers drive it.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      emu.faults.set(`${realm}/.well-known`, { delayMs: 300, times: 1 });
+      let answered = false;
+      const response = discovery().then((answer) => {
+        answered = true;
+        return answer;
+      });
+      await untilArrived(`${realm}/.well-known`);
+      await vi.advanceTimersByTimeAsync(299);
+      expect(answered).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect((await response).status).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('hangs requests until the client gives up', async () => {
     emu.faults.set(`${realm}/.well-known`, { hang: true });
-    const started = Date.now();
-    const request = fetch(`${emu.issuer}/.well-known/openid-configuration`, {
-      signal: AbortSignal.timeout(300),
-    });
-    await expect(request).rejects.toThrow(/abort|timeout/i);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    const giveUp = new AbortController();
+    let settled = false;
+    const request = fetch(`${emu.issuer}/.well-known/openid-configuration`, { signal: giveUp.signal });
+    request.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await untilArrived(`${realm}/.well-known`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(settled).toBe(false);
+    giveUp.abort();
+    await expect(request).rejects.toThrow(/abort/i);
   });
 
   it('omitIss and wrongIss change the authorization response iss, discovery issuer and token iss', async () => {
