@@ -21,8 +21,8 @@ import { callStore, requireSession } from './session-ops.js';
  * shares the session store (connect-redis) shares the records too.
  */
 export interface SessionRecords {
-  /** The record, or undefined when it is gone (expired, ended). Synchronous when held in process. */
-  load(req: Request, ref: string): SignedIn | undefined | Promise<SignedIn | undefined>;
+  /** The record, or undefined when it is gone (expired, ended). */
+  load(req: Request, ref: string): Promise<SignedIn | undefined>;
   /** Stores a new record for the session of `req`; resolves to it (with its `ref`). */
   create(req: Request, auth: SessionAuth): Promise<SignedIn>;
   /**
@@ -149,7 +149,7 @@ export function createSessionRecords(logger: Logger): SessionRecords {
   }
 
   return {
-    load(req, ref) {
+    async load(req, ref) {
       if (!ref.startsWith(RECORD_ID_PREFIX)) return undefined;
       const record = held.get(ref);
       if (record === undefined) return fetch(req, ref);

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { kGetSync, type CacheStore, type SyncReadable } from './types.js';
+import type { CacheStore } from './types.js';
 
 export interface MemoryCacheOptions {
   /** Most entries kept; the least recently used go first. Default 10 000. */
@@ -16,12 +16,10 @@ export function memoryCache(options: MemoryCacheOptions = {}): CacheStore {
     throw new TypeError('memoryCache: max must be a positive integer');
   }
   const lru = new LRUCache<string, { value: unknown }>({ max, ttlAutopurge: false, allowStale: false });
-  const getSync = (key: string): unknown => lru.get(key)?.value;
-  const store: CacheStore & SyncReadable = {
+  return {
     get(key) {
-      return Promise.resolve(getSync(key));
+      return Promise.resolve(lru.get(key)?.value);
     },
-    [kGetSync]: getSync,
     set(key, value, ttlMs) {
       // lru-cache treats ttl 0 as "forever"; clamp so a computed 0 still expires.
       lru.set(key, { value }, { ttl: Math.max(1, Math.ceil(ttlMs)) });
@@ -32,5 +30,4 @@ export function memoryCache(options: MemoryCacheOptions = {}): CacheStore {
       return Promise.resolve();
     },
   };
-  return store;
 }
