@@ -1,5 +1,5 @@
 import type { CernClaims, CernUser } from './auth/user.js';
-import type { MatchOptions } from './guards/match.js';
+import type { MatchMode, MatchOptions } from './guards/match.js';
 import type { IdentityProvider } from './identity/types.js';
 import type { Logger } from './logger.js';
 
@@ -39,6 +39,13 @@ export const kIdentity = Symbol('express-cern-sso.identity');
  */
 export const kLogger = Symbol('express-cern-sso.logger');
 
+/**
+ * Internal: `inGroup()` answered synchronously when the user's groups are at hand (a `groups`
+ * claim, or fresh in an in-process cache); `undefined` means "ask `inGroup()`". Lets
+ * `requireGroup()` decide a warm request without a promise. `values` are already normalised.
+ */
+export const kInGroupSync = Symbol('express-cern-sso.inGroupSync');
+
 /** Internal: set on contexts built by `bearerAuth()` (guards answer with RFC 6750 challenges). */
 export const kBearer = Symbol('express-cern-sso.bearer');
 
@@ -65,6 +72,7 @@ export interface InternalContext extends CernSsoContext {
   /** The issuer of the identity provider of the `cernSso()` that set this context. */
   [kIssuer]?: string | undefined;
   [kBearer]?: true;
+  [kInGroupSync]?: (values: readonly string[], match: MatchMode) => boolean | undefined;
 }
 
 declare global {

@@ -60,8 +60,9 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
   // otherwise; HEAD answered by the GET route.
   const router = Router({ caseSensitive: false, strict: false }) as CernSso;
 
-  // Every request: `req.sso`, signed in when the session points to a live sign-in.
-  router.use(async (req, res, next) => {
+  // Every request: `req.sso`, signed in when the session points to a live sign-in. Synchronous
+  // when the sign-in is held in process and its logout check is recent (the common case).
+  router.use((req, res, next) => {
     const context = new SessionContext(req, runtime);
     req.sso = context;
     const session = (req as { session?: Request['session'] }).session;
@@ -70,42 +71,60 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
       next();
       return;
     }
-    let signedIn: SignedIn | undefined;
-    try {
-      signedIn = typeof pointer.ref === 'string' ? await records.load(req, pointer.ref) : undefined;
-    } catch (error) {
-      // The session store failing to give the tokens is an outage (503), not a sign-out.
-      const failure = toCernSsoError(error);
-      config.logger.warn(
-        `could not load the sign-in of a session: ${describeError(failure.cause ?? failure)}`,
-      );
-      sendError(req, res, failure);
-      return;
-    }
-    if (signedIn && markers) {
+    const signIn = (signedIn: SignedIn | undefined): void => {
+      if (!signedIn) {
+        // The record is gone (expired, or a session from an older version): signed out.
+        delete session.cernSso;
+        next();
+        return;
+      }
+      if (!markers) {
+        context.signedIn = signedIn;
+        next();
+        return;
+      }
       // A session ended by back-channel logout (on any instance) is signed out when next used.
-      let loggedOut: boolean;
-      try {
-        loggedOut = await markers.isLoggedOut(req, signedIn.auth);
-      } catch (error) {
-        // The markers unreadable (store down, or no answer in logoutCheckTimeoutMs): 503, or
-        // signed in anyway with `logoutCheckFailure: 'allow'`.
+      const checked = (loggedOut: boolean): void => {
+        if (loggedOut) {
+          delete session.cernSso;
+          records.remove(req, signedIn.ref);
+        } else {
+          context.signedIn = signedIn;
+        }
+        next();
+      };
+      // The markers unreadable (store down, or no answer in logoutCheckTimeoutMs): 503, or signed
+      // in anyway with `logoutCheckFailure: 'allow'`.
+      const uncheckable = (error: unknown): void => {
         const denied = checkFailed(error);
         if (denied) {
           sendError(req, res, denied);
           return;
         }
-        loggedOut = false;
-      }
-      if (loggedOut) {
-        records.remove(req, signedIn.ref);
-        signedIn = undefined;
-      }
+        context.signedIn = signedIn;
+        next();
+      };
+      const loggedOut = markers.isLoggedOut(req, signedIn.auth);
+      if (typeof loggedOut === 'boolean') checked(loggedOut);
+      else loggedOut.then(checked, uncheckable);
+    };
+    // The session store failing to give the tokens is an outage (503), not a sign-out.
+    const failed = (error: unknown): void => {
+      const failure = toCernSsoError(error);
+      config.logger.warn(
+        `could not load the sign-in of a session: ${describeError(failure.cause ?? failure)}`,
+      );
+      sendError(req, res, failure);
+    };
+    let loaded: ReturnType<typeof records.load>;
+    try {
+      loaded = typeof pointer.ref === 'string' ? records.load(req, pointer.ref) : undefined;
+    } catch (error) {
+      failed(error);
+      return;
     }
-    // No record (expired, or a session from an older version) or logged out: signed out.
-    if (signedIn) context.signedIn = signedIn;
-    else delete session.cernSso;
-    next();
+    if (loaded instanceof Promise) loaded.then(signIn, failed);
+    else signIn(loaded);
   });
 
   const { routes } = config;

@@ -12,8 +12,8 @@
  * time). The server's CPU time per request (`process.cpuUsage()`) is the steadier cross-check, and
  * one profiled sample per side shows where that CPU time goes.
  * With `BENCH_COMPARE_DIST=<dir>/dist` a fifth side E runs B on that other build of the package
- * (e.g. `git stash; tsc -p tsconfig.build.json --outDir .tmp/before/dist`): B/E compares the two
- * builds in the same rounds.
+ * (e.g. `git stash; tsc -p tsconfig.build.json --outDir .tmp/before/dist`; `BENCH_COMPARE_LABEL`
+ * names it in the report): B/E compares the two builds in the same rounds.
  */
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -209,7 +209,7 @@ async function run(): Promise<SuiteResult> {
         ? undefined
         : side(
             'E',
-            `E = B on the build in ${basename(dirname(compareDist))}/ (comparison)`,
+            `E = B on ${process.env.BENCH_COMPARE_LABEL ?? `the build in ${basename(dirname(compareDist))}/`} (comparison)`,
             await start('sso', { BENCH_LIBRARY: join(resolve(compareDist), 'index.js') }),
           );
     if (E) list.push(E);

@@ -29,12 +29,12 @@ export interface LogoutMarkers {
     logout: { sid?: string | undefined; sub?: string | undefined; at: number },
   ): Promise<void>;
   /**
-   * True when the sign-in was ended by a back-channel logout. `false` without reading the store
-   * when this sign-in was checked less than {@link LOGOUT_RECHECK_MS} ago and no logout was
-   * recorded by this instance since. Rejects when the store failed or did not answer within the
-   * timeout: the caller decides (see `logoutCheckFailure`).
+   * True when the sign-in was ended by a back-channel logout. Synchronous `false` when this sign-in
+   * was checked less than {@link LOGOUT_RECHECK_MS} ago and no logout was recorded by this instance
+   * since. Rejects when the store failed or did not answer within the timeout: the caller decides
+   * (see `logoutCheckFailure`).
    */
-  isLoggedOut(req: Request, auth: SessionAuth): Promise<boolean>;
+  isLoggedOut(req: Request, auth: SessionAuth): boolean | Promise<boolean>;
   /** Whether a logout token with this `iss` + `jti` was accepted before (within its age window). */
   wasUsed(req: Request, iss: string, jti: string): Promise<boolean>;
   /** Remembers an accepted logout token's `iss` + `jti` for `ttlMs`. */
@@ -116,22 +116,29 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
       generation++;
     },
 
-    async isLoggedOut(req, auth) {
+    isLoggedOut(req, auth) {
       const now = Date.now();
       const reused = notLoggedOutAt.get(auth);
       if (reused?.generation === generation && now - reused.at < LOGOUT_RECHECK_MS) return false;
       const startedIn = generation;
       const { sid, sub } = ids(auth);
-      const store = storeOf(req);
+      let store;
+      try {
+        store = storeOf(req);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
       // Both reads at once: one store round trip of latency; no sid, no sid read.
-      const [bySid, bySub] = await withTimeout(
-        Promise.all([sid === undefined ? undefined : readTime(store, sid), readTime(store, sub)]),
-        timeoutMs,
-        'back-channel logout check',
-      );
-      const loggedOut = decide(auth, bySid, bySub);
-      if (!loggedOut) notLoggedOutAt.set(auth, { at: now, generation: startedIn });
-      return loggedOut;
+      const reads =
+        sid === undefined
+          ? readTime(store, sub).then((bySub) => decide(auth, undefined, bySub))
+          : Promise.all([readTime(store, sid), readTime(store, sub)]).then(([bySid, bySub]) =>
+              decide(auth, bySid, bySub),
+            );
+      return withTimeout(reads, timeoutMs, 'back-channel logout check').then((loggedOut) => {
+        if (!loggedOut) notLoggedOutAt.set(auth, { at: now, generation: startedIn });
+        return loggedOut;
+      });
     },
 
     async wasUsed(req, iss, jti) {

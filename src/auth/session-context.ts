@@ -1,14 +1,21 @@
 import type { Request } from 'express';
 import {
   kIdentity,
+  kInGroupSync,
   kIssuer,
   kLogger,
   kLoginPath,
   type ContextIdentity,
   type InternalContext,
 } from '../context.js';
-import { matchesSet, normalizeRequirement, type MatchOptions } from '../guards/match.js';
-import { cleanGroupNames, withCernUsersAlias } from '../identity/group-names.js';
+import { matchesSet, normalizeRequirement, type MatchMode, type MatchOptions } from '../guards/match.js';
+import {
+  cleanGroupNames,
+  hasGroupSets,
+  kUserGroupSet,
+  kUserGroupSetSync,
+  withCernUsersAlias,
+} from '../identity/group-names.js';
 import type { Logger } from '../logger.js';
 import { getSessionAccessToken, notAuthenticated } from './refresh.js';
 import { appPath, type AuthRuntime } from './runtime.js';
@@ -80,12 +87,28 @@ export class SessionContext implements InternalContext {
     return matchesSet(await this.#groupSet(), values, match);
   }
 
-  /** The groups as lower-case names (the `groups` claim's set is memoised per claims). */
-  async #groupSet(): Promise<ReadonlySet<string>> {
+  [kInGroupSync](values: readonly string[], match: MatchMode): boolean | undefined {
+    const owned = this.#groupSetAtHand();
+    return owned === undefined ? undefined : matchesSet(owned, values, match);
+  }
+
+  /** The groups as lower-case names without I/O: the `groups` claim, or a fresh in-process entry. */
+  #groupSetAtHand(): ReadonlySet<string> | undefined {
     const { user, claims, runtime } = this;
-    if (!user || !claims) throw notAuthenticated();
+    if (!user || !claims) return undefined;
     if (Array.isArray(claims.groups)) return runtime.claimGroupSets(claims.groups);
-    return new Set((await runtime.identity.getUserGroups(user.login)).map((name) => name.toLowerCase()));
+    return hasGroupSets(runtime.identity) ? runtime.identity[kUserGroupSetSync](user.login) : undefined;
+  }
+
+  /** The groups as lower-case names, memoised per group list (a guard runs on every request). */
+  async #groupSet(): Promise<ReadonlySet<string>> {
+    const atHand = this.#groupSetAtHand();
+    if (atHand) return atHand;
+    const user = this.user;
+    if (!user) throw notAuthenticated();
+    const { identity } = this.runtime;
+    if (hasGroupSets(identity)) return identity[kUserGroupSet](user.login);
+    return new Set((await identity.getUserGroups(user.login)).map((name) => name.toLowerCase()));
   }
 
   async exchangeToken(audience: string): Promise<string> {

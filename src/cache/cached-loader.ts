@@ -1,6 +1,6 @@
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
-import type { CacheStore } from './types.js';
+import { kGetSync, type CacheStore, type SyncReadable } from './types.js';
 
 /**
  * What the loader keeps under a key. Plain JSON, so stores that serialise (Redis) work and
@@ -36,7 +36,7 @@ export interface LoadRequest<T> {
 }
 
 export interface CachedLoaderOptions {
-  store: CacheStore;
+  store: CacheStore & SyncReadable;
   logger: Logger;
   /** After a failed refresh, stale data is served without retrying for this long. Default 30 000. */
   retryBackoffMs?: number;
@@ -87,6 +87,11 @@ export interface CachedLoader {
   set(key: string, value: unknown, freshMs: number, staleMs: number): Promise<void>;
   /** Removes an entry; store failures are logged, not thrown. */
   delete(key: string): Promise<void>;
+  /**
+   * The fresh value under `key`, synchronously, when the store answers synchronously (memory)
+   * and no load is in flight; otherwise `undefined` (use `get`). For checks on every request.
+   */
+  peek<T>(key: string, isValid?: (value: unknown) => value is T): { value: T } | undefined;
 }
 
 /** True for the library's upstream-outage errors (the default `isOutage`). */
@@ -324,16 +329,55 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
     return waitForPeer(request, lockKey);
   }
 
+  const getSync = store[kGetSync];
+  /** Entries of the synchronous store whose value already passed `isValid`. */
+  const checkedValues = new WeakSet<object>();
+
+  /** A fresh, valid entry read synchronously (in-process store): the hot path of every guard. */
+  function freshHit<T>(
+    request: Pick<LoadRequest<T>, 'key' | 'isValid'>,
+    read: (key: string) => unknown,
+  ): { value: T } | undefined {
+    let raw: unknown;
+    try {
+      raw = read(request.key);
+    } catch {
+      return undefined; // the regular path reports store failures
+    }
+    if (!isEntry(raw)) return undefined;
+    const entry = raw as CacheEntry<T>;
+    if (now() >= entry.freshUntil) return undefined;
+    // An in-process store hands back the very object it was given: check it once, not per hit
+    // (a list of a few hundred group names is a thousand checks on every guarded request).
+    if (request.isValid !== undefined && !checkedValues.has(raw)) {
+      if (!request.isValid(entry.value)) return undefined;
+      checkedValues.add(raw);
+    }
+    return { value: entry.value };
+  }
+
+  /** A fresh hit of a synchronous store, unless a load of the key is in flight. */
+  function peek<T>(request: Pick<LoadRequest<T>, 'key' | 'isValid'>): { value: T } | undefined {
+    if (getSync === undefined || inFlight.has(request.key)) return undefined;
+    return freshHit(request, getSync);
+  }
+
   return {
     get<T>(request: LoadRequest<T>): Promise<T> {
       const pending = inFlight.get(request.key);
       // Same key, same request shape: the library builds each key from one kind of request.
       if (pending !== undefined) return pending as Promise<T>;
+      const hit = peek(request);
+      if (hit !== undefined) return Promise.resolve(hit.value);
       const promise = resolve(request).finally(() => {
         inFlight.delete(request.key);
       });
       inFlight.set(request.key, promise);
       return promise;
+    },
+
+    peek<T>(key: string, isValid?: (value: unknown) => value is T) {
+      return peek<T>(isValid === undefined ? { key } : { key, isValid });
     },
 
     async set(key, value, freshMs, staleMs) {

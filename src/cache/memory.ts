@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { CacheStore } from './types.js';
+import { kGetSync, type CacheStore, type SyncReadable } from './types.js';
 
 export interface MemoryCacheOptions {
   /** Most entries kept; the least recently used go first. Default 10 000. */
@@ -16,10 +16,12 @@ export function memoryCache(options: MemoryCacheOptions = {}): CacheStore {
     throw new TypeError('memoryCache: max must be a positive integer');
   }
   const lru = new LRUCache<string, { value: unknown }>({ max, ttlAutopurge: false, allowStale: false });
-  return {
+  const getSync = (key: string): unknown => lru.get(key)?.value;
+  const store: CacheStore & SyncReadable = {
     get(key) {
-      return Promise.resolve(lru.get(key)?.value);
+      return Promise.resolve(getSync(key));
     },
+    [kGetSync]: getSync,
     set(key, value, ttlMs) {
       // lru-cache treats ttl 0 as "forever"; clamp so a computed 0 still expires.
       lru.set(key, { value }, { ttl: Math.max(1, Math.ceil(ttlMs)) });
@@ -30,4 +32,5 @@ export function memoryCache(options: MemoryCacheOptions = {}): CacheStore {
       return Promise.resolve();
     },
   };
+  return store;
 }

@@ -22,6 +22,16 @@ export interface CacheStore {
   unlock?(key: string, token: string): Promise<void>;
 }
 
+/**
+ * Internal: a store that can answer a read synchronously (the in-process `memoryCache()`) has
+ * this method, so checks made on every request (a warm `requireGroup`) skip the promise machinery.
+ */
+export const kGetSync = Symbol('express-cern-sso.getSync');
+
+export interface SyncReadable {
+  [kGetSync]?: (key: string) => unknown;
+}
+
 export function isCacheStore(value: unknown): value is CacheStore {
   if (typeof value !== 'object' || value === null) return false;
   const store = value as Record<string, unknown>;

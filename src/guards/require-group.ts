@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { kInGroupSync, type InternalContext } from '../context.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
 import { answerGuardFailure } from './guard-failure.js';
 import { normalizeRequirement, type MatchOptions } from './match.js';
@@ -23,6 +24,13 @@ export function requireGroup(group: string | readonly string[], options?: MatchO
       }
       if (!context.user) {
         denyForbidden(req, res, context, `${required} The access token names no user.`);
+        return;
+      }
+      // Warm cache or a groups claim: decided here, without a promise (the common case).
+      const known = (context as InternalContext)[kInGroupSync]?.(values, match);
+      if (known !== undefined) {
+        if (known) next();
+        else denyForbidden(req, res, context, required);
         return;
       }
       context

@@ -47,6 +47,25 @@ export function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === 'string');
 }
 
+/**
+ * Internal: `identity[kUserGroupSet](login)` gives the user's groups as a set of lower-case names
+ * (alias included), for guards. Memoised per cached group list, so a warm check does not
+ * lower-case a few hundred e-group names on every request.
+ */
+export const kUserGroupSet = Symbol('express-cern-sso.userGroupSet');
+
+/** Internal: the same, synchronously, when it is fresh in an in-process cache; else `undefined`. */
+export const kUserGroupSetSync = Symbol('express-cern-sso.userGroupSetSync');
+
+export interface GroupSetSource {
+  [kUserGroupSet](login: string): Promise<ReadonlySet<string>>;
+  [kUserGroupSetSync](login: string): ReadonlySet<string> | undefined;
+}
+
+export function hasGroupSets(identity: object): identity is GroupSetSource {
+  return typeof (identity as Partial<GroupSetSource>)[kUserGroupSet] === 'function';
+}
+
 /** Group lists as sets of lower-case names (with the `CERN Users` alias), memoised per list object. */
 export function createGroupSets(
   cernUsersGroup: string | undefined,

@@ -9,7 +9,16 @@ import {
 import { kIssuer } from '../context.js';
 import { createApiTokenSource } from './api-token.js';
 import { createAuthzClient, pathSegment, type QueryParams } from './authz-client.js';
-import { cleanGroupNames, isStringArray, sameGroup, withCernUsersAlias } from './group-names.js';
+import {
+  cleanGroupNames,
+  createGroupSets,
+  type GroupSetSource,
+  isStringArray,
+  kUserGroupSet,
+  kUserGroupSetSync,
+  sameGroup,
+  withCernUsersAlias,
+} from './group-names.js';
 import { IDENTITY_API_FIELDS, isCernIdentity, toCernIdentities, toCernIdentity } from './identity-mapping.js';
 import { createTokenExchanger } from './token-exchange.js';
 import type { CernGroup, CernIdentity, IdentityProvider, UserSearchResult } from './types.js';
@@ -94,7 +103,7 @@ export function createIdentityProvider(
 export function buildIdentityProvider(
   config: ResolvedIdentityConfig,
   internals: IdentityProviderInternals = {},
-): IdentityProvider & { readonly [kIssuer]: string } {
+): IdentityProvider & GroupSetSource & { readonly [kIssuer]: string } {
   const { logger } = config;
   const now = internals.now ?? Date.now;
   const discovery =
@@ -236,9 +245,22 @@ export function buildIdentityProvider(
     }
   }
 
+  const groupSets = createGroupSets(config.cernUsersGroup);
+
   return {
     // bearerAuth() gives AuthZ data only to tokens of this issuer (identity is (iss, sub)).
     [kIssuer]: config.issuer,
+
+    async [kUserGroupSet](login: string): Promise<ReadonlySet<string>> {
+      // The list object is the cached one (memory store): its set is computed once.
+      return groupSets(await userGroups(requireName('getUserGroups', 'login', login)));
+    },
+
+    [kUserGroupSetSync](login: string): ReadonlySet<string> | undefined {
+      if (typeof login !== 'string' || login.trim() === '') return undefined;
+      const hit = loader.peek(groupsKey(login.trim()), isStringArray);
+      return hit === undefined ? undefined : groupSets(hit.value);
+    },
 
     async getUserGroups(login) {
       const name = requireName('getUserGroups', 'login', login);

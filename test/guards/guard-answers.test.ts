@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { kUserGroupSet, kUserGroupSetSync, type GroupSetSource } from '../../src/identity/group-names.js';
 import { bearerAuth, requireClaim, requireGroup, requireRole, type IdentityProvider } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { TestBrowser } from '../helpers/browser.js';
@@ -129,6 +130,13 @@ describe('guard failures are answered and logged with the configured logger', ()
     const groups = vi
       .spyOn(web.sso.identity, 'getUserGroups')
       .mockRejectedValue(new Error('boom in session'));
+    // Guards use the provider's memoised group sets, not getUserGroups(): fail that path too.
+    const sets = vi
+      .spyOn(web.sso.identity as unknown as GroupSetSource, kUserGroupSet)
+      .mockRejectedValue(new Error('boom in session'));
+    const warm = vi
+      .spyOn(web.sso.identity as unknown as GroupSetSource, kUserGroupSetSync)
+      .mockReturnValue(undefined);
     try {
       emulator.setAutoLogin('jdoe');
       const browser = new TestBrowser();
@@ -144,6 +152,8 @@ describe('guard failures are answered and logged with the configured logger', ()
       expect(consoleError).not.toHaveBeenCalled();
     } finally {
       groups.mockRestore();
+      sets.mockRestore();
+      warm.mockRestore();
       consoleError.mockRestore();
     }
   });
