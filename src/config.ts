@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { memoryCache } from './cache/memory.js';
+import { isTokenStore, type TokenStore } from './auth/token-store.js';
 import { isCacheStore, type CacheStore } from './cache/types.js';
 import { CernSsoError } from './errors.js';
 import { normalizeLogger, type Logger } from './logger.js';
@@ -140,6 +141,12 @@ export const ssoOptionsSchema = z
     logoutCheckTimeoutMs: positiveMs.max(60_000, 'must be at most 60000 (one minute)').default(2000),
     /** A signed-in request whose logout markers cannot be read: 503 (`deny`) or signed in (`allow`). */
     logoutCheckFailure: z.enum(['deny', 'allow']).default('deny'),
+    /**
+     * Where the tokens and claims of signed-in sessions are kept (a `TokenStore`: get, set,
+     * destroy). Default: entries `cern-sso.auth.*` of the express-session store, next to the
+     * sessions (they appear in `store.all()`).
+     */
+    tokenStore: z.custom<TokenStore>(isTokenStore, 'must be a TokenStore (get, set, destroy)').optional(),
   })
   .strict();
 
