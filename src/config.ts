@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { memoryCache } from './cache/memory.js';
+import { isTokenStore, type TokenStore } from './token-store.js';
 import { isCacheStore, type CacheStore } from './cache/types.js';
 import type { RenderError } from './context.js';
 import { normalizeLogger, type Logger, type LoggerOption } from './logger.js';
@@ -153,6 +154,12 @@ export const ssoOptionsSchema = z
         'must be a function (error, req) => string | undefined',
       )
       .optional(),
+    /**
+     * Where the tokens and claims of signed-in sessions are kept (a `TokenStore`: get, set,
+     * destroy). Default: entries `cern-sso.auth.*` of the express-session store, next to the
+     * sessions (they appear in `store.all()`).
+     */
+    tokenStore: z.custom<TokenStore>(isTokenStore, 'must be a TokenStore (get, set, destroy)').optional(),
   })
   .strict();
 
@@ -313,6 +320,13 @@ export interface CernSsoOptions extends IdentityProviderOptions {
    * than a string is logged and the built-in page is sent. Escape whatever you show.
    */
   renderError?: RenderError | undefined;
+  /**
+   * Where the tokens and claims of signed-in sessions are kept: any {@link TokenStore} (`get`,
+   * `set`, `destroy`). Default: entries `cern-sso.auth.*` of the express-session store, next to
+   * the sessions (one place for many instances, the same lifetime, no second database); they
+   * appear in `store.all()`. Give your own to keep them elsewhere (e.g. another Redis namespace).
+   */
+  tokenStore?: TokenStore | undefined;
 }
 
 type Resolved<T> = Omit<T, 'cache' | 'logger'> & { cache: CacheStore; logger: Logger };

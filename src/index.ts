@@ -14,6 +14,7 @@ export { cernSsoErrorHandler } from './error-handler.js';
 export type { Logger, LoggerOption, LogFields, LogMethod } from './logger.js';
 export type { CernSsoOptions, CernSsoRoutes, Clock, IdentityProviderOptions } from './config.js';
 export type { CacheStore } from './cache/types.js';
+export type { TokenRecord, TokenStore } from './token-store.js';
 export { memoryCache, type MemoryCacheOptions } from './cache/memory.js';
 export { redisCache, type RedisCacheClient, type RedisCacheOptions } from './cache/redis.js';
 export * from './identity/index.js';

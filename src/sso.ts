@@ -1,12 +1,12 @@
-import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request } from 'express';
 import { backchannelLogoutRoute } from './auth/backchannel-logout-route.js';
 import { callbackRoute } from './auth/callback-route.js';
 import { loginRoute } from './auth/login-route.js';
 import { loginTransaction } from './auth/login-transaction.js';
-import { createLogoutMarkers, logoutCheckFailurePolicy, type LogoutMarkers } from './auth/logout-markers.js';
+import { createLogoutMarkers, logoutCheckFailurePolicy } from './auth/logout-markers.js';
 import { logoutRoute } from './auth/logout-route.js';
 import { issuerDiscovery } from './auth/issuer-registry.js';
-import { createRuntime, type AuthRuntime } from './auth/runtime.js';
+import { createRuntime } from './auth/runtime.js';
 import { SessionContext } from './auth/session-context.js';
 import type { SignedIn } from './auth/session-data.js';
 import { clockNow, resolveSsoConfig, type CernSsoOptions } from './config.js';
@@ -25,50 +25,11 @@ export interface CernSso extends Router {
   close(): Promise<void>;
 }
 
-type RouteTable = Map<string, RequestHandler[]>;
-
-/** Router-compatible matching (case-insensitive, optional trailing slash) in one map lookup. */
-const routeKey = (method: string, path: string): string =>
-  `${method} ${path.length > 1 && path.endsWith('/') ? path.slice(0, -1).toLowerCase() : path.toLowerCase()}`;
-
-function routeTable(runtime: AuthRuntime, markers: LogoutMarkers | undefined): RouteTable {
-  const { routes } = runtime.config;
-  const table: RouteTable = new Map();
-  const add = (method: string, path: string | false, handlers: RequestHandler[]) => {
-    if (path === false) return;
-    table.set(routeKey(method, path), handlers);
-    // Express answers HEAD with the GET route.
-    if (method === 'GET') table.set(routeKey('HEAD', path), handlers);
-  };
-  // One login transaction (cookie keys derived once) shared by the login and callback routes.
-  const transaction = loginTransaction(runtime);
-  add('GET', routes.login, [loginRoute(runtime, transaction)]);
-  add('GET', routes.callback, [callbackRoute(runtime, transaction)]);
-  if (markers) add('POST', routes.backchannelLogout, backchannelLogoutRoute(runtime, markers));
-  const logout = logoutRoute(runtime);
-  add('GET', routes.logout, [logout]);
-  add('POST', routes.logout, [logout]);
-  return table;
-}
-
-/** Runs `handlers` in order, Express style; errors and rejections go to `done`. */
-function runHandlers(handlers: RequestHandler[], req: Request, res: Response, done: NextFunction): void {
-  let index = 0;
-  const step = (error?: unknown): void => {
-    const handler = handlers[index++];
-    if (error !== undefined || handler === undefined) {
-      done(error);
-      return;
-    }
-    try {
-      const result: unknown = handler(req, res, step);
-      if (result instanceof Promise) result.catch(step);
-    } catch (thrown) {
-      step(thrown);
-    }
-  };
-  step();
-}
+/**
+ * A configured route path as a literal Express route: the characters path-to-regexp reads as
+ * syntax (`:name`, `*`, `(`, `{`, ...) are escaped, so `/a:b` is that path, not a parameter.
+ */
+const literalPath = (path: string): string => path.replace(/[{}()[\]+?!:*\\]/g, '\\$&');
 
 /**
  * CERN single sign-on for an Express app: mounts the login, callback and logout routes and sets
@@ -96,34 +57,32 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
   const markers =
     config.routes.backchannelLogout === false ? undefined : createLogoutMarkers(config.logoutCheckTimeoutMs);
   const checkFailed = logoutCheckFailurePolicy(config.logoutCheckFailure, config.logger);
-  const routes = routeTable(runtime, markers);
 
-  // One middleware for context and routes: it runs on every request of the app, so it does a
-  // map lookup instead of walking a router stack.
-  const handle: RequestHandler = (req, res, next) => {
+  // Matching as Express routes do by default: case-insensitive, optional trailing slash, exact
+  // otherwise; HEAD answered by the GET route.
+  const router = Router({ caseSensitive: false, strict: false }) as CernSso;
+
+  // Every request: `req.sso`, signed in when the session points to a live sign-in. Synchronous
+  // when the sign-in is held in process and its logout check is recent (the common case).
+  router.use((req, res, next) => {
     const context = new SessionContext(req, runtime);
     req.sso = context;
-    const route = (): void => {
-      const handlers = routes.get(routeKey(req.method, req.path));
-      if (handlers) runHandlers(handlers, req, res, next);
-      else next();
-    };
     const session = (req as { session?: Request['session'] }).session;
     const pointer = session?.cernSso;
     if (!session || !pointer) {
-      route();
+      next();
       return;
     }
     const signIn = (signedIn: SignedIn | undefined): void => {
       if (!signedIn) {
         // The record is gone (expired, or a session from an older version): signed out.
         delete session.cernSso;
-        route();
+        next();
         return;
       }
       if (!markers) {
         context.signedIn = signedIn;
-        route();
+        next();
         return;
       }
       // A session ended by back-channel logout (on any instance) is signed out when next used.
@@ -134,7 +93,7 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
         } else {
           context.signedIn = signedIn;
         }
-        route();
+        next();
       };
       // The markers unreadable (store down, or no answer in logoutCheckTimeoutMs): 503, or signed
       // in anyway with `logoutCheckFailure: 'allow'`.
@@ -145,9 +104,8 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
           return;
         }
         context.signedIn = signedIn;
-        route();
+        next();
       };
-      // Synchronous when this sign-in was checked within the last second (LOGOUT_RECHECK_MS).
       const loggedOut = markers.isLoggedOut(req, signedIn.auth);
       if (typeof loggedOut === 'boolean') checked(loggedOut);
       else loggedOut.then(checked, uncheckable);
@@ -169,10 +127,21 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
     }
     if (loaded instanceof Promise) loaded.then(signIn, failed);
     else signIn(loaded);
-  };
+  });
 
-  const router = Router() as CernSso;
-  router.use(handle);
+  const { routes } = config;
+  // One login transaction (cookie keys derived once) shared by the login and callback routes.
+  const transaction = loginTransaction(runtime);
+  if (routes.login !== false) router.get(literalPath(routes.login), loginRoute(runtime, transaction));
+  if (routes.callback !== false)
+    router.get(literalPath(routes.callback), callbackRoute(runtime, transaction));
+  if (markers && routes.backchannelLogout !== false) {
+    router.post(literalPath(routes.backchannelLogout), ...backchannelLogoutRoute(runtime, markers));
+  }
+  if (routes.logout !== false) {
+    const logout = logoutRoute(runtime);
+    router.route(literalPath(routes.logout)).get(logout).post(logout);
+  }
 
   Object.defineProperties(router, {
     identity: { value: identity, enumerable: true },

@@ -13,6 +13,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
 import type * as Library from '../../src/index.js';
@@ -47,7 +48,12 @@ export interface SessionAppReady {
  * tsx carry its helpers (esbuild's `__name`) and would charge them to the library.
  */
 const loadLibrary = () =>
-  import(new URL('../../dist/index.js', import.meta.url).href) as Promise<typeof Library>;
+  import(
+    // BENCH_LIBRARY: another build of the package (the suite's optional comparison side E).
+    process.env.BENCH_LIBRARY === undefined
+      ? new URL('../../dist/index.js', import.meta.url).href
+      : pathToFileURL(process.env.BENCH_LIBRARY).href
+  ) as Promise<typeof Library>;
 
 const ROUTE = '/api/data';
 const GROUP = 'it-dep';

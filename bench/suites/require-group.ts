@@ -11,9 +11,12 @@
  * rotating orders; every throughput ratio is the median of per-round ratios (samples close in
  * time). The server's CPU time per request (`process.cpuUsage()`) is the steadier cross-check, and
  * one profiled sample per side shows where that CPU time goes.
+ * With `BENCH_COMPARE_DIST=<dir>/dist` a fifth side E runs B on that other build of the package
+ * (e.g. `git stash; tsc -p tsconfig.build.json --outDir .tmp/before/dist`; `BENCH_COMPARE_LABEL`
+ * names it in the report): B/E compares the two builds in the same rounds.
  */
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { forkChild, type BenchChild } from '../lib/child.js';
 import { measure, type LoadSample } from '../lib/load.js';
 import { attribute, type Attribution } from '../lib/profile.js';
@@ -30,7 +33,7 @@ const TARGET = 0.9;
 const PROFILE_SEC = 2;
 const PROFILE_INTERVAL_US = 250;
 
-type Key = 'A' | 'B' | 'C' | 'D';
+type Key = 'A' | 'B' | 'C' | 'D' | 'E';
 
 interface Sample extends LoadSample {
   /** CPU time (user + system, all threads) the server spent per answered request, µs. */
@@ -109,8 +112,9 @@ function ratio(top: Side, bottom: Side, metric: string, target?: number): Verdic
 }
 
 /** Busy CPU µs per request by owner (package, library, Node core, GC), and the steps between sides. */
-function cpuTable(sides: Record<Key, Side>): Table {
+function cpuTable(sides: Record<Exclude<Key, 'E'>, Side>, E: Side | undefined): Table {
   const { A, B, C, D } = sides;
+  const compared = E === undefined ? [] : [E];
   const cell = (side: Side, name: string): number =>
     side.cpu?.perRequest(side.cpu.attribution.byCategory.get(name) ?? 0) ?? 0;
   const names = new Set<string>();
@@ -127,6 +131,7 @@ function cpuTable(sides: Record<Key, Side>): Table {
       us(cell(D, name) - cell(C, name)),
       us(cell(B, name) - cell(D, name)),
       us(cell(B, name) - cell(A, name)),
+      ...compared.map((side) => us(cell(B, name) - cell(side, name))),
     ]);
   const total = cpuPerRequest;
   rows.push([
@@ -136,6 +141,7 @@ function cpuTable(sides: Record<Key, Side>): Table {
     us(total(D) - total(C)),
     us(total(B) - total(D)),
     us(total(B) - total(A)),
+    ...compared.map((side) => us(total(B) - total(side))),
   ]);
   return {
     headers: [
@@ -148,6 +154,7 @@ function cpuTable(sides: Record<Key, Side>): Table {
       'D − C cernSso()',
       'B − D requireGroup()',
       'B − A',
+      ...compared.map(() => 'B − E (comparison build)'),
     ],
     rows,
   };
@@ -185,7 +192,7 @@ async function run(): Promise<SuiteResult> {
       child,
       samples: [],
     });
-    const sides: Record<Key, Side> = {
+    const sides: Record<Exclude<Key, 'E'>, Side> = {
       A: side('A', 'A baseline: session + route', await start('baseline')),
       B: side('B', "B = A + cernSso() + requireGroup('it-dep')", b),
       C: side(
@@ -196,6 +203,16 @@ async function run(): Promise<SuiteResult> {
       D: side('D', 'D = A + cernSso(), no guard (diagnostic)', await start('sso-no-guard')),
     };
     const list = [sides.A, sides.B, sides.C, sides.D];
+    const compareDist = process.env.BENCH_COMPARE_DIST;
+    const E =
+      compareDist === undefined
+        ? undefined
+        : side(
+            'E',
+            `E = B on ${process.env.BENCH_COMPARE_LABEL ?? `the build in ${basename(dirname(compareDist))}/`} (comparison)`,
+            await start('sso', { BENCH_LIBRARY: join(resolve(compareDist), 'index.js') }),
+          );
+    if (E) list.push(E);
     for (const each of list) await checkRoute(each);
 
     // Warm-up (JIT, session store, sockets): not measured.
@@ -223,6 +240,15 @@ async function run(): Promise<SuiteResult> {
       ratio(C, A, "throughput C/A: B's session size alone"),
       ratio(D, C, 'throughput D/C: mounting cernSso() (same session)'),
       ratio(B, D, 'throughput B/D: requireGroup() with a warm cache'),
+      ...(E === undefined
+        ? []
+        : [
+            ratio(B, E, 'throughput B/E: this build against the comparison build'),
+            {
+              metric: 'CPU per request E/B (this build against the comparison build)',
+              ratio: cpuPerRequest(E) / cpuPerRequest(B),
+            },
+          ]),
     ];
     const row = (each: Side): string[] => [
       each.label,
@@ -265,8 +291,11 @@ async function run(): Promise<SuiteResult> {
       },
       verdicts,
       extraTables: [
-        { title: 'Where the CPU goes (µs per request, by owner)', table: cpuTable(sides) },
+        { title: 'Where the CPU goes (µs per request, by owner)', table: cpuTable(sides, E) },
         { title: 'Library functions', table: libraryTable(B) },
+        ...(E === undefined
+          ? []
+          : [{ title: 'Library functions (comparison build)', table: libraryTable(E) }]),
       ],
       notes: [
         'CPU µs/req = CPU time of the server process (user + system, all threads, `process.cpuUsage()`) ' +

@@ -3,6 +3,7 @@ import type { OidcDiscovery } from './discovery.js';
 import type { SignedIn } from './session-data.js';
 import { createGroupSets } from './group-names.js';
 import { createSessionRecords, type SessionRecords } from './session-records.js';
+import { sessionStoreTokens } from './token-store.js';
 
 /** What the auth routes and `req.sso` need from the identity provider. */
 export interface GroupSource {
@@ -22,7 +23,7 @@ export interface AuthRuntime {
   callbackUrl: string;
   /** Refreshes in flight, by session id: one refresh per session at a time. */
   refreshes: Map<string, Promise<SignedIn | undefined>>;
-  /** Tokens and claims of signed-in sessions, in the session store. */
+  /** Tokens and claims of signed-in sessions, in the `tokenStore` (default: the session store). */
   records: SessionRecords;
   /** `groups` claims as sets of lower-case names (with `cernUsersGroup`'s alias), memoised. */
   claimGroupSets: (groups: readonly unknown[]) => ReadonlySet<string>;
@@ -48,7 +49,9 @@ export function createRuntime(
     basePath,
     callbackUrl: `${config.baseUrl}${callback}`,
     refreshes: new Map(),
-    records: createSessionRecords(config.logger),
+    records: config.tokenStore
+      ? createSessionRecords(config.logger, config.tokenStore, 'Token store')
+      : createSessionRecords(config.logger, sessionStoreTokens(), 'Session store'),
     claimGroupSets: createGroupSets(config.cernUsersGroup),
   };
 }

@@ -1,15 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
-import type { SessionData, Store } from 'express-session';
 import { LRUCache } from 'lru-cache';
-import { upstreamUnavailable } from '../errors.js';
+import { CernSsoError, upstreamUnavailable } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import type { SessionAuth, SignedIn } from './session-data.js';
-import { callStore, requireSession } from './session-ops.js';
+import { requireSession } from './session-ops.js';
+import type { TokenRecord, TokenStore } from '../token-store.js';
+
+/** A {@link TokenRecord} as this module writes it (its shape checked when read back). */
+type SignInRecord = TokenRecord & { auth: SessionAuth };
 
 /**
- * Where a signed-in session's tokens and claims live: a record of their own in the app's
- * session store, next to the session, which only points to it (`req.session.cernSso.ref`).
+ * Where a signed-in session's tokens and claims live: a record of their own in the token store
+ * (by default the app's session store, see `token-store.ts`), which the session only points to
+ * (`req.session.cernSso.ref`).
  *
  * Why not in the session itself: express-session serialises and hashes the whole session on
  * every request (to find out whether to save it), so ~4 KB of JWTs in it cost every request,
@@ -18,7 +22,7 @@ import { callStore, requireSession } from './session-ops.js';
  *
  * Records are immutable: a refresh writes a new record and moves the pointer, so this process can
  * keep parsed records (bounded LRU) without ever serving outdated tokens, and every instance that
- * shares the session store (connect-redis) shares the records too.
+ * shares the token store (connect-redis by default) shares the records too.
  */
 export interface SessionRecords {
   /** The record, or undefined when it is gone (expired, ended). Synchronous when held in process. */
@@ -36,7 +40,7 @@ export interface SessionRecords {
   clear(): void;
 }
 
-/** Prefix of record ids in the session store (session ids are base64url, without dots). */
+/** Prefix of record ids (in the session store, session ids are base64url, without dots). */
 const RECORD_ID_PREFIX = 'cern-sso.auth.';
 /** A record lives at least this long, and at least as long as the session cookie's maxAge. */
 const MIN_LIFETIME_MS = 24 * 3600_000;
@@ -44,14 +48,6 @@ const MIN_LIFETIME_MS = 24 * 3600_000;
 const RETIRED_GRACE_MS = 120_000;
 /** Parsed records held per process. */
 const MAX_HELD_RECORDS = 10_000;
-
-/** The shape written to the session store: a session-like object, so that every store takes it. */
-interface StoredRecord {
-  cookie: { originalMaxAge: number; expires: string };
-  cernSsoAuth: SessionAuth;
-  /** Epoch ms. */
-  cernSsoExpiresAt: number;
-}
 
 interface HeldRecord {
   signedIn: SignedIn;
@@ -62,9 +58,9 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null;
 
 /** What the store gave back is a record of this library (a store may hold anything). */
-function isStoredRecord(value: unknown): value is StoredRecord {
-  if (!isObject(value) || typeof value.cernSsoExpiresAt !== 'number') return false;
-  const auth = value.cernSsoAuth;
+function isTokenRecord(value: unknown): value is SignInRecord {
+  if (!isObject(value) || typeof value.expiresAt !== 'number') return false;
+  const auth = value.auth;
   return (
     isObject(auth) &&
     typeof auth.sub === 'string' &&
@@ -86,34 +82,22 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function sessionStore(req: Request): Store {
-  // Set by express-session on every request, and still there after `session.destroy()`.
-  const store = (req as { sessionStore?: Store }).sessionStore;
-  if (!store) {
-    requireSession(req); // the clear "mount express-session" error
-    throw upstreamUnavailable('Session store');
-  }
-  return store;
-}
-
-export function createSessionRecords(logger: Logger): SessionRecords {
+/**
+ * Sign-in records in `tokens` (the `tokenStore` option; by default the session store).
+ * `storeName` names it in errors and logs.
+ */
+export function createSessionRecords(logger: Logger, tokens: TokenStore, storeName: string): SessionRecords {
   const held = new LRUCache<string, HeldRecord>({ max: MAX_HELD_RECORDS });
 
   const lifetimeMs = (req: Request): number =>
     Math.max(MIN_LIFETIME_MS, requireSession(req).cookie.originalMaxAge ?? 0);
 
-  function write(req: Request, ref: string, auth: SessionAuth, expiresAt: number): Promise<unknown> {
-    const stored: StoredRecord = {
-      cookie: { originalMaxAge: expiresAt - Date.now(), expires: new Date(expiresAt).toISOString() },
-      cernSsoAuth: auth,
-      cernSsoExpiresAt: expiresAt,
-    };
-    const store = sessionStore(req);
-    return callStore((done) => {
-      store.set(ref, stored as unknown as SessionData, done);
-    }).catch((error: unknown) => {
-      throw upstreamUnavailable('Session store', error);
-    });
+  async function write(req: Request, ref: string, auth: SessionAuth, expiresAt: number): Promise<void> {
+    try {
+      await tokens.set(ref, { auth, expiresAt }, expiresAt - Date.now(), req);
+    } catch (error) {
+      throw error instanceof CernSsoError ? error : upstreamUnavailable(storeName, error);
+    }
   }
 
   /** A session in use for more than half its record's lifetime: give the record a new one. */
@@ -128,20 +112,17 @@ export function createSessionRecords(logger: Logger): SessionRecords {
   }
 
   async function fetch(req: Request, ref: string): Promise<SignedIn | undefined> {
-    const store = sessionStore(req);
     let value: unknown;
     try {
-      value = await callStore<unknown>((done) => {
-        store.get(ref, done);
-      });
+      value = await tokens.get(ref, req);
     } catch (error) {
       // Tokens unreadable is not "signed out": the caller answers 503 and the user can retry.
-      throw upstreamUnavailable('Session store', error);
+      throw error instanceof CernSsoError ? error : upstreamUnavailable(storeName, error);
     }
-    if (!isStoredRecord(value) || value.cernSsoExpiresAt <= Date.now()) return undefined;
+    if (!isTokenRecord(value) || value.expiresAt <= Date.now()) return undefined;
     const record: HeldRecord = {
-      signedIn: { ref, auth: deepFreeze(value.cernSsoAuth) },
-      expiresAt: value.cernSsoExpiresAt,
+      signedIn: { ref, auth: deepFreeze(value.auth) },
+      expiresAt: value.expiresAt,
     };
     held.set(ref, record);
     extendIfAging(req, record);
@@ -182,11 +163,8 @@ export function createSessionRecords(logger: Logger): SessionRecords {
     remove(req, ref) {
       held.delete(ref);
       if (!ref.startsWith(RECORD_ID_PREFIX)) return;
-      const store = (req as { sessionStore?: Store }).sessionStore;
-      if (!store) return;
-      callStore((done) => {
-        store.destroy(ref, done);
-      }).catch((error: unknown) => {
+      // An async wrapper: a store (or the default's missing session store) may throw at once.
+      (async () => tokens.destroy(ref, req))().catch((error: unknown) => {
         logger.warn(`could not delete a sign-in record: ${describeError(error)}`);
       });
     },
