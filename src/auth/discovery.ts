@@ -1,8 +1,13 @@
 import * as client from 'openid-client';
 import { isLoopbackHost } from '../config.js';
-import { idpMisconfigured, upstreamUnavailable, type CernSsoError } from '../errors.js';
+import { classifyDiscoveryFailure } from '../error-mapper.js';
+import {
+  MISCONFIGURED_RECHECK_MS,
+  idpMisconfigured,
+  upstreamUnavailable,
+  type CernSsoError,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
-import { classifyDiscoveryFailure } from './discovery-failure.js';
 
 export interface DiscoveryOptions {
   issuer: string;
@@ -17,9 +22,6 @@ export interface DiscoveryOptions {
   /** The clock (ms since the epoch); tests inject one. Default `Date.now`. */
   now?: () => number;
 }
-
-/** A misconfigured issuer is rechecked at most this often (it will not fix itself sooner). */
-export const MISCONFIGURED_RECHECK_MS = 30_000;
 
 /** Where openid-client looks for the document (`<issuer>/.well-known/openid-configuration`). */
 function discoveryUrlOf(issuer: URL): string {
@@ -78,12 +80,13 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
     lastFailureAt = now();
     const failure = classifyDiscoveryFailure(error);
     if (failure.kind === 'misconfigured') {
+      const fix =
+        `issuer: ${options.issuer} ${failure.reason} at ${discoveryUrl}: ` +
+        'check the `issuer` option (CERN: https://auth.cern.ch/auth/realms/cern)';
       options.logger.error(
-        `sign-in is misconfigured: the issuer ${options.issuer} ${failure.reason} at ${discoveryUrl}: ` +
-          'check the `issuer` option (CERN: https://auth.cern.ch/auth/realms/cern); ' +
-          `rechecked in ${String(MISCONFIGURED_RECHECK_MS / 1000)} s`,
+        `sign-in is misconfigured: ${fix}; rechecked in ${String(MISCONFIGURED_RECHECK_MS / 1000)} s`,
       );
-      lastFailure = { holdMs: MISCONFIGURED_RECHECK_MS, error: () => idpMisconfigured(error) };
+      lastFailure = { holdMs: MISCONFIGURED_RECHECK_MS, error: () => idpMisconfigured(error, fix) };
     } else {
       options.logger.warn(
         `OpenID Provider discovery at ${discoveryUrl} failed (${failure.cause}); ` +
