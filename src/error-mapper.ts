@@ -183,11 +183,6 @@ export function classifyDiscoveryFailure(error: unknown): DiscoveryFailure {
   }
 }
 
-/** True when the error means "the server is down", as opposed to "it said no". */
-export function isUpstreamOutage(error: unknown): boolean {
-  return !(error instanceof CernSsoError) && classifyUpstreamFailure(error).kind === 'outage';
-}
-
 /** An upstream call, as the mapper needs it to word its errors and log lines. */
 export interface UpstreamCall {
   /** Who was called, named for a person: `The CERN login service`. */
@@ -235,7 +230,7 @@ const TOKEN_ERRORS = new Set([
 ]);
 
 /** A token endpoint error code if it is a known one, else `unknown error`. */
-export function tokenErrorCode(code: unknown): string {
+function tokenErrorCode(code: unknown): string {
   return typeof code === 'string' && TOKEN_ERRORS.has(code) ? code : 'unknown error';
 }
 
@@ -266,7 +261,7 @@ const AUTHORIZATION_ERRORS = new Map<string, string>([
 ]);
 
 /** Our sentence for an authorization error code (`?error=` on the callback). */
-export function authorizationErrorText(code: unknown): string {
+function authorizationErrorText(code: unknown): string {
   return (typeof code === 'string' ? AUTHORIZATION_ERRORS.get(code) : undefined) ?? 'unknown error';
 }
 
