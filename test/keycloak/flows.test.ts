@@ -361,7 +361,7 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
 
       const replay = await copy.request(callback.href, { headers: JSON_ACCEPT });
       const body = await json(replay);
-      expect({ status: replay.status, error: body.error }).toEqual({
+      expect({ status: replay.status, code: body.code }).toEqual({
         status: 400,
         code: 'ERR_LOGIN_FAILED',
       });
