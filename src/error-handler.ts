@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler } from 'express';
-import { CernSsoError } from './errors.js';
+import { CernSsoError, internal } from './errors.js';
 import { describeError, normalizeLogger, type LoggerOption } from './logger.js';
 import { sendError } from './respond.js';
 
@@ -24,10 +24,13 @@ export function cernSsoErrorHandler(
         return;
       }
       logger.error(`unhandled error: ${describeError(error)}`);
-      sendError(req, res, new CernSsoError('ERR_INTERNAL', 'Internal error', { status: 500 }));
+      sendError(req, res, internal(error));
       return;
     }
-    if (error.status >= 500 && error.status !== 503) logger.error(describeError(error.cause ?? error));
+    // A misconfiguration was logged where it was found, with what to fix: not twice.
+    if (error.status >= 500 && error.status !== 503 && error.code !== 'ERR_IDP_MISCONFIGURED') {
+      logger.error(describeError(error.cause ?? error));
+    }
     sendError(req, res, error);
   };
 }

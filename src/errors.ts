@@ -100,30 +100,167 @@ export class CernSsoError extends Error {
 /** Default `Retry-After` (seconds) for upstream outages. */
 export const DEFAULT_RETRY_AFTER_SEC = 5;
 
-/** An upstream (Keycloak, AuthZ API) outage: 503 with `Retry-After`. */
+/**
+ * A misconfiguration (discovery, a client the provider refuses, a redirect URI it does not know)
+ * is rechecked at most this often: it will not fix itself sooner.
+ */
+export const MISCONFIGURED_RECHECK_MS = 30_000;
+
+/**
+ * A configuration error (`ERR_CONFIG`, 500): `message` says what is wrong, `problems` lists each
+ * one as `option: problem` (the CLI turns the option into its environment variable).
+ */
+export function configError(
+  message: string,
+  problems: readonly string[] = [],
+  cause?: unknown,
+): CernSsoError {
+  return new CernSsoError('ERR_CONFIG', message, { details: problems, cause });
+}
+
+/** A bad argument or request (`ERR_BAD_REQUEST`, 400), naming the method: `method: message`. */
+export function badRequest(method: string | undefined, message: string): CernSsoError {
+  return new CernSsoError('ERR_BAD_REQUEST', method === undefined ? message : `${method}: ${message}`, {
+    status: 400,
+  });
+}
+
+/** A malformed protocol request (`ERR_INVALID_REQUEST`, 400, OAuth `invalid_request`). */
+export function invalidRequest(description: string): CernSsoError {
+  return new CernSsoError('ERR_INVALID_REQUEST', description, { status: 400 });
+}
+
+/** Nobody is signed in (`ERR_NOT_AUTHENTICATED`, 401). */
+export function notAuthenticated(
+  message = 'You are not signed in.',
+  headers: Record<string, string> = {},
+): CernSsoError {
+  return new CernSsoError('ERR_NOT_AUTHENTICATED', message, { status: 401, headers });
+}
+
+/** Signed in but not allowed (`ERR_FORBIDDEN`, 403; `insufficient_scope` for bearer requests). */
+export function forbidden(
+  message: string,
+  options: { bearer?: boolean; headers?: Record<string, string> } = {},
+): CernSsoError {
+  return new CernSsoError('ERR_FORBIDDEN', message, {
+    status: 403,
+    headers: options.headers ?? {},
+    oauthError: options.bearer === true ? 'insufficient_scope' : 'access_denied',
+  });
+}
+
+/** The sign-in ended (refresh refused, session gone): `ERR_SESSION_EXPIRED`, 401. */
+export function sessionExpired(): CernSsoError {
+  return new CernSsoError('ERR_SESSION_EXPIRED', 'Your CERN sign-in has expired. Please sign in again.', {
+    status: 401,
+  });
+}
+
+/** express-session is not mounted or did not load the session (`ERR_SESSION_MISSING`, 500). */
+export function sessionMissing(): CernSsoError {
+  return new CernSsoError(
+    'ERR_SESSION_MISSING',
+    'Sessions are not available: mount express-session (app.use(session({...}))) before cernSso(), and check that its store is reachable.',
+    { status: 500 },
+  );
+}
+
+/** Why a callback could not be matched to a login this browser started. */
+export type LoginStateProblem = 'missing' | 'unknown' | 'unbound' | 'expired' | 'repeated';
+
+const UNKNOWN_LOGIN =
+  'This sign-in link is unknown, expired or was already used, or it was opened in another browser ' +
+  '(are cookies enabled?). Please start the sign-in again.';
+
+const LOGIN_STATE_MESSAGES: Readonly<Record<LoginStateProblem, string>> = {
+  missing: 'The sign-in response is missing its "state" parameter. Please start the sign-in again.',
+  unknown: UNKNOWN_LOGIN,
+  // A genuine login cookie without this browser's binding cookie: to the person, the same thing
+  // as a link from another browser; to the log, a reason of its own (see `loginStateLogNote`).
+  unbound: UNKNOWN_LOGIN,
+  expired: 'The sign-in took too long and has expired. Please start the sign-in again.',
+  repeated: 'The sign-in response repeats a parameter. Please start the sign-in again.',
+};
+
+/**
+ * 400 `ERR_LOGIN_STATE` with a message a person understands; `details` holds the problem (for
+ * logs and for callers matching on it).
+ */
+export function loginState(problem: LoginStateProblem, cause?: unknown): CernSsoError {
+  return new CernSsoError('ERR_LOGIN_STATE', LOGIN_STATE_MESSAGES[problem], {
+    status: 400,
+    details: [problem],
+    cause,
+  });
+}
+
+/** For the log only: why a callback was refused, when the message shown does not say it. */
+export function loginStateLogNote(error: CernSsoError): string {
+  if (error.code !== 'ERR_LOGIN_STATE' || !error.details.includes('unbound')) return '';
+  return (
+    ' (reason: the login cookie is genuine but the browser-binding cookie is missing or belongs to ' +
+    'another browser: a callback this browser did not start, possibly login CSRF by cookie tossing)'
+  );
+}
+
+/** The sign-in failed (`ERR_LOGIN_FAILED`, or `code`), 400: the message says why, in our words. */
+export function loginFailed(
+  message: string,
+  cause?: unknown,
+  code: 'ERR_LOGIN_FAILED' | 'ERR_SESSION_EXPIRED' = 'ERR_LOGIN_FAILED',
+): CernSsoError {
+  return new CernSsoError(code, message, { status: 400, cause });
+}
+
+/** The user cancelled or may not use the application (`ERR_LOGIN_DENIED`, 403). */
+export function loginDenied(message: string, cause?: unknown): CernSsoError {
+  return new CernSsoError('ERR_LOGIN_DENIED', message, { status: 403, cause });
+}
+
+/** A token exchange the provider refused (`ERR_TOKEN_EXCHANGE`) with the status that fits. */
+export function tokenExchangeFailed(message: string, status: 400 | 401 | 403, cause?: unknown): CernSsoError {
+  return new CernSsoError('ERR_TOKEN_EXCHANGE', message, { status, cause });
+}
+
+/** A bug or an unknown failure (`ERR_INTERNAL`, 500): the message is never shown. */
+export function internal(cause?: unknown): CernSsoError {
+  return new CernSsoError('ERR_INTERNAL', 'Internal error', { status: 500, cause });
+}
+
+/** Longest `Retry-After` the library sends (seconds), whatever an upstream asked for. */
+export const MAX_RETRY_AFTER_SEC = 300;
+
+/**
+ * An upstream (Keycloak, AuthZ API) outage: 503 with `Retry-After` (at least 1 s, at most
+ * {@link MAX_RETRY_AFTER_SEC}).
+ */
 export function upstreamUnavailable(
   what: string,
   cause?: unknown,
   retryAfterSec = DEFAULT_RETRY_AFTER_SEC,
 ): CernSsoError {
+  const seconds = Math.min(MAX_RETRY_AFTER_SEC, Math.max(1, Math.ceil(retryAfterSec)));
   return new CernSsoError('ERR_UPSTREAM_UNAVAILABLE', `${what} is unavailable, please retry shortly`, {
     status: 503,
-    headers: { 'Retry-After': String(retryAfterSec) },
+    headers: { 'Retry-After': String(seconds) },
     cause,
   });
 }
 
 /**
- * The identity provider is misconfigured (the `issuer` option answers 404, or serves a document
- * for another issuer): the app must be fixed, retrying will not help. Status 500, not 503: the
- * fault is this application's configuration, so no `Retry-After` invites clients to come back,
- * and monitoring counts it as the app's error. Not 502 either: that would blame Keycloak, and
- * proxies treat 502 as a failed gateway. The message names no internals; the log says what to fix.
+ * The identity provider or this application's registration there is misconfigured (the `issuer`
+ * answers 404 or serves a document for another issuer, the client credentials are refused, the
+ * redirect URI is not registered): the app must be fixed, retrying will not help. Status 500, not
+ * 503: the fault is this application's configuration, so no `Retry-After` invites clients to come
+ * back, and monitoring counts it as the app's error. Not 502 either: that would blame Keycloak, and
+ * proxies treat 502 as a failed gateway. The message names no internals; `fix` (in `details`, for
+ * the log and the CLI) says what to fix, as `option: problem` (e.g. `clientSecret: ...`).
  */
-export function idpMisconfigured(cause?: unknown): CernSsoError {
+export function idpMisconfigured(cause?: unknown, fix?: string): CernSsoError {
   return new CernSsoError(
     'ERR_IDP_MISCONFIGURED',
     'Sign-in is misconfigured for this application; please tell its administrators.',
-    { status: 500, cause, expose: true },
+    { status: 500, cause, expose: true, details: fix === undefined ? [] : [fix] },
   );
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CernSsoError } from './errors.js';
+import { configError } from './errors.js';
 import type { LoggerOption } from './logger.js';
 
 /** A `logger` option: any object; its missing methods are filled in by `normalizeLogger`. */
@@ -33,12 +33,10 @@ export function parseOptions<S extends z.ZodType>(
 ): z.output<S> {
   if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
     const problems = [...otherProblems, '(options): must be an object'];
-    throw new CernSsoError('ERR_CONFIG', `${what}: options must be an object`, { details: problems });
+    throw configError(`${what}: options must be an object`, problems);
   }
   const result = schema.safeParse(input, { reportInput: true });
   if (result.success && otherProblems.length === 0) return result.data;
   const problems = [...otherProblems, ...(result.success ? [] : formatIssues(result.error))];
-  throw new CernSsoError('ERR_CONFIG', `${what}: invalid configuration:\n  - ${problems.join('\n  - ')}`, {
-    details: problems,
-  });
+  throw configError(`${what}: invalid configuration:\n  - ${problems.join('\n  - ')}`, problems);
 }

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { builtInErrorPage, customErrorPage, pageLanguage, type PageLink } from './error-pages.js';
-import { CernSsoError, type CernSsoErrorCode } from './errors.js';
+import { CernSsoError, internal, type CernSsoErrorCode } from './errors.js';
 
 /** True when the client is a browser asking for a page (explicit `text/html` in `Accept`). */
 export function wantsHtml(req: Request): boolean {
@@ -57,8 +57,5 @@ export function sendError(req: Request, res: Response, error: CernSsoError, link
 /** Wraps anything thrown into a `CernSsoError` (unknown errors become an opaque 500). */
 export function toCernSsoError(error: unknown): CernSsoError {
   if (error instanceof CernSsoError) return error;
-  return new CernSsoError('ERR_INTERNAL', INTERNAL_DESCRIPTION, {
-    status: 500,
-    cause: error,
-  });
+  return internal(error);
 }

@@ -215,3 +215,51 @@ export function sanitizeLogText(text: string, max = MAX_LOG_TEXT): string {
   const safe = redactSecrets(escapeUnsafe(cutText(text, max)));
   return cutText(safe, max);
 }
+
+/** Upstream text is cut to this many characters before anything else looks at it. */
+const MAX_UPSTREAM_TEXT = 2048;
+/** Longest message kept. */
+const MAX_MESSAGE = 200;
+
+/**
+ * An upstream message safe to show: cut to 2048 characters first, control characters (line
+ * breaks, bidi overrides...) and runs of white space turned into one space, token-like substrings
+ * removed, at most 200 characters. Linear in the input length. For messages of Keycloak and the
+ * AuthZ API (`error_description`, `{ message }`).
+ */
+export function sanitizeUpstreamMessage(message: unknown): string {
+  if (typeof message !== 'string') return '';
+  let flat = '';
+  let space = false;
+  const cut = cutText(message, MAX_UPSTREAM_TEXT);
+  for (let index = 0; index < cut.length; index++) {
+    const code = cut.charCodeAt(index);
+    // Lone surrogates too: they would come out as U+FFFD in JSON and headers.
+    const blank = isUnsafeCodeUnit(code) || WHITE_SPACE.has(code) || isLoneSurrogate(cut, index);
+    if (blank) {
+      space = true;
+      continue;
+    }
+    if (space && flat !== '') flat += ' ';
+    space = false;
+    flat += cut.charAt(index);
+  }
+  const cleaned = redactSecrets(flat, { slashInTokens: true });
+  if (cleaned.length <= MAX_MESSAGE) return cleaned;
+  // cutText never splits a surrogate pair; its ellipsis is replaced by ASCII dots.
+  return `${cutText(cleaned, MAX_MESSAGE - 3).slice(0, -1)}...`;
+}
+
+/** White space other than the unsafe characters (which are blanked anyway). */
+const WHITE_SPACE = new Set([0x20, 0xa0, 0x1680, 0x202f, 0x205f, 0x3000, 0xfeff, ...range(0x2000, 0x200a)]);
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, offset) => from + offset);
+}
+
+function isLoneSurrogate(text: string, index: number): boolean {
+  const code = text.charCodeAt(index);
+  if (isHighSurrogate(code)) return !isLowSurrogate(text.charCodeAt(index + 1));
+  if (isLowSurrogate(code)) return !isHighSurrogate(text.charCodeAt(index - 1));
+  return false;
+}

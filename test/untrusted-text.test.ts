@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { sanitizeUpstreamMessage } from '../src/identity/token-endpoint-errors.js';
 import { consoleLogger, describeError, normalizeLogger, type Logger } from '../src/logger.js';
 import {
   cutText,
@@ -10,6 +9,7 @@ import {
   redactSecrets,
   REDACTED,
   sanitizeLogText,
+  sanitizeUpstreamMessage,
 } from '../src/untrusted-text.js';
 import { PROTOTYPE_NAMES } from './helpers/prototype-names.js';
 

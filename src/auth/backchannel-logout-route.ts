@@ -1,6 +1,6 @@
 import express, { type RequestHandler, type Response } from 'express';
 import * as jose from 'jose';
-import { CernSsoError } from '../errors.js';
+import { invalidRequest } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import { errorBody } from '../respond.js';
 import { issuerKeys } from './issuer-registry.js';
@@ -185,7 +185,7 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
 
 /** 400 `invalid_request` in the library's one JSON error shape (OIDC Back-Channel Logout §2.8). */
 function refuse(res: Response, description: string): void {
-  res.status(400).json(errorBody(new CernSsoError('ERR_INVALID_REQUEST', description, { status: 400 })));
+  res.status(400).json(errorBody(invalidRequest(description)));
 }
 
 /** What body-parser says about a body it refuses, in words for `error_description`. */

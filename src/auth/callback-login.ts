@@ -1,11 +1,10 @@
-import { CernSsoError } from '../errors.js';
+import { CernSsoError, loginState } from '../errors.js';
 import { bindingMatches, readBinding } from './browser-binding.js';
 import { callbackState } from './callback-query.js';
 import { parseCookieHeader } from './cookie-header.js';
 import { SEALED_PREFIX, loginCookieId } from './login-cookies.js';
 import { openPendingLogin, type PendingLogin } from './login-seal.js';
 import type { LoginTransaction } from './login-transaction.js';
-import { loginStateError } from './login-state-error.js';
 import { safeReturnTo } from './return-to.js';
 
 /** What the callback does with a request, decided from its URL and `Cookie` header alone. */
@@ -36,12 +35,12 @@ export async function decideCallback(
     if (sealed !== undefined) clear = id;
     const login = await openPendingLogin(sealed, state, transaction.keys, now, transaction.ttlMs);
     if (!bindingMatches(login.binding, readBinding(cookies, transaction.cookies.secure))) {
-      throw loginStateError('unbound');
+      throw loginState('unbound');
     }
     // Checked when stored, checked again: the cookie may come from an older version or key holder.
     return { clear, outcome: { ok: true, login: { ...login, returnTo: safeReturnTo(login.returnTo) } } };
   } catch (error) {
-    const refusal = error instanceof CernSsoError ? error : loginStateError('unknown', error);
+    const refusal = error instanceof CernSsoError ? error : loginState('unknown', error);
     return { clear, outcome: { ok: false, error: refusal } };
   }
 }

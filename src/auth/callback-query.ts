@@ -1,4 +1,4 @@
-import { loginStateError } from './login-state-error.js';
+import { loginState } from '../errors.js';
 
 /** Parameters of an authorization response that must appear at most once (RFC 6749 §3.1). */
 const SINGLE = ['state', 'code', 'iss', 'error', 'error_description', 'error_uri', 'session_state'];
@@ -11,9 +11,9 @@ export function callbackState(url: string): string {
   const mark = url.indexOf('?');
   const params = new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1));
   for (const name of SINGLE) {
-    if (params.getAll(name).length > 1) throw loginStateError('repeated');
+    if (params.getAll(name).length > 1) throw loginState('repeated');
   }
   const state = params.get('state');
-  if (state === null || state.length === 0) throw loginStateError('missing');
+  if (state === null || state.length === 0) throw loginState('missing');
   return state;
 }

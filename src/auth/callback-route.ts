@@ -1,16 +1,14 @@
 import type { Request, RequestHandler, Response } from 'express';
 import * as client from 'openid-client';
 import { SIGN_IN_AGAIN } from '../error-pages.js';
-import { CernSsoError } from '../errors.js';
-import { describeError } from '../logger.js';
+import { LOGIN_SERVICE, failureLogText, mapUpstreamError, upstreamTextForLog } from '../error-mapper.js';
+import { loginFailed, loginStateLogNote, type CernSsoError } from '../errors.js';
+import { describeError, type Logger } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
 import { decideCallback } from './callback-login.js';
 import { clearedLoginCookies } from './login-cookies.js';
 import type { PendingLogin } from './login-seal.js';
-import { loginStateLogNote } from './login-state-error.js';
 import type { LoginTransaction } from './login-transaction.js';
-import { oauthFailure } from './oauth-errors.js';
-import { upstreamTextForLog } from './oauth-error-codes.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import { tokensFromResponse } from './tokens.js';
 import type { SessionAuth } from './session-data.js';
@@ -53,6 +51,20 @@ function upstreamNote(cause: unknown): string {
 }
 
 /**
+ * One line per failed callback. A misconfiguration is not logged here: it was, where it was
+ * found, with what to fix.
+ */
+function logFailure(logger: Logger, failure: CernSsoError): void {
+  if (failure.code === 'ERR_IDP_MISCONFIGURED') return;
+  if (failure.status === 503) logger.warn(`sign-in callback failed: ${failureLogText(failure)}`);
+  else if (failure.status >= 500) logger.error(`sign-in callback failed: ${failureLogText(failure)}`);
+  else
+    logger.warn(
+      `sign-in rejected: ${failure.message}${upstreamNote(failure.cause)}${loginStateLogNote(failure)}`,
+    );
+}
+
+/**
  * `GET /oidc/callback`: validates state, PKCE, nonce and `iss`, exchanges the code, then creates
  * the session (a new id: session fixation), stores the tokens server-side and redirects to
  * `returnTo`. This is the first moment anything is stored on the server for this browser.
@@ -88,13 +100,16 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
           idTokenExpected: true,
         });
       } catch (error) {
-        throw oauthFailure(error, 'Sign-in');
+        const failure = mapUpstreamError(error, {
+          what: LOGIN_SERVICE,
+          url: config.serverMetadata().token_endpoint,
+          action: 'Sign-in',
+        });
+        if (failure.code === 'ERR_IDP_MISCONFIGURED') logger.error(failureLogText(failure));
+        throw failure;
       }
       const claims = response.claims() as CernClaims | undefined;
-      if (!claims?.sub)
-        throw new CernSsoError('ERR_LOGIN_FAILED', 'The sign-in response carried no identity.', {
-          status: 400,
-        });
+      if (!claims?.sub) throw loginFailed('The sign-in response carried no identity.');
       const auth: SessionAuth = {
         tokens: tokensFromResponse(response),
         claims,
@@ -123,12 +138,7 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
       res.redirect(302, appPath(runtime, login.returnTo));
     } catch (error) {
       const failure = toCernSsoError(error);
-      if (failure.status >= 500)
-        logger.error(`sign-in callback failed: ${describeError(failure.cause ?? failure)}`);
-      else
-        logger.warn(
-          `sign-in rejected: ${failure.message}${upstreamNote(failure.cause)}${loginStateLogNote(failure)}`,
-        );
+      logFailure(logger, failure);
       sendError(req, res, failure, retryLink);
     }
   };

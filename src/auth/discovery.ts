@@ -1,9 +1,9 @@
 import * as client from 'openid-client';
 import { isLoopbackHost } from '../config.js';
-import { CernSsoError, idpMisconfigured, upstreamUnavailable } from '../errors.js';
+import { classifyDiscoveryFailure } from '../error-mapper.js';
+import { MISCONFIGURED_RECHECK_MS, CernSsoError, idpMisconfigured, upstreamUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createSingleFlight } from '../single-flight.js';
-import { classifyDiscoveryFailure } from './discovery-failure.js';
 
 export interface DiscoveryOptions {
   issuer: string;
@@ -18,9 +18,6 @@ export interface DiscoveryOptions {
   /** The clock (ms since the epoch); tests inject one. Default `Date.now`. */
   now?: () => number;
 }
-
-/** A misconfigured issuer is rechecked at most this often (it will not fix itself sooner). */
-export const MISCONFIGURED_RECHECK_MS = 30_000;
 
 /** Where openid-client looks for the document (`<issuer>/.well-known/openid-configuration`). */
 function discoveryUrlOf(issuer: URL): string {
@@ -71,12 +68,13 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
   function failed(error: unknown): CernSsoError {
     const failure = classifyDiscoveryFailure(error);
     if (failure.kind === 'misconfigured') {
+      const fix =
+        `issuer: ${options.issuer} ${failure.reason} at ${discoveryUrl}: ` +
+        'check the `issuer` option (CERN: https://auth.cern.ch/auth/realms/cern)';
       options.logger.error(
-        `sign-in is misconfigured: the issuer ${options.issuer} ${failure.reason} at ${discoveryUrl}: ` +
-          'check the `issuer` option (CERN: https://auth.cern.ch/auth/realms/cern); ' +
-          `rechecked in ${String(MISCONFIGURED_RECHECK_MS / 1000)} s`,
+        `sign-in is misconfigured: ${fix}; rechecked in ${String(MISCONFIGURED_RECHECK_MS / 1000)} s`,
       );
-      return idpMisconfigured(error);
+      return idpMisconfigured(error, fix);
     }
     options.logger.warn(
       `OpenID Provider discovery at ${discoveryUrl} failed (${failure.cause}); ` +

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import * as client from 'openid-client';
+import { failureLogText } from '../error-mapper.js';
 import { sendError, toCernSsoError } from '../respond.js';
 import { bindingCookie, bindingDigest, newBinding, readBinding } from './browser-binding.js';
 import { parseCookieHeader } from './cookie-header.js';
@@ -13,7 +14,7 @@ import {
 import { sealPendingLogin } from './login-seal.js';
 import type { LoginTransaction } from './login-transaction.js';
 import { safeReturnTo } from './return-to.js';
-import type { AuthRuntime } from './runtime.js';
+import { authorizationUrl, type AuthRuntime } from './runtime.js';
 import { requireSession } from './session-ops.js';
 
 /** Optional authorization parameters a caller may pass through `/login?...`. */
@@ -51,6 +52,7 @@ export function loginRoute(runtime: AuthRuntime, transaction: LoginTransaction):
       // Only checks that express-session is mounted; the session is not touched (not stored).
       requireSession(req);
       const config = await runtime.discovery.get();
+      await runtime.redirectCheck.verify();
       const codeVerifier = client.randomPKCECodeVerifier();
       const state = client.randomState();
       const nonce = client.randomNonce();
@@ -69,15 +71,10 @@ export function loginRoute(runtime: AuthRuntime, transaction: LoginTransaction):
         binding: bindingDigest(binding),
       };
       const sealed = await sealPendingLogin(pending, transaction.keys[0], ttlMs);
-      const url = client.buildAuthorizationUrl(config, {
+      const url = await authorizationUrl(config, runtime.callbackUrl, runtime.config.scope, codeVerifier, {
         ...passthroughParameters(req),
-        redirect_uri: runtime.callbackUrl,
-        response_type: 'code',
-        scope: runtime.config.scope,
         state,
         nonce,
-        code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
-        code_challenge_method: 'S256',
       });
       const dropped = loginsToDrop(cookies, createdAt, ttlMs);
       for (const id of dropped) res.append('Set-Cookie', clearedLoginCookies(settings, id));
@@ -86,9 +83,10 @@ export function loginRoute(runtime: AuthRuntime, transaction: LoginTransaction):
       res.set('Cache-Control', 'no-store');
       res.redirect(302, url.href);
     } catch (error) {
+      // A misconfiguration was logged where it was found (discovery, the redirect URI check).
       const failure = toCernSsoError(error);
-      if (failure.status >= 500 && failure.status !== 503)
-        runtime.config.logger.error(`login failed: ${failure.message}`);
+      if (failure.status >= 500 && failure.status !== 503 && failure.code !== 'ERR_IDP_MISCONFIGURED')
+        runtime.config.logger.error(`login failed: ${failureLogText(failure)}`);
       sendError(req, res, failure);
     }
   };

@@ -1,5 +1,5 @@
+import { loginState } from '../errors.js';
 import { EncryptJWT, errors, jwtDecrypt } from 'jose';
-import { loginStateError } from './login-state-error.js';
 
 /** A login in progress (one per browser tab), sealed into a cookie of its own. */
 export interface PendingLogin {
@@ -49,11 +49,11 @@ async function decrypt(sealed: string, keys: readonly Uint8Array[], now: number)
         })
       ).payload;
     } catch (error) {
-      if (error instanceof errors.JWTExpired) throw loginStateError('expired', error);
+      if (error instanceof errors.JWTExpired) throw loginState('expired', error);
       failure = error;
     }
   }
-  throw loginStateError('unknown', failure);
+  throw loginState('unknown', failure);
 }
 
 /**
@@ -68,7 +68,7 @@ export async function openPendingLogin(
   ttlMs: number,
 ): Promise<PendingLogin> {
   if (sealed === undefined || sealed.length === 0 || sealed.length > MAX_SEALED_LENGTH) {
-    throw loginStateError('unknown');
+    throw loginState('unknown');
   }
   const payload = await decrypt(sealed, keys, now);
   const { nonce, codeVerifier, returnTo, createdAt, binding } = payload;
@@ -82,10 +82,10 @@ export async function openPendingLogin(
     typeof createdAt !== 'number' ||
     !Number.isFinite(createdAt)
   ) {
-    throw loginStateError('unknown');
+    throw loginState('unknown');
   }
   // Our own clock decides, not only the token's whole-second `exp`.
-  if (createdAt > now + LOGIN_CLOCK_TOLERANCE_SEC * 1000) throw loginStateError('unknown');
-  if (now - createdAt > ttlMs) throw loginStateError('expired');
+  if (createdAt > now + LOGIN_CLOCK_TOLERANCE_SEC * 1000) throw loginState('unknown');
+  if (now - createdAt > ttlMs) throw loginState('expired');
   return { state, nonce, codeVerifier, returnTo, createdAt, binding };
 }

@@ -1,4 +1,4 @@
-import { CernSsoError } from '../errors.js';
+import { configError } from '../errors.js';
 import { loginCookieKeys } from './login-key.js';
 import type { LoginCookieSettings } from './login-cookies.js';
 import { appPath, type AuthRuntime } from './runtime.js';
@@ -17,7 +17,7 @@ export function loginTransaction(runtime: AuthRuntime): LoginTransaction {
   const loginPath = config.routes.login === false ? callbackPath : appPath(runtime, config.routes.login);
   for (const path of [callbackPath, loginPath]) {
     if (/[;\s]/.test(path)) {
-      throw new CernSsoError('ERR_CONFIG', `cernSso: routes: "${path}" cannot be a cookie path (no ";")`);
+      throw configError(`cernSso: routes: "${path}" cannot be a cookie path (no ";")`);
     }
   }
   return {

@@ -1,10 +1,10 @@
 import type { Request } from 'express';
 import * as client from 'openid-client';
-import { CernSsoError, upstreamUnavailable } from '../errors.js';
+import { CernSsoError, notAuthenticated, sessionExpired, upstreamUnavailable } from '../errors.js';
 import { cacheKey } from '../cache/keys.js';
+import { LOGIN_SERVICE, failureLogText, mapUpstreamError } from '../error-mapper.js';
 import { describeError } from '../logger.js';
 import { sleep } from '../single-flight.js';
-import { oauthFailure } from './oauth-errors.js';
 import type { AuthRuntime } from './runtime.js';
 import type { SignedIn } from './session-data.js';
 import { destroySession, reloadSession, requireSession, saveSession } from './session-ops.js';
@@ -13,16 +13,6 @@ import type { CernClaims } from './user.js';
 
 /** Refresh this long before expiry, so a token never expires on its way to the API. */
 const EXPIRY_MARGIN_MS = 30_000;
-
-export function notAuthenticated(): CernSsoError {
-  return new CernSsoError('ERR_NOT_AUTHENTICATED', 'You are not signed in.', { status: 401 });
-}
-
-function sessionExpired(): CernSsoError {
-  return new CernSsoError('ERR_SESSION_EXPIRED', 'Your CERN sign-in has expired. Please sign in again.', {
-    status: 401,
-  });
-}
 
 /** Signs the session out: pointer and record gone. */
 async function endSignIn(req: Request, runtime: AuthRuntime, ref: string | undefined): Promise<void> {
@@ -126,7 +116,15 @@ async function refresh(
       runtime.config.logger.info('refresh token rejected (session ended at the IdP); signing the user out');
       return undefined;
     }
-    throw oauthFailure(error, 'Token refresh', 'ERR_SESSION_EXPIRED');
+    const failure = mapUpstreamError(error, {
+      what: LOGIN_SERVICE,
+      url: config.serverMetadata().token_endpoint,
+      action: 'Token refresh',
+      code: 'ERR_SESSION_EXPIRED',
+    });
+    // Logged here, where it is found, once (the caller logs the other failures).
+    if (failure.code === 'ERR_IDP_MISCONFIGURED') runtime.config.logger.error(failureLogText(failure));
+    throw failure;
   }
   const claims = (response.claims() as CernClaims | undefined) ?? auth.claims;
   // OIDC Core 12.2: a refreshed ID token must name the same user.
@@ -184,7 +182,11 @@ export async function getSessionAccessToken(context: RefreshingContext): Promise
       await destroySession(req).catch(() => undefined);
       throw sessionExpired();
     }
-    runtime.config.logger.warn(`token refresh failed: ${describeError(error)}`);
+    if (!(error instanceof CernSsoError))
+      runtime.config.logger.warn(`token refresh failed: ${describeError(error)}`);
+    else if (error.code !== 'ERR_IDP_MISCONFIGURED') {
+      runtime.config.logger.warn(`token refresh failed: ${failureLogText(error)}`);
+    }
     throw error;
   }
   if (!updated) {

@@ -1,5 +1,7 @@
+import * as client from 'openid-client';
 import type { ResolvedSsoConfig } from '../config.js';
 import type { OidcDiscovery } from './discovery.js';
+import { createRedirectCheck, type RedirectCheck } from './redirect-check.js';
 import type { SignedIn } from './session-data.js';
 import { createGroupSets } from './group-names.js';
 import { createSessionRecords, type SessionRecords } from './session-records.js';
@@ -21,6 +23,8 @@ export interface AuthRuntime {
   basePath: string;
   /** Absolute redirect URI registered in the Application Portal. */
   callbackUrl: string;
+  /** Whether Keycloak accepts `callbackUrl` (asked at most every 30 s, when a login starts). */
+  redirectCheck: RedirectCheck;
   /** Refreshes in flight, by session id: one refresh per session at a time. */
   refreshes: Map<string, Promise<SignedIn | undefined>>;
   /** Tokens and claims of signed-in sessions, in the `tokenStore` (default: the session store). */
@@ -34,6 +38,32 @@ export function appPath(runtime: AuthRuntime, path: string): string {
   return `${runtime.basePath}${path}`;
 }
 
+/** After an outage, the redirect URI is asked about again this soon (as discovery is). */
+const REDIRECT_CHECK_RETRY_MS = 2000;
+
+/**
+ * The authorization URL of a login: code flow with PKCE S256, fresh `state` and `nonce`, for the
+ * configured redirect URI. `extra` are the caller's pass-through parameters.
+ */
+export async function authorizationUrl(
+  config: client.Configuration,
+  redirectUri: string,
+  scope: string,
+  codeVerifier: string,
+  extra: Record<string, string> & { state?: string; nonce?: string } = {},
+): Promise<URL> {
+  return client.buildAuthorizationUrl(config, {
+    state: client.randomState(),
+    nonce: client.randomNonce(),
+    ...extra,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+  });
+}
+
 export function createRuntime(
   config: ResolvedSsoConfig,
   discovery: OidcDiscovery,
@@ -42,12 +72,22 @@ export function createRuntime(
   const base = new URL(config.baseUrl);
   const basePath = base.pathname.replace(/\/+$/, '');
   const callback = config.routes.callback === false ? '/oidc/callback' : config.routes.callback;
+  const callbackUrl = `${config.baseUrl}${callback}`;
   return {
     config,
     discovery,
     identity,
     basePath,
-    callbackUrl: `${config.baseUrl}${callback}`,
+    callbackUrl,
+    redirectCheck: createRedirectCheck({
+      callbackUrl,
+      clientId: config.clientId,
+      authorizationUrl: async () =>
+        authorizationUrl(await discovery.get(), callbackUrl, config.scope, client.randomPKCECodeVerifier()),
+      httpTimeoutMs: config.httpTimeoutMs,
+      logger: config.logger,
+      retryDelayMs: REDIRECT_CHECK_RETRY_MS,
+    }),
     refreshes: new Map(),
     records: config.tokenStore
       ? createSessionRecords(config.logger, config.tokenStore, 'Token store')

@@ -18,8 +18,9 @@ import {
   kUserGroupSetSync,
   withCernUsersAlias,
 } from './group-names.js';
+import { notAuthenticated } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { getSessionAccessToken, notAuthenticated } from './refresh.js';
+import { getSessionAccessToken } from './refresh.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import type { SignedIn } from './session-data.js';
 import { userFromClaims, type CernClaims, type CernUser } from './user.js';

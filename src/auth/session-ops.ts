@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { CernSsoError, upstreamUnavailable } from '../errors.js';
+import { CernSsoError, sessionMissing, upstreamUnavailable } from '../errors.js';
 
 /** A call of express-session's callback API (session or store) as a promise of its value. */
 export function callStore<T = void>(run: (done: (error?: unknown, value?: T) => void) => void): Promise<T> {
@@ -17,13 +17,7 @@ export function requireSession(req: Request): NonNullable<Request['session']> {
   // express-session types `req.session` as always present; at run time it is not when the
   // middleware is missing or failed to load the session (e.g. store down).
   const session = (req as { session?: Request['session'] }).session;
-  if (!session) {
-    throw new CernSsoError(
-      'ERR_SESSION_MISSING',
-      'Sessions are not available: mount express-session (app.use(session({...}))) before cernSso(), and check that its store is reachable.',
-      { status: 500 },
-    );
-  }
+  if (!session) throw sessionMissing();
   return session;
 }
 

@@ -45,7 +45,12 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CliUsageError || error instanceof CliConfigError) return EXIT.usage;
   if (error instanceof CernSsoError) {
     if (error.code === 'ERR_UPSTREAM_UNAVAILABLE' || error.status === 503) return EXIT.unavailable;
-    if (error.code === 'ERR_CONFIG' || error.code === 'ERR_BAD_REQUEST' || error.status === 400) {
+    if (
+      error.code === 'ERR_CONFIG' ||
+      error.code === 'ERR_IDP_MISCONFIGURED' ||
+      error.code === 'ERR_BAD_REQUEST' ||
+      error.status === 400
+    ) {
       return EXIT.usage;
     }
     if (error.code === 'ERR_INVALID_TOKEN' || error.status === 401 || error.status === 403) return EXIT.no;
@@ -62,13 +67,19 @@ const OPTION_TO_ENV: Record<string, string> = {
   audience: 'CERN_SSO_AUDIENCE (or --audience)',
 };
 
-/** Rewrites `issuer: must use https…` as `CERN_SSO_ISSUER: must use https…`. */
+const envOf = (option: string): string | undefined =>
+  Object.hasOwn(OPTION_TO_ENV, option) ? OPTION_TO_ENV[option] : undefined;
+
+/**
+ * Rewrites `issuer: must use https…` as `CERN_SSO_ISSUER: must use https…`, and the camel-case
+ * option names in the text (`check clientId and clientSecret`) as their variables.
+ */
 export function envProblem(detail: string): string {
   const match = /^([A-Za-z]+)(\.\d+)?: (.*)$/s.exec(detail);
   const option = match?.[1];
-  const env =
-    option !== undefined && Object.hasOwn(OPTION_TO_ENV, option) ? OPTION_TO_ENV[option] : undefined;
-  return env === undefined || match?.[3] === undefined ? detail : `${env}: ${match[3]}`;
+  const env = option === undefined ? undefined : envOf(option);
+  const text = env === undefined || match?.[3] === undefined ? detail : `${env}: ${match[3]}`;
+  return text.replace(/\b(clientId|clientSecret|authzApiUrl)\b/g, (name) => envOf(name) ?? name);
 }
 
 /** An `ERR_CONFIG` of the library as a {@link CliConfigError} naming environment variables. */
@@ -86,6 +97,10 @@ export function failureMessage(error: unknown): string {
     if (exitCodeFor(error) === EXIT.unavailable) {
       const retry = error.headers['Retry-After'];
       return `${error.message}${retry === undefined ? '' : ` (retry in ${retry} s)`}`;
+    }
+    // What to fix, as the log says it, in the words of the CLI (its environment variables).
+    if (error.code === 'ERR_IDP_MISCONFIGURED' && error.details.length > 0) {
+      return `sign-in is misconfigured: ${error.details.map(envProblem).join('; ')}`;
     }
     return error.message;
   }

@@ -1,17 +1,15 @@
 import type { Request, Response } from 'express';
 import { kBearer, kLoginPath, type CernSsoContext, type InternalContext } from '../context.js';
 import { bearerChallenge } from '../challenge.js';
-import { CernSsoError } from '../errors.js';
+import { configError, forbidden, notAuthenticated } from '../errors.js';
 import { sendError, wantsHtml } from '../respond.js';
 
 /** The request's `req.sso`, or a clear 500 when neither `cernSso()` nor `bearerAuth()` ran. */
 export function contextOf(req: Request, guard: string): CernSsoContext {
   const context = (req as { sso?: CernSsoContext }).sso;
   if (!context) {
-    throw new CernSsoError(
-      'ERR_CONFIG',
+    throw configError(
       `${guard} needs cernSso() or bearerAuth() to be mounted before it (req.sso is not set)`,
-      { status: 500 },
     );
   }
   return context;
@@ -29,14 +27,7 @@ export function denyAnonymous(req: Request, res: Response, context: CernSsoConte
     return;
   }
   const headers: Record<string, string> = loginPath ? {} : { 'WWW-Authenticate': 'Bearer' };
-  sendError(
-    req,
-    res,
-    new CernSsoError('ERR_NOT_AUTHENTICATED', 'Authentication required: please sign in.', {
-      status: 401,
-      headers,
-    }),
-  );
+  sendError(req, res, notAuthenticated('Authentication required: please sign in.', headers));
 }
 
 /**
@@ -50,13 +41,5 @@ export function denyForbidden(req: Request, res: Response, context: CernSsoConte
   const headers: Record<string, string> = isBearer
     ? { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message) }
     : {};
-  sendError(
-    req,
-    res,
-    new CernSsoError('ERR_FORBIDDEN', message, {
-      status: 403,
-      headers,
-      oauthError: isBearer ? 'insufficient_scope' : 'access_denied',
-    }),
-  );
+  sendError(req, res, forbidden(message, { bearer: isBearer, headers }));
 }

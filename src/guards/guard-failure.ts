@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { kLogger, type CernSsoContext, type InternalContext } from '../context.js';
-import { CernSsoError } from '../errors.js';
+import type { CernSsoError } from '../errors.js';
+import { internal } from '../errors.js';
 import { consoleLogger, describeError, type Logger } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
 
@@ -58,7 +59,7 @@ function answerInternal(
   }
   for (const name of Object.keys(failure.headers)) res.removeHeader(name);
   try {
-    sendError(req, res, new CernSsoError('ERR_INTERNAL', 'Internal error', { status: 500 }));
+    sendError(req, res, internal());
   } catch {
     res.destroy();
   }

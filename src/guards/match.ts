@@ -1,4 +1,4 @@
-import { CernSsoError } from '../errors.js';
+import { configError } from '../errors.js';
 
 import type { MatchMode, MatchOptions } from '../context.js';
 
@@ -27,7 +27,7 @@ export function normalizeRequirement(
     problems.push(`match must be 'any', 'all' or a number, got "${String(match)}"`);
   }
   if (problems.length > 0) {
-    throw new CernSsoError('ERR_CONFIG', `${guard}: ${problems.join('; ')}`, { details: problems });
+    throw configError(`${guard}: ${problems.join('; ')}`, problems);
   }
   return { values: list, match: match as MatchMode };
 }

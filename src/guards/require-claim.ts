@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { CernSsoError } from '../errors.js';
+import { configError } from '../errors.js';
 import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
 import { meetsMatch, normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
@@ -61,10 +61,9 @@ function validatePath(claim: unknown): string {
     claim.endsWith('.') ||
     claim.includes('..')
   ) {
-    throw new CernSsoError(
-      'ERR_CONFIG',
+    throw configError(
       `requireClaim(): the claim must be a claim name or a dotted path like "resource_access.my-app.roles", got ${JSON.stringify(claim)}`,
-      { details: ['claim: must be a claim name or a dotted path'] },
+      ['claim: must be a claim name or a dotted path'],
     );
   }
   return claim;

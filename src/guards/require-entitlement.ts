@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { CernSsoError } from '../errors.js';
+import { configError } from '../errors.js';
 import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
 import { meetsMatch, normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
@@ -125,9 +125,7 @@ export function requireEntitlement(
       ),
       ...(typeof claim !== 'string' || claim === '' ? ['claim: must be a claim name'] : []),
     ];
-    throw new CernSsoError('ERR_CONFIG', `requireEntitlement(): ${problems.join('; ')}`, {
-      details: problems,
-    });
+    throw configError(`requireEntitlement(): ${problems.join('; ')}`, problems);
   }
   const required = values.map((value) => parseEntitlement(value)).filter((value) => value !== undefined);
   return (req, res, next) => {

@@ -3,10 +3,10 @@ import type { OidcDiscovery } from '../auth/discovery.js';
 import type { CachedLoader } from '../cache/cached-loader.js';
 import { hashedCacheKey } from '../cache/keys.js';
 import { AUTHZ_API_AUDIENCE } from '../config.js';
-import { CernSsoError } from '../errors.js';
+import { failureLogText, mapUpstreamError } from '../error-mapper.js';
+import { MISCONFIGURED_RECHECK_MS, idpMisconfigured, type CernSsoError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createSingleFlight } from '../single-flight.js';
-import { mapTokenEndpointError } from './token-endpoint-errors.js';
 import { isCachedToken, usableUntil, type CachedToken } from './token-lifetime.js';
 
 export interface ApiTokenSourceOptions {
@@ -58,6 +58,10 @@ export function createApiTokenSource(options: ApiTokenSourceOptions): ApiTokenSo
     endpoint: options.apiTokenEndpoint ?? null,
   });
 
+  // Refused client credentials are answered from memory until rechecked (they will not fix
+  // themselves sooner), and logged once per check.
+  let refused: { error: CernSsoError; at: number } | undefined;
+
   async function endpoint(): Promise<string> {
     if (options.apiTokenEndpoint !== undefined) return options.apiTokenEndpoint;
     const config = await discovery.get();
@@ -65,8 +69,11 @@ export function createApiTokenSource(options: ApiTokenSourceOptions): ApiTokenSo
   }
 
   async function fetchToken(): Promise<CachedToken> {
+    if (refused !== undefined && now() - refused.at < MISCONFIGURED_RECHECK_MS) throw refused.error;
+    let url: string | undefined;
     try {
-      const config = await discovery.forTokenEndpoint(await endpoint());
+      url = await endpoint();
+      const config = await discovery.forTokenEndpoint(url);
       const response = await clientCredentialsGrant(config, { audience: AUTHZ_API_AUDIENCE });
       logger.debug('Obtained a new Authorization Service API token');
       return {
@@ -74,15 +81,26 @@ export function createApiTokenSource(options: ApiTokenSourceOptions): ApiTokenSo
         usableUntil: usableUntil(now(), response.expires_in, marginMs),
       };
     } catch (error) {
-      throw mapTokenEndpointError(error, WHAT, (rejection) => {
-        const detail = rejection.description === '' ? '' : `: ${rejection.description}`;
-        return new CernSsoError(
-          'ERR_CONFIG',
-          `${WHAT} refused the client credentials grant (HTTP ${rejection.status}, ${rejection.error}${detail}); ` +
-            'check clientId/clientSecret and that the application may use the Authorization Service API',
-          { status: 500, cause: error },
-        );
+      const failure = mapUpstreamError(error, {
+        what: WHAT,
+        url,
+        ...(options.apiTokenEndpoint === undefined ? {} : { urlOption: 'apiTokenEndpoint' }),
+        // Any other refusal of this grant is the application's registration too, not a bad request.
+        onRejected: (rejection) =>
+          idpMisconfigured(
+            error,
+            `clientId: ${WHAT} (${url ?? '?'}) refused the client credentials grant ` +
+              `(HTTP ${String(rejection.status)} ${rejection.error}` +
+              `${rejection.description === '' ? '' : `: ${rejection.description}`}); ` +
+              'check that the application may use the Authorization Service API',
+          ),
       });
+      // Found here (discovery logs its own): logged once, answered from memory until rechecked.
+      if (failure !== error && failure.code === 'ERR_IDP_MISCONFIGURED') {
+        logger.error(failureLogText(failure));
+        refused = { error: failure, at: now() };
+      }
+      throw failure;
     }
   }
 

@@ -1,36 +1,17 @@
-import { isAxiosError } from 'axios';
-import { CernSsoError, DEFAULT_RETRY_AFTER_SEC, upstreamUnavailable } from '../errors.js';
-import { sanitizeUpstreamMessage } from './token-endpoint-errors.js';
+import { isTransientStatus, mapUpstreamError, retryAfterOf } from '../error-mapper.js';
+import { badRequest, configError, upstreamUnavailable, type CernSsoError } from '../errors.js';
+import { sanitizeUpstreamMessage } from '../untrusted-text.js';
 
 /** How errors name the API (the message may reach end users on a 503). */
 export const AUTHZ_API = 'The CERN Authorization Service API';
 
 /**
- * A cause for logs that keeps the error code and message only. Axios errors carry the request
- * config, whose `Authorization` header holds the API token: they must never be attached as-is.
- */
-function safeCause(error: unknown): Error {
-  if (isAxiosError(error)) {
-    const cause = new Error(`${error.code ?? 'ERR_UNKNOWN'}: ${error.message}`);
-    return Object.assign(cause, { code: error.code });
-  }
-  return error instanceof Error ? new Error(error.message) : new Error(String(error));
-}
-
-/**
  * A request that got no HTTP answer: refused or reset connection, DNS or TLS failure, timeout
- * or abort. Always an outage (503).
+ * or abort. Always an outage (503); the cause names the resource and why, never the request
+ * (axios errors carry the `Authorization` header).
  */
 export function noResponseError(error: unknown, resource: string): CernSsoError {
-  const cause = safeCause(error);
-  cause.message = `${resource}: ${cause.message}`;
-  return upstreamUnavailable(AUTHZ_API, cause);
-}
-
-/** `Retry-After` of an upstream 503/429 when it is a sane number of seconds, else the default. */
-function retryAfter(header: unknown): number {
-  const seconds = typeof header === 'string' ? Number.parseInt(header, 10) : Number.NaN;
-  return Number.isInteger(seconds) && seconds >= 1 && seconds <= 300 ? seconds : DEFAULT_RETRY_AFTER_SEC;
+  return mapUpstreamError(error, { what: AUTHZ_API, url: resource });
 }
 
 /** The API's own short explanation (`{ message }`), cleaned; empty when absent. */
@@ -57,24 +38,20 @@ export function statusError(
 ): CernSsoError {
   const explanation = apiMessage(body);
   const detail = explanation === '' ? '' : `: ${explanation}`;
-  if (status >= 500 || status === 429 || status === 408 || status < 400) {
+  if (isTransientStatus(status) || status < 400) {
     return upstreamUnavailable(
       AUTHZ_API,
       new Error(`${resource} answered HTTP ${status}${detail}`),
-      retryAfter(headers['retry-after']),
+      retryAfterOf(headers['retry-after']),
     );
   }
   if (status === 401 || status === 403) {
-    return new CernSsoError(
-      'ERR_CONFIG',
+    return configError(
       `${AUTHZ_API} refused the application's API token (HTTP ${status} on ${resource}${detail}); ` +
         'check that the application is allowed to use the Authorization Service API',
-      { status: 500 },
     );
   }
-  return new CernSsoError('ERR_BAD_REQUEST', `${AUTHZ_API} rejected ${resource} (HTTP ${status}${detail})`, {
-    status: 400,
-  });
+  return badRequest(undefined, `${AUTHZ_API} rejected ${resource} (HTTP ${status}${detail})`);
 }
 
 /** A 2xx answer whose body is not what the API documents (e.g. an HTML page from a proxy). */

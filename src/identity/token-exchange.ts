@@ -2,9 +2,9 @@ import { genericGrantRequest } from 'openid-client';
 import type { OidcDiscovery } from '../auth/discovery.js';
 import type { CachedLoader } from '../cache/cached-loader.js';
 import { hashedCacheKey, sha256 } from '../cache/keys.js';
-import { CernSsoError } from '../errors.js';
+import { failureLogText, mapUpstreamError, type OAuthRejection } from '../error-mapper.js';
+import { badRequest, tokenExchangeFailed, type CernSsoError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { mapTokenEndpointError, type OAuthRejection } from './token-endpoint-errors.js';
 import { isCachedToken, usableUntil, type CachedToken } from './token-lifetime.js';
 import { requireSearchValue } from './validation.js';
 
@@ -28,53 +28,36 @@ export type TokenExchanger = (subjectToken: string, audience: string) => Promise
 const WHAT = 'The CERN token exchange endpoint';
 
 /**
- * Keycloak's own codes for two cases, as its token endpoint really answers them (checked by the
- * differential suite against Keycloak 26): an invalid, expired or revoked subject token is
- * `invalid_request` "Invalid token" (not `invalid_token`), and a wrong client secret is a 401
- * `unauthorized_client` (not `invalid_client`).
- */
-function keycloakMeaning(rejection: OAuthRejection): string {
-  if (rejection.error === 'invalid_request' && rejection.description === 'Invalid token')
-    return 'invalid_token';
-  if (rejection.error === 'unauthorized_client' && rejection.status === 401) return 'invalid_client';
-  return rejection.error;
-}
-
-/**
- * What an OAuth error of the token endpoint means for an exchange. `invalid_client` is the
- * application's own configuration, not the user's fault, so it is a 500 (a 401 would make
- * guards send the user to a login that cannot help).
+ * What an OAuth error of the token endpoint means for an exchange (a refused client was already
+ * made a misconfiguration by the mapper). Keycloak answers an invalid, expired or revoked subject
+ * token with `invalid_request` "Invalid token" (not `invalid_token`), as the differential suite
+ * against Keycloak 26 shows.
  */
 function rejectionError(rejection: OAuthRejection, audience: string, cause: unknown): CernSsoError {
   const detail = rejection.description === '' ? '' : `: ${rejection.description}`;
   const reason = `${rejection.error}${detail}`;
-  switch (keycloakMeaning(rejection)) {
+  const invalidToken = rejection.error === 'invalid_request' && rejection.description === 'Invalid token';
+  switch (invalidToken ? 'invalid_token' : rejection.error) {
     case 'invalid_grant':
     case 'invalid_token':
-      return new CernSsoError(
-        'ERR_TOKEN_EXCHANGE',
+      return tokenExchangeFailed(
         `The access token cannot be exchanged for audience "${audience}": it is invalid or expired (${reason})`,
-        { status: 401, cause },
+        401,
+        cause,
       );
     case 'access_denied':
     case 'unauthorized_client':
     case 'insufficient_scope':
-      return new CernSsoError(
-        'ERR_TOKEN_EXCHANGE',
+      return tokenExchangeFailed(
         `Token exchange for audience "${audience}" is not allowed (${reason})`,
-        { status: 403, cause },
-      );
-    case 'invalid_client':
-      return new CernSsoError(
-        'ERR_TOKEN_EXCHANGE',
-        `${WHAT} rejected the application's client credentials (${reason}); check clientId/clientSecret`,
-        { status: 500, cause },
+        403,
+        cause,
       );
     default:
-      return new CernSsoError(
-        'ERR_TOKEN_EXCHANGE',
+      return tokenExchangeFailed(
         `Token exchange for audience "${audience}" was refused (${reason})`,
-        { status: rejection.status === 403 ? 403 : 400, cause },
+        rejection.status === 403 ? 403 : 400,
+        cause,
       );
   }
 }
@@ -91,9 +74,7 @@ export function createTokenExchanger(options: TokenExchangerOptions): TokenExcha
 
   return async (subjectToken, audience) => {
     if (typeof subjectToken !== 'string' || subjectToken.trim() === '') {
-      throw new CernSsoError('ERR_BAD_REQUEST', 'exchangeToken: subjectToken must be a non-empty string', {
-        status: 400,
-      });
+      throw badRequest('exchangeToken', 'subjectToken must be a non-empty string');
     }
     const target = requireSearchValue('exchangeToken', 'audience', audience);
     const key = hashedCacheKey('token-exchange', {
@@ -109,8 +90,10 @@ export function createTokenExchanger(options: TokenExchangerOptions): TokenExcha
       description: `token exchange for audience "${target}"`,
       isValid: isCachedToken,
       load: async () => {
+        let url: string | undefined;
         try {
           const config = await discovery.get();
+          url = config.serverMetadata().token_endpoint;
           const response = await genericGrantRequest(config, TOKEN_EXCHANGE_GRANT, {
             subject_token: subjectToken,
             subject_token_type: ACCESS_TOKEN_TYPE,
@@ -122,7 +105,15 @@ export function createTokenExchanger(options: TokenExchangerOptions): TokenExcha
             usableUntil: usableUntil(now(), response.expires_in, marginMs),
           };
         } catch (error) {
-          throw mapTokenEndpointError(error, WHAT, (rejection) => rejectionError(rejection, target, error));
+          const failure = mapUpstreamError(error, {
+            what: WHAT,
+            url,
+            onRejected: (rejection) => rejectionError(rejection, target, error),
+          });
+          // Found here (discovery logs its own): logged once, with what to fix.
+          if (failure !== error && failure.code === 'ERR_IDP_MISCONFIGURED')
+            logger.error(failureLogText(failure));
+          throw failure;
         }
       },
     });

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { CernSsoError } from '../errors.js';
+import { CernSsoError, badRequest, configError, notAuthenticated } from '../errors.js';
 import { sendError } from '../respond.js';
 import { hasUnsafeText } from '../untrusted-text.js';
 import type { CernIdentity, IdentityProvider, UserSearchCriteria } from './types.js';
@@ -22,16 +22,12 @@ interface SsoRequestView {
   sso?: { isAuthenticated(): boolean };
 }
 
-function badRequest(message: string): CernSsoError {
-  return new CernSsoError('ERR_BAD_REQUEST', message, { status: 400 });
-}
-
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) {
-    throw new CernSsoError('ERR_CONFIG', `userSearchHandler: ${name} must be a positive integer`, {
-      details: [`${name}: must be a positive integer`],
-    });
+    throw configError(`userSearchHandler: ${name} must be a positive integer`, [
+      `${name}: must be a positive integer`,
+    ]);
   }
   return value;
 }
@@ -65,17 +61,13 @@ export function userSearchHandler(
 
   async function handle(req: Request, res: Response): Promise<void> {
     if (requireLogin && (req as SsoRequestView).sso?.isAuthenticated() !== true) {
-      sendError(
-        req,
-        res,
-        new CernSsoError('ERR_NOT_AUTHENTICATED', 'Log in to search the CERN directory', { status: 401 }),
-      );
+      sendError(req, res, notAuthenticated('Log in to search the CERN directory'));
       return;
     }
     // Read as an own property: the query object's shape depends on the app's `query parser`.
     const raw: unknown = Object.hasOwn(req.query, 'q') ? req.query.q : undefined;
     if (raw !== undefined && typeof raw !== 'string') {
-      sendError(req, res, badRequest('Give the search text "q" once, as plain text'));
+      sendError(req, res, badRequest(undefined, 'Give the search text "q" once, as plain text'));
       return;
     }
     const q = raw === undefined ? '' : raw.trim();
@@ -83,7 +75,7 @@ export function userSearchHandler(
       sendError(
         req,
         res,
-        badRequest(`The search text "q" must be at least ${minQueryLength} characters long`),
+        badRequest(undefined, `The search text "q" must be at least ${minQueryLength} characters long`),
       );
       return;
     }
@@ -91,12 +83,12 @@ export function userSearchHandler(
       sendError(
         req,
         res,
-        badRequest(`The search text "q" must be at most ${MAX_QUERY_LENGTH} characters long`),
+        badRequest(undefined, `The search text "q" must be at most ${MAX_QUERY_LENGTH} characters long`),
       );
       return;
     }
     if (hasUnsafeText(q)) {
-      sendError(req, res, badRequest('The search text "q" must not contain control characters'));
+      sendError(req, res, badRequest(undefined, 'The search text "q" must not contain control characters'));
       return;
     }
     const users = await search(q);

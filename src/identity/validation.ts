@@ -1,4 +1,5 @@
-import { CernSsoError } from '../errors.js';
+import type { CernSsoError } from '../errors.js';
+import { badRequest } from '../errors.js';
 import { cutText, hasUnsafeText } from '../untrusted-text.js';
 
 /** Longest login, group name or search value accepted; far above any real one. */
@@ -6,7 +7,7 @@ const MAX_NAME_LENGTH = 256;
 
 /** A 400 `ERR_BAD_REQUEST` naming the method and the problem. */
 export function badInput(method: string, message: string): CernSsoError {
-  return new CernSsoError('ERR_BAD_REQUEST', `${method}: ${message}`, { status: 400 });
+  return badRequest(method, message);
 }
 
 /** Longest filter accepted by `iterateIdentities()` / `iterateGroups()`. */

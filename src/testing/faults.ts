@@ -53,6 +53,7 @@ export function createTraffic(): Traffic {
       // A hung request is only ended by suspend() or close() (they drop all connections).
       if (fault.hang) return;
       if (fault.status !== undefined) {
+        if (fault.retryAfterSec !== undefined) res.set('Retry-After', String(fault.retryAfterSec));
         res
           .status(fault.status)
           .set('Cache-Control', 'no-store')

@@ -64,6 +64,8 @@ export interface EmulatorClient {
 export interface EmulatorFault {
   /** Answer with this HTTP status (JSON body `{ error, error_description }`) instead of the real response. */
   status?: number;
+  /** With `status`: send this `Retry-After` (seconds), as an overloaded Keycloak may (429, 503). */
+  retryAfterSec?: number;
   /** Wait this long before answering (or before applying `status`). */
   delayMs?: number;
   /** Never answer: the request stays open until the emulator is suspended or closed. */

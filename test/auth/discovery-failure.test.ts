@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { classifyDiscoveryFailure } from '../../src/auth/discovery-failure.js';
-import { MISCONFIGURED_RECHECK_MS, createOidcDiscovery } from '../../src/auth/discovery.js';
+import { classifyDiscoveryFailure } from '../../src/error-mapper.js';
+import { createOidcDiscovery } from '../../src/auth/discovery.js';
+import { MISCONFIGURED_RECHECK_MS } from '../../src/errors.js';
 import { CernSsoError } from '../../src/errors.js';
 import { logLine } from '../helpers/log-lines.js';
 
@@ -71,6 +72,7 @@ describe('classifyDiscoveryFailure on what openid-client throws', () => {
     expect(classifyDiscoveryFailure(await discoveryError(`${base}/o${String(status)}`))).toEqual({
       kind: 'outage',
       cause: `HTTP ${String(status)}`,
+      retryAfterSec: 5,
     });
   });
 
@@ -148,7 +150,7 @@ describe('classifyDiscoveryFailure on any status', () => {
           const transient = status >= 500 || status === 429 || status === 408;
           expect(classifyDiscoveryFailure(error)).toEqual(
             transient
-              ? { kind: 'outage', cause: `HTTP ${String(status)}` }
+              ? { kind: 'outage', cause: `HTTP ${String(status)}`, retryAfterSec: 5 }
               : { kind: 'misconfigured', reason: `answered HTTP ${String(status)}` },
           );
         },

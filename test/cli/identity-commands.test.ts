@@ -253,7 +253,9 @@ describe('configuration errors (exit 2)', () => {
       CERN_SSO_DEBUG: '1',
     });
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('refused the client credentials grant');
+    expect(run.stderr).toMatch(
+      /sign-in is misconfigured: CERN_SSO_CLIENT_SECRET: .* refused the client credentials .*check CERN_SSO_CLIENT_ID and CERN_SSO_CLIENT_SECRET/,
+    );
     expect(run.stderr).not.toContain(secret);
     expect(run.stdout).not.toContain(secret);
   });

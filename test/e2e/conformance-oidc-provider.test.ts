@@ -686,7 +686,7 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     await expectSignedOut(other, app);
   });
 
-  it('7. client_secret_basic and client_secret_post both work; a refused client is a clear 400', async () => {
+  it('7. client_secret_basic and client_secret_post both work; a refused client is ERR_IDP_MISCONFIGURED', async () => {
     // client_secret_basic (the default), seen by the OP as an Authorization header.
     const basicBrowser = new ConformanceBrowser();
     const basic = await signIn(basicBrowser, main.app);
@@ -706,14 +706,15 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
     expect(me.user?.personId).toBeUndefined();
     expect(post.op.tokenRequests).toEqual([{ grantType: 'authorization_code', clientAuth: 'post' }]);
 
-    // The OP refuses the client (wrong secret, invalid_client 401): a clear 400, not a 500.
+    // The OP refuses the client (wrong secret, invalid_client 401): the app's configuration is
+    // wrong, "sign-in is misconfigured" (500 ERR_IDP_MISCONFIGURED), not the user's fault.
     const refusedBrowser = new ConformanceBrowser();
     const refused = await signInUntilCallback(refusedBrowser, wrongSecret);
     const answer = await refusedBrowser.navigate(refused.callbackUrl.href, { headers: JSON_ACCEPT });
-    expect(answer.status).toBe(400);
+    expect(answer.status).toBe(500);
     expect(JSON.parse(answer.body)).toMatchObject({
-      code: 'ERR_LOGIN_FAILED',
-      error_description: 'Sign-in failed: the CERN login service answered "invalid_client".',
+      code: 'ERR_IDP_MISCONFIGURED',
+      error_description: 'Sign-in is misconfigured for this application; please tell its administrators.',
     });
     await expectSignedOut(refusedBrowser, wrongSecret);
     expect(post.op.tokenRequests).toHaveLength(1);

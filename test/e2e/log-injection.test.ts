@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CernSsoError } from '../../src/errors.js';
 import { cernSsoErrorHandler } from '../../src/error-handler.js';
 import { createIdentityProvider } from '../../src/identity/identity-provider.js';
 import type { IdentityProvider } from '../../src/identity/types.js';
@@ -115,8 +116,11 @@ describe('no log injection: upstream and thrown text is logged as one line, with
     expect(res.status).toBe(500);
     expect(JSON.stringify(res.body)).not.toMatch(JWT_SHAPE);
     expectCleanLog(logger.lines);
-    const error = await identity.getUser('jdoe').catch((failure: unknown) => failure as Error);
-    expect((error as Error).message).toContain('invalid_request: bad secret [ERROR] fake line [redacted]');
+    // A refused grant is a misconfiguration: what the endpoint said is in what to fix (and the log).
+    const error = (await identity.getUser('jdoe').catch((failure: unknown) => failure)) as CernSsoError;
+    expect(error).toMatchObject({ code: 'ERR_IDP_MISCONFIGURED' });
+    expect(error.details.join(' ')).toContain('invalid_request: bad secret [ERROR] fake line [redacted]');
+    expect(logger.lines.some((line) => line.includes('bad secret [ERROR] fake line [redacted]'))).toBe(true);
     await identity.close();
   });
 

@@ -9,7 +9,7 @@ import {
   type AuthzClient,
   type AuthzPage,
 } from '../../src/identity/authz-client.js';
-import { sanitizeUpstreamMessage } from '../../src/identity/token-endpoint-errors.js';
+import { sanitizeUpstreamMessage } from '../../src/untrusted-text.js';
 import { silentLogger } from '../../src/logger.js';
 import { rejectionOf } from './helpers.js';
 

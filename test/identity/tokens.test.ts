@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createOidcDiscovery } from '../../src/auth/discovery.js';
 import { memoryCache } from '../../src/cache/memory.js';
 import { resolveSsoConfig } from '../../src/config.js';
+import type { CernSsoError } from '../../src/errors.js';
 import { buildIdentityProvider } from '../../src/identity/identity-provider.js';
 import { silentLogger } from '../../src/logger.js';
 import { deriveApiTokenEndpoint } from '../../src/identity/api-token.js';
@@ -79,12 +80,15 @@ describe('getApiToken', () => {
     await explicit.identity.close();
   });
 
-  it('wrong client credentials are a clear configuration error, not an outage', async () => {
+  it('wrong client credentials are a misconfiguration naming clientSecret, not an outage', async () => {
     const wrong = makeProvider(emulator, { clientSecret: 'not-the-secret' });
     const error = await rejectionOf(wrong.identity.getApiToken());
-    expect(error).toMatchObject({ code: 'ERR_CONFIG', status: 500 });
-    expect((error as Error).message).toMatch(/refused the client credentials grant.*invalid_client/);
-    expect((error as Error).message).not.toContain('not-the-secret');
+    expect(error).toMatchObject({ code: 'ERR_IDP_MISCONFIGURED', status: 500 });
+    const fix = (error as CernSsoError).details.join(' ');
+    expect(fix).toMatch(
+      /^clientSecret: .*api-access\/token\) refused the client credentials \(HTTP 401 (invalid|unauthorized)_client/,
+    );
+    expect(`${(error as Error).message} ${fix}`).not.toContain('not-the-secret');
     await wrong.identity.close();
   });
 
@@ -135,13 +139,14 @@ describe('exchangeToken', () => {
     });
   });
 
-  it('a wrong client secret at the exchange (Keycloak: 401 unauthorized_client) is a 500 configuration error, not a 403', async () => {
+  it('a wrong client secret at the exchange (Keycloak: 401 unauthorized_client) is a 500 misconfiguration, not a 403', async () => {
     const subject = await emulator.issueAccessToken('jdoe', { clientId: 'demo-app' });
     const wrong = makeProvider(emulator, { clientSecret: 'not-the-secret' });
     const error = await rejectionOf(wrong.identity.exchangeToken(subject, 'other-api'));
-    expect(error).toMatchObject({ code: 'ERR_TOKEN_EXCHANGE', status: 500 });
-    expect((error as Error).message).toMatch(/rejected the application's client credentials/);
-    expect((error as Error).message).not.toContain('not-the-secret');
+    expect(error).toMatchObject({ code: 'ERR_IDP_MISCONFIGURED', status: 500 });
+    const fix = (error as CernSsoError).details.join(' ');
+    expect(fix).toMatch(/^clientSecret: .*openid-connect\/token\) refused the client credentials/);
+    expect(`${(error as Error).message} ${fix}`).not.toContain('not-the-secret');
     await wrong.identity.close();
   });
 

@@ -39,6 +39,12 @@ const keycloak = inject('keycloak');
 const CLIENT = 'cern-app-flows';
 const API_AUDIENCE = 'cern-api';
 const JSON_ACCEPT = { accept: 'application/json' };
+/** The library's answer to a misconfiguration, the same as against the emulator. */
+const MISCONFIGURED = {
+  error: 'server_error',
+  error_description: 'Sign-in is misconfigured for this application; please tell its administrators.',
+  code: 'ERR_IDP_MISCONFIGURED',
+};
 
 async function json(response: Response): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
@@ -310,20 +316,22 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
   });
 
   describe('Keycloak error responses', () => {
-    it('wrong client secret at the code exchange: Keycloak refuses the client, the library answers 400 ERR_LOGIN_FAILED', async () => {
+    it('wrong client secret at the code exchange: Keycloak refuses the client (401 unauthorized_client), the library answers 500 ERR_IDP_MISCONFIGURED and logs what to fix', async () => {
       const browser = new TestBrowser();
       const callback = await loginUpToCallback(browser, wrongSecretApp, 'flows1');
       expect(callback.searchParams.get('code')).toBeTruthy();
       const answer = await browser.request(callback.href, { headers: JSON_ACCEPT });
-      const body = await json(answer);
-      // Today's answer (issue 10 may map a refused client to a configuration error instead).
-      expect({ status: answer.status, body }).toEqual({
-        status: 400,
-        body: {
-          code: 'ERR_LOGIN_FAILED',
-          message: 'Sign-in failed: the CERN login service answered "unauthorized_client".',
-        },
-      });
+      expect(answer.status).toBe(500);
+      expect(answer.headers.get('retry-after')).toBeNull();
+      // The same answer as against the emulator (test/e2e/misconfigured-client.test.ts).
+      expect(await json(answer)).toEqual(MISCONFIGURED);
+      const lines = wrongSecretApp.logger.error.mock.calls.map((args) => args.map(String).join(' '));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^sign-in is misconfigured: clientSecret: /);
+      expect(lines[0]).toContain(
+        `(${kc.issuer}/protocol/openid-connect/token) refused the client credentials (HTTP 401 unauthorized_client`,
+      );
+      expect(wrongSecretApp.logger.text()).not.toContain('not-the-secret-0123456789');
       // What Keycloak itself answers to that client authentication at the token endpoint.
       const raw = await tokenRequest(kc.issuer, CLIENT, 'not-the-secret-0123456789', {
         grant_type: 'authorization_code',
@@ -332,7 +340,6 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
       });
       expect(raw).toMatchObject({ status: 401, body: { error: 'unauthorized_client' } });
       expect(browser.cookie(APP_HOST, SESSION_COOKIE)).toBeUndefined();
-      expect(wrongSecretApp.logger.error).not.toHaveBeenCalled();
     });
 
     it('an authorization code used twice: Keycloak answers invalid_grant, the library a 400 saying the code was already used', async () => {
@@ -354,7 +361,7 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
 
       const replay = await copy.request(callback.href, { headers: JSON_ACCEPT });
       const body = await json(replay);
-      expect({ status: replay.status, error: body.error }).toEqual({
+      expect({ status: replay.status, code: body.code }).toEqual({
         status: 400,
         code: 'ERR_LOGIN_FAILED',
       });
@@ -371,16 +378,48 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
       expect(raw).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     });
 
-    it('a redirect URI Keycloak does not know: Keycloak shows its own error page and never redirects', async () => {
-      const browser = new TestBrowser();
-      const authorize = await startLogin(browser, unregisteredApp);
-      expect(authorize.searchParams.get('redirect_uri')).toBe(`${unregisteredApp.url}/oidc/callback`);
-      const page = await browser.navigate(authorize.href);
+    it('a redirect URI Keycloak does not know: Keycloak would show its own 400 page, so /login answers 500 ERR_IDP_MISCONFIGURED and logs the URI to register', async () => {
+      const callbackUrl = `${unregisteredApp.url}/oidc/callback`;
+      const answer = await new TestBrowser().request(`${unregisteredApp.url}/login`, {
+        headers: JSON_ACCEPT,
+      });
+      expect(answer.status).toBe(500);
+      expect(await json(answer)).toEqual(MISCONFIGURED);
+      const lines = unregisteredApp.logger.error.mock.calls.map((args) => args.map(String).join(' '));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^sign-in is misconfigured: baseUrl: /);
+      expect(lines[0]).toContain(`refuses the redirect URI ${callbackUrl}`);
+      expect(lines[0]).toContain(`register exactly ${callbackUrl}`);
+      // What Keycloak itself shows for that authorization request: its own page, no redirect.
+      const authorize = new URL(`${kc.issuer}/protocol/openid-connect/auth`);
+      authorize.search = new URLSearchParams({
+        client_id: 'cern-app-unregistered',
+        redirect_uri: callbackUrl,
+        response_type: 'code',
+        scope: 'openid',
+      }).toString();
+      const page = await new TestBrowser().navigate(authorize.href);
       expect(page.hops).toHaveLength(1);
       expect(page.headers.get('location')).toBeNull();
       expect(page.status).toBe(400);
       expect(page.body).toContain('Invalid parameter: redirect_uri');
       expect(isKeycloakLoginPage(page)).toBe(false);
+    });
+
+    it('a client Keycloak does not know: "Client not found", /login answers 500 ERR_IDP_MISCONFIGURED naming clientId', async () => {
+      const unknown = await startFlowApp({ issuer: kc.issuer, clientId: 'cern-app-no-such-client' });
+      try {
+        const answer = await new TestBrowser().request(`${unknown.url}/login`, { headers: JSON_ACCEPT });
+        expect(answer.status).toBe(500);
+        expect(await json(answer)).toEqual(MISCONFIGURED);
+        expect(unknown.logger.error.mock.calls.map((args) => args.map(String).join(' '))).toEqual([
+          expect.stringMatching(
+            /^sign-in is misconfigured: clientId: .*"cern-app-no-such-client".*Client not found/,
+          ),
+        ]);
+      } finally {
+        await unknown.close();
+      }
     });
   });
 });
