@@ -162,8 +162,10 @@ function identityOf(
  *   credentials in the environment alone never switch it on. New tokens are introspected at most
  *   `introspectionsPerSecond` a second (bursts of twice that); beyond, 503 with `Retry-After`.
  * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
- *   `Retry-After`, never a 401. An issuer that does not exist (discovery 404, a document for
- *   another issuer): 500, logged as an error naming the URL.
+ *   `Retry-After` (the issuer's own, bounded), never a 401. An issuer that does not exist
+ *   (discovery 404, a document for another issuer) or an introspection endpoint refusing
+ *   `clientId`/`clientSecret`: 500 `ERR_IDP_MISCONFIGURED`, logged as an error naming the URL
+ *   and the option to fix.
  * - `req.sso.user.issuer` is the token's `iss`. The AuthZ API (groups of a token without a
  *   `groups` claim) and token exchange serve only tokens of the identity provider's own issuer;
  *   users of the other trusted issuers have their token's `groups` claim, or no groups.
