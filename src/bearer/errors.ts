@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { bearerChallenge } from '../challenge.js';
 import { CernSsoError, DEFAULT_RETRY_AFTER_SEC } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { errorBody } from '../respond.js';
 
 /** 401 `invalid_token`: expired, not yet valid, bad signature, wrong issuer/audience, garbage… */
@@ -45,7 +45,10 @@ export function issuerUnavailable(
  */
 export function sendBearerError(req: Request, res: Response, error: CernSsoError, logger: Logger): void {
   if (error.status >= 500 && error.status !== 503) {
-    logger.error(`bearerAuth failed on ${req.method} ${req.path}: ${describeError(error.cause ?? error)}`);
+    logger.error(
+      { err: error.cause ?? error, code: error.code, method: req.method, path: req.path },
+      'bearerAuth failed',
+    );
   }
   if (res.headersSent) return;
   res.status(error.status);

@@ -134,10 +134,17 @@ export async function introspectToken(
         status === undefined
           ? `bearerAuth: ${issuer} publishes no usable introspection_endpoint (${describeError(error)})`
           : `bearerAuth: the introspection endpoint of ${issuer} refused the request with HTTP ${String(status)}${oauthError}: check clientId/clientSecret`;
-      logger.error(message);
+      logger.error(
+        status === undefined
+          ? { err: error, code: 'ERR_CONFIG', issuer, option: 'issuer' }
+          : { err: error, code: 'ERR_CONFIG', issuer, status, option: 'clientSecret' },
+        status === undefined
+          ? 'bearerAuth: the issuer publishes no usable introspection_endpoint'
+          : 'bearerAuth: the introspection endpoint refused the client; check clientId/clientSecret',
+      );
       throw new CernSsoError('ERR_CONFIG', message, { status: 500, cause: error });
     }
-    logger.warn(`bearerAuth: introspection at ${issuer} failed: ${describeError(error)}`);
+    logger.warn({ err: error, issuer }, 'bearerAuth: introspection failed');
     throw issuerUnavailable(what, error);
   }
   if (!answer.active) throw invalidToken('the token is not active (expired, revoked or unknown)');
