@@ -280,7 +280,9 @@ describe('renderError', () => {
     expect(page.headers.get('retry-after')).toBe('7');
     expect(page.body).toContain('<title>Service temporarily unavailable</title>');
     expect(app.logger.error).toHaveBeenCalledTimes(1);
-    expect(app.logger.lines('error').at(-1)).toMatch(/^renderError failed.*\(problem=returned number instead/);
+    expect(app.logger.lines('error').at(-1)).toMatch(
+      /^renderError failed.*\(problem=returned number instead/,
+    );
   });
 
   it('renders the failures of /login and /logout (no express-session mounted)', async () => {
