@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import { CernSsoError, internal } from './errors.js';
-import { describeError, normalizeLogger, type LoggerOption } from './logger.js';
+import { normalizeLogger, type LoggerOption } from './logger.js';
 import { sendError } from './respond.js';
 
 /**
@@ -23,13 +23,16 @@ export function cernSsoErrorHandler(
         next(error);
         return;
       }
-      logger.error(`unhandled error: ${describeError(error)}`);
+      logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
       sendError(req, res, internal(error));
       return;
     }
     // A misconfiguration was logged where it was found, with what to fix: not twice.
     if (error.status >= 500 && error.status !== 503 && error.code !== 'ERR_IDP_MISCONFIGURED') {
-      logger.error(describeError(error.cause ?? error));
+      logger.error(
+        { err: error.cause ?? error, code: error.code, method: req.method, path: req.path },
+        'request failed',
+      );
     }
     sendError(req, res, error);
   };

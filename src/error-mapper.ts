@@ -14,7 +14,7 @@
  */
 import { isAxiosError } from 'axios';
 import * as client from 'openid-client';
-import { describeError } from './logger.js';
+import type { LogFields } from './logger.js';
 import {
   CernSsoError,
   DEFAULT_RETRY_AFTER_SEC,
@@ -25,6 +25,9 @@ import {
   upstreamUnavailable,
 } from './errors.js';
 import { sanitizeUpstreamMessage } from './untrusted-text.js';
+
+/** The message of every misconfiguration log line; `option` and `problem` say what to fix. */
+export const MISCONFIGURED = 'sign-in is misconfigured';
 
 /** How errors and log lines name Keycloak (the message may reach end users on a 503). */
 export const LOGIN_SERVICE = 'The CERN login service';
@@ -308,6 +311,18 @@ function rejected(error: unknown, rejection: OAuthRejection, call: UpstreamCall)
  * or upstream free text; what to fix is in `details` of a misconfiguration, for the log.
  */
 export function mapUpstreamError(error: unknown, call: UpstreamCall): CernSsoError {
+  if (error instanceof CernSsoError || error instanceof client.AuthorizationResponseError) {
+    return mapFailure(error, call);
+  }
+  const failure = mapFailure(error, call);
+  if (call.url !== undefined) failureUrls.set(failure, call.url);
+  return failure;
+}
+
+/** The URL a mapped failure came from, for {@link failureLogFields} (errors carry no URL field). */
+const failureUrls = new WeakMap<CernSsoError, string>();
+
+function mapFailure(error: unknown, call: UpstreamCall): CernSsoError {
   if (error instanceof CernSsoError) return error;
   if (error instanceof client.AuthorizationResponseError) {
     if (error.error === 'access_denied') {
@@ -344,14 +359,26 @@ export function mapUpstreamError(error: unknown, call: UpstreamCall): CernSsoErr
 }
 
 /**
- * The log text of a mapped failure: what to fix for a misconfiguration, else the message and
- * the cause (which names the URL and `ECONNREFUSED`, `timeout` or the HTTP status).
+ * A misconfiguration's fix (`option: problem`, see `idpMisconfigured`) as log fields: `option`
+ * (the option to fix) when the text names one, and `problem`.
  */
-export function failureLogText(error: CernSsoError): string {
-  if (error.code === 'ERR_IDP_MISCONFIGURED' && error.details.length > 0) {
-    return `sign-in is misconfigured: ${error.details.join('; ')}`;
-  }
-  return error.cause === undefined ? error.message : `${error.message} (${describeError(error.cause)})`;
+export function fixFields(fix: string): { option?: string; problem: string } {
+  const named = /^([A-Za-z][\w.]*): ([\s\S]*)$/.exec(fix);
+  return named?.[1] !== undefined && named[2] !== undefined
+    ? { option: named[1], problem: named[2] }
+    : { problem: fix };
+}
+
+/**
+ * The log fields of a mapped failure: `err` (its cause, which names `ECONNREFUSED`, `timeout` or
+ * the HTTP status), `code`, `url` (the upstream URL called, when known) and, for a
+ * misconfiguration, `option` and `problem` (what to fix).
+ */
+export function failureLogFields(error: CernSsoError): LogFields {
+  const url = failureUrls.get(error);
+  const fields = { err: error.cause ?? error, code: error.code, ...(url === undefined ? {} : { url }) };
+  const fix = error.code === 'ERR_IDP_MISCONFIGURED' ? error.details[0] : undefined;
+  return fix === undefined ? fields : { ...fields, ...fixFields(fix) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { kLogger, kRenderError, type InternalContext } from './context.js';
 import type { CernSsoError, CernSsoErrorCode } from './errors.js';
-import { consoleLogger, describeError } from './logger.js';
+import { consoleLogger } from './logger.js';
 
 /** The languages of the built-in pages. */
 export type PageLanguage = 'en' | 'fr';
@@ -184,17 +184,20 @@ export function customErrorPage(req: Request, error: CernSsoError): string | und
   const context = (req as { sso?: InternalContext }).sso;
   const render = context?.[kRenderError];
   if (!render) return undefined;
-  let problem: string;
+  let problem: { err: unknown } | { problem: string };
   try {
     const html: unknown = render(error, req);
     if (html === undefined || typeof html === 'string') return html;
-    problem = `returned ${html === null ? 'null' : typeof html} instead of a string or undefined`;
+    problem = {
+      problem: `returned ${html === null ? 'null' : typeof html} instead of a string or undefined`,
+    };
   } catch (thrown) {
-    problem = `threw ${describeError(thrown)}`;
+    problem = { err: thrown };
   }
   try {
     (context[kLogger] ?? consoleLogger).error(
-      `renderError ${problem} for ${error.code} on ${req.method} ${req.path}: the built-in page was sent`,
+      { ...problem, code: error.code, option: 'renderError', method: req.method, path: req.path },
+      'renderError failed: the built-in page was sent',
     );
   } catch {
     // A throwing logger must not keep the page from being sent.

@@ -69,8 +69,12 @@ export function serializeError(error: unknown, depth = 0): LoggedError {
     const logged: LoggedError = { type: error.name, message: sanitizeLogText(error.message, MAX_ERROR_TEXT) };
     const code = errorCode(error);
     if (code !== undefined) logged.code = code;
-    if (error.cause !== undefined && error.cause !== error && depth < MAX_CAUSE_DEPTH) {
-      logged.cause = serializeError(error.cause, depth + 1);
+    // A cause that is neither an error nor a primitive (a Response, a parsed body) says nothing
+    // printable: `[object Object]` would only be noise.
+    const { cause } = error;
+    const printable = cause instanceof Error || (typeof cause !== 'object' && typeof cause !== 'function');
+    if (cause !== undefined && cause !== error && printable && depth < MAX_CAUSE_DEPTH) {
+      logged.cause = serializeError(cause, depth + 1);
     }
     return logged;
   } catch {

@@ -12,7 +12,6 @@ import type { SignedIn } from './auth/session-data.js';
 import { clockNow, resolveSsoConfig, type CernSsoOptions } from './config.js';
 import { buildIdentityProvider } from './identity/identity-provider.js';
 import type { IdentityProvider } from './identity/types.js';
-import { describeError } from './logger.js';
 import { sendError, toCernSsoError } from './respond.js';
 
 /** The middleware returned by `cernSso()`: an Express Router with a few extra members. */
@@ -114,7 +113,8 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
     const failed = (error: unknown): void => {
       const failure = toCernSsoError(error);
       config.logger.warn(
-        `could not load the sign-in of a session: ${describeError(failure.cause ?? failure)}`,
+        { err: failure.cause ?? failure, code: failure.code },
+        'could not load the sign-in of a session',
       );
       sendError(req, res, failure);
     };

@@ -1,7 +1,7 @@
 import express, { type RequestHandler, type Response } from 'express';
 import * as jose from 'jose';
 import { invalidRequest } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { errorBody } from '../respond.js';
 import { issuerKeys } from './issuer-registry.js';
 import { LogoutNotRecordedError, type LogoutMarkers } from './logout-markers.js';
@@ -144,7 +144,7 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
       } catch (error) {
         // The logout holds (read back above); only a replay of this token would not be refused,
         // and a replay can only end the same sessions again.
-        config.logger.warn(`could not remember a logout token's jti: ${describeError(error)}`);
+        config.logger.warn({ err: error }, "could not remember a logout token's jti");
       }
     } finally {
       inFlight.delete(key);
@@ -166,7 +166,7 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
     try {
       const logout = await verify(token);
       await apply(req, logout);
-      config.logger.info(`back-channel logout for ${logout.sid ? 'a Keycloak session' : 'a user'} recorded`);
+      config.logger.info({ scope: logout.sid ? 'session' : 'user' }, 'back-channel logout recorded');
       res.status(200).end();
     } catch (error) {
       const reason =
@@ -176,7 +176,7 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
             ? 'the logout could not be recorded (session store unavailable)'
             : 'the logout could not be processed';
       if (!(error instanceof LogoutTokenError))
-        config.logger.warn(`back-channel logout failed: ${describeError(error)}`);
+        config.logger.warn({ err: error }, 'back-channel logout failed');
       refuse(res, reason);
     }
   };
@@ -219,7 +219,7 @@ function parseForm(logger: Logger): RequestHandler {
         return;
       }
       const description = bodyProblem(error);
-      logger.debug(`back-channel logout request refused: ${description}`);
+      logger.debug({ reason: description }, 'back-channel logout request refused');
       res.set('Cache-Control', 'no-store');
       refuse(res, description);
     });

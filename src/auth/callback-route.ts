@@ -1,9 +1,15 @@
 import type { Request, RequestHandler, Response } from 'express';
 import * as client from 'openid-client';
 import { SIGN_IN_AGAIN } from '../error-pages.js';
-import { LOGIN_SERVICE, failureLogText, mapUpstreamError, upstreamTextForLog } from '../error-mapper.js';
+import {
+  LOGIN_SERVICE,
+  MISCONFIGURED,
+  failureLogFields,
+  mapUpstreamError,
+  upstreamTextForLog,
+} from '../error-mapper.js';
 import { loginFailed, loginStateLogNote, type CernSsoError } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
 import { decideCallback } from './callback-login.js';
 import { clearedLoginCookies } from './login-cookies.js';
@@ -44,10 +50,10 @@ function callbackUrlWithQuery(req: Request, runtime: AuthRuntime): URL {
 }
 
 /** For the log only: what the provider said about a refused sign-in, cut and cleaned. */
-function upstreamNote(cause: unknown): string {
-  if (!(cause instanceof client.AuthorizationResponseError)) return '';
+function upstreamSaid(cause: unknown): { upstreamDescription?: string } {
+  if (!(cause instanceof client.AuthorizationResponseError)) return {};
   const description = upstreamTextForLog(cause.error_description);
-  return description ? ` (the login service said: ${description})` : '';
+  return description ? { upstreamDescription: description } : {};
 }
 
 /**
@@ -56,12 +62,22 @@ function upstreamNote(cause: unknown): string {
  */
 function logFailure(logger: Logger, failure: CernSsoError): void {
   if (failure.code === 'ERR_IDP_MISCONFIGURED') return;
-  if (failure.status === 503) logger.warn(`sign-in callback failed: ${failureLogText(failure)}`);
-  else if (failure.status >= 500) logger.error(`sign-in callback failed: ${failureLogText(failure)}`);
-  else
+  if (failure.status === 503) logger.warn(failureLogFields(failure), 'sign-in callback failed');
+  else if (failure.status >= 500) logger.error(failureLogFields(failure), 'sign-in callback failed');
+  else {
+    const reason = loginStateLogNote(failure).replace(/^ \(reason: ([\s\S]*)\)$/, '$1');
     logger.warn(
-      `sign-in rejected: ${failure.message}${upstreamNote(failure.cause)}${loginStateLogNote(failure)}`,
+      {
+        err: failure,
+        code: failure.code,
+        status: failure.status,
+        ...(failure.code === 'ERR_LOGIN_STATE' ? { loginState: failure.details[0] } : {}),
+        ...(reason === '' ? {} : { reason }),
+        ...upstreamSaid(failure.cause),
+      },
+      'sign-in rejected',
     );
+  }
 }
 
 /**
@@ -105,7 +121,7 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
           url: config.serverMetadata().token_endpoint,
           action: 'Sign-in',
         });
-        if (failure.code === 'ERR_IDP_MISCONFIGURED') logger.error(failureLogText(failure));
+        if (failure.code === 'ERR_IDP_MISCONFIGURED') logger.error(failureLogFields(failure), MISCONFIGURED);
         throw failure;
       }
       const claims = response.claims() as CernClaims | undefined;
@@ -131,7 +147,7 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
       if (Array.isArray(claims.groups) && runtime.identity.seedUserGroups) {
         const login = typeof claims.cern_upn === 'string' ? claims.cern_upn : claims.sub;
         await runtime.identity.seedUserGroups(login, stringList(claims.groups)).catch((error: unknown) => {
-          logger.warn(`could not cache the groups claim: ${describeError(error)}`);
+          logger.warn({ err: error }, 'could not cache the groups claim');
         });
       }
       res.set('Cache-Control', 'no-store');

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { isLoopbackHost } from '../config.js';
-import { classifyDiscoveryFailure } from '../error-mapper.js';
+import { MISCONFIGURED, classifyDiscoveryFailure, fixFields } from '../error-mapper.js';
 import { MISCONFIGURED_RECHECK_MS, CernSsoError, idpMisconfigured, upstreamUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createSingleFlight } from '../single-flight.js';
@@ -87,13 +87,20 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
         `issuer: ${options.issuer} ${failure.reason} at ${discoveryUrl}: ` +
         'check the `issuer` option (CERN: https://auth.cern.ch/auth/realms/cern)';
       options.logger.error(
-        `sign-in is misconfigured: ${fix}; rechecked in ${String(MISCONFIGURED_RECHECK_MS / 1000)} s`,
+        {
+          err: error,
+          code: 'ERR_IDP_MISCONFIGURED',
+          url: discoveryUrl,
+          ...fixFields(fix),
+          recheckInMs: MISCONFIGURED_RECHECK_MS,
+        },
+        MISCONFIGURED,
       );
       return idpMisconfigured(error, fix);
     }
     options.logger.warn(
-      `OpenID Provider discovery at ${discoveryUrl} failed (${failure.cause}); ` +
-        `retrying in ${String(retryDelayMs)} ms`,
+      { err: error, reason: failure.cause, url: discoveryUrl, retryInMs: retryDelayMs },
+      'OpenID Provider discovery failed; retrying',
     );
     return upstreamUnavailable('The CERN login service', error);
   }
@@ -107,7 +114,7 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
         execute,
         timeout: timeoutSec,
       });
-      options.logger.info(`OpenID Provider discovered at ${options.issuer}`);
+      options.logger.info({ issuer: options.issuer }, 'OpenID Provider discovered');
       return discovered;
     } catch (error) {
       throw failed(error);

@@ -1,6 +1,7 @@
 import type * as client from 'openid-client';
 import { createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 import { isLoopbackHost } from '../config.js';
+import { MISCONFIGURED } from '../error-mapper.js';
 import { idpMisconfigured } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import {
@@ -154,7 +155,7 @@ function remoteKeys(
       return keys;
     } catch (error) {
       failure = error;
-      logger.warn(`the JWKS of ${issuer} at ${url.href} is unavailable: ${describeError(error)}`);
+      logger.warn({ err: error, issuer, url: url.href }, 'JWKS unavailable');
       throw new JwksUnavailableError(issuer, retryAfterSec, error);
     }
   }
@@ -227,7 +228,10 @@ export function issuerKeys(
       const { jwks_uri: uri } = (await entry.discovery.get()).serverMetadata();
       if (!isAllowedEndpoint(uri)) {
         const problem = `the discovery document of ${issuer} has no https jwks_uri (${String(uri)})`;
-        settings.logger.error(`sign-in is misconfigured: ${problem}`);
+        settings.logger.error(
+          { code: 'ERR_IDP_MISCONFIGURED', option: 'issuer', problem, issuer, url: String(uri) },
+          MISCONFIGURED,
+        );
         throw idpMisconfigured(new Error(problem));
       }
       return new URL(uri);

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import * as client from 'openid-client';
-import { failureLogText } from '../error-mapper.js';
+import { failureLogFields } from '../error-mapper.js';
 import { sendError, toCernSsoError } from '../respond.js';
 import { bindingCookie, bindingDigest, newBinding, readBinding } from './browser-binding.js';
 import { parseCookieHeader } from './cookie-header.js';
@@ -86,7 +86,7 @@ export function loginRoute(runtime: AuthRuntime, transaction: LoginTransaction):
       // A misconfiguration was logged where it was found (discovery, the redirect URI check).
       const failure = toCernSsoError(error);
       if (failure.status >= 500 && failure.status !== 503 && failure.code !== 'ERR_IDP_MISCONFIGURED')
-        runtime.config.logger.error(`login failed: ${failureLogText(failure)}`);
+        runtime.config.logger.error(failureLogFields(failure), 'login failed');
       sendError(req, res, failure);
     }
   };

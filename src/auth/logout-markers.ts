@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { upstreamUnavailable, type CernSsoError } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import type { SessionAuth } from './session-data.js';
 import { hashedId, readTime, storeOf, withTimeout, writeTime } from './store-entries.js';
 
@@ -181,13 +181,13 @@ export function logoutCheckFailurePolicy(
   return (error) => {
     const now = Date.now();
     if (now - lastWarnAt >= WARN_INTERVAL_MS) {
-      const others = quiet > 0 ? ` (${quiet} more since the last warning)` : '';
       const outcome =
         mode === 'deny'
           ? 'signed-in requests answer 503'
           : 'signed-in requests pass without the check (logoutCheckFailure: allow)';
       logger.warn(
-        `could not check back-channel logout markers, ${outcome}: ${describeError(error)}${others}`,
+        { err: error, logoutCheckFailure: mode, outcome, suppressed: quiet },
+        'could not check back-channel logout markers',
       );
       lastWarnAt = now;
       quiet = 0;

@@ -1,6 +1,5 @@
 import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
-import { describeError } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import { SessionContext } from './session-context.js';
@@ -38,7 +37,7 @@ export function logoutRoute(runtime: AuthRuntime): RequestHandler {
         }
       } catch (error) {
         // The local session is gone already; Keycloak being down must not block logging out.
-        config.logger.warn(`single logout at the IdP skipped: ${describeError(error)}`);
+        config.logger.warn({ err: error }, 'single logout at the IdP skipped');
       }
       res.redirect(302, endSessionUrl?.href ?? postLogoutPath);
     } catch (error) {

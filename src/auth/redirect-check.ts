@@ -1,4 +1,10 @@
-import { classifyUpstreamFailure, isTransientStatus, retryAfterOf } from '../error-mapper.js';
+import {
+  MISCONFIGURED,
+  classifyUpstreamFailure,
+  fixFields,
+  isTransientStatus,
+  retryAfterOf,
+} from '../error-mapper.js';
 import {
   MISCONFIGURED_RECHECK_MS,
   idpMisconfigured,
@@ -52,18 +58,27 @@ export function createRedirectCheck(options: RedirectCheckOptions): RedirectChec
   const holdMs = (outcome: Outcome): number =>
     outcome.kind === 'outage' ? options.retryDelayMs : MISCONFIGURED_RECHECK_MS;
 
-  function misconfigured(fix: string): Outcome {
+  function misconfigured(fix: string, endpoint: string, status: number): Outcome {
     logger.error(
-      `sign-in is misconfigured: ${fix}; rechecked in ${String(MISCONFIGURED_RECHECK_MS / 1000)} s`,
+      {
+        code: 'ERR_IDP_MISCONFIGURED',
+        url: endpoint,
+        status,
+        ...fixFields(fix),
+        recheckInMs: MISCONFIGURED_RECHECK_MS,
+      },
+      MISCONFIGURED,
     );
     return { kind: 'misconfigured', error: () => idpMisconfigured(undefined, fix) };
   }
 
-  function outage(endpoint: string, cause: string, upstreamRetryAfter?: number): Outcome {
-    logger.warn(
-      `checking the redirect URI at ${endpoint} failed (${cause}); retrying in ${String(options.retryDelayMs)} ms`,
-    );
+  /** `error`: what fetch threw, for the log (the answer's cause names only the endpoint and why). */
+  function outage(endpoint: string, cause: string, upstreamRetryAfter?: number, error?: unknown): Outcome {
     const failure = Object.assign(new Error(`${endpoint}: ${cause}`), { code: cause });
+    logger.warn(
+      { err: error ?? failure, reason: cause, url: endpoint, retryInMs: options.retryDelayMs },
+      'checking the redirect URI failed; retrying',
+    );
     return {
       kind: 'outage',
       error: (retryAfter) =>
@@ -104,7 +119,7 @@ export function createRedirectCheck(options: RedirectCheckOptions): RedirectChec
       });
     } catch (error) {
       const failure = classifyUpstreamFailure(error);
-      return outage(endpoint, failure.kind === 'outage' ? failure.cause : failure.kind);
+      return outage(endpoint, failure.kind === 'outage' ? failure.cause : failure.kind, undefined, error);
     }
     const { status } = response;
     if (status < 400) {
@@ -116,7 +131,7 @@ export function createRedirectCheck(options: RedirectCheckOptions): RedirectChec
       return outage(endpoint, `HTTP ${String(status)}`, retryAfterOf(response.headers.get('retry-after')));
     }
     const page = (await response.text().catch(() => '')).slice(0, MAX_PAGE);
-    return misconfigured(refusal(status, page, endpoint));
+    return misconfigured(refusal(status, page, endpoint), endpoint, status);
   }
 
   /** Answers from the last outcome: resolves when accepted, else rejects with its error. */

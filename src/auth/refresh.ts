@@ -2,8 +2,7 @@ import type { Request } from 'express';
 import * as client from 'openid-client';
 import { CernSsoError, notAuthenticated, sessionExpired, upstreamUnavailable } from '../errors.js';
 import { cacheKey } from '../cache/keys.js';
-import { LOGIN_SERVICE, failureLogText, mapUpstreamError } from '../error-mapper.js';
-import { describeError } from '../logger.js';
+import { LOGIN_SERVICE, MISCONFIGURED, failureLogFields, mapUpstreamError } from '../error-mapper.js';
 import { sleep } from '../single-flight.js';
 import type { AuthRuntime } from './runtime.js';
 import type { SignedIn } from './session-data.js';
@@ -77,7 +76,7 @@ async function refreshAcrossInstances(
       lockToken = await cache.lock(lockKey, REFRESH_LOCK_MS);
     } catch (error) {
       // The shared cache is down: coordination is impossible, refresh here (degraded).
-      logger.warn(`refresh lock unavailable, refreshing without it: ${describeError(error)}`);
+      logger.warn({ err: error }, 'refresh lock unavailable, refreshing without it');
       return refresh(req, runtime, signedIn);
     }
     if (lockToken !== undefined) {
@@ -123,7 +122,8 @@ async function refresh(
       code: 'ERR_SESSION_EXPIRED',
     });
     // Logged here, where it is found, once (the caller logs the other failures).
-    if (failure.code === 'ERR_IDP_MISCONFIGURED') runtime.config.logger.error(failureLogText(failure));
+    if (failure.code === 'ERR_IDP_MISCONFIGURED')
+      runtime.config.logger.error(failureLogFields(failure), MISCONFIGURED);
     throw failure;
   }
   const claims = (response.claims() as CernClaims | undefined) ?? auth.claims;
@@ -174,7 +174,10 @@ export async function getSessionAccessToken(context: RefreshingContext): Promise
     updated = await flight;
   } catch (error) {
     if (error instanceof SessionGoneError) {
-      runtime.config.logger.info(`${error.message}; signing the user out`);
+      runtime.config.logger.info(
+        { reason: error.message },
+        'session ended during a token refresh; signing the user out',
+      );
       context.signedIn = undefined;
       runtime.records.remove(req, signedIn.ref);
       // Saving (here or at the end of the request) would write the ended session back into
@@ -182,10 +185,9 @@ export async function getSessionAccessToken(context: RefreshingContext): Promise
       await destroySession(req).catch(() => undefined);
       throw sessionExpired();
     }
-    if (!(error instanceof CernSsoError))
-      runtime.config.logger.warn(`token refresh failed: ${describeError(error)}`);
+    if (!(error instanceof CernSsoError)) runtime.config.logger.warn({ err: error }, 'token refresh failed');
     else if (error.code !== 'ERR_IDP_MISCONFIGURED') {
-      runtime.config.logger.warn(`token refresh failed: ${failureLogText(error)}`);
+      runtime.config.logger.warn(failureLogFields(error), 'token refresh failed');
     }
     throw error;
   }

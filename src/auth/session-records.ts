@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { LRUCache } from 'lru-cache';
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import type { SessionAuth, SignedIn } from './session-data.js';
 import { requireSession } from './session-ops.js';
 import type { TokenRecord, TokenStore } from '../token-store.js';
@@ -107,7 +107,7 @@ export function createSessionRecords(logger: Logger, tokens: TokenStore, storeNa
     if (record.expiresAt - now > lifetime / 2) return;
     record.expiresAt = now + lifetime;
     write(req, record.signedIn.ref, record.signedIn.auth, record.expiresAt).catch((error: unknown) => {
-      logger.warn(`could not extend a sign-in record: ${describeError(error)}`);
+      logger.warn({ err: error }, 'could not extend a sign-in record');
     });
   }
 
@@ -156,7 +156,7 @@ export function createSessionRecords(logger: Logger, tokens: TokenStore, storeNa
       held.delete(ref);
       if (!record) return;
       write(req, ref, record.signedIn.auth, Date.now() + RETIRED_GRACE_MS).catch((error: unknown) => {
-        logger.warn(`could not retire a replaced sign-in record: ${describeError(error)}`);
+        logger.warn({ err: error }, 'could not retire a replaced sign-in record');
       });
     },
 
@@ -165,7 +165,7 @@ export function createSessionRecords(logger: Logger, tokens: TokenStore, storeNa
       if (!ref.startsWith(RECORD_ID_PREFIX)) return;
       // An async wrapper: a store (or the default's missing session store) may throw at once.
       (async () => tokens.destroy(ref, req))().catch((error: unknown) => {
-        logger.warn(`could not delete a sign-in record: ${describeError(error)}`);
+        logger.warn({ err: error }, 'could not delete a sign-in record');
       });
     },
 

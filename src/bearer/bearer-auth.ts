@@ -215,7 +215,9 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
         },
         (error: unknown) => {
           const failure = toCernSsoError(error);
-          if (failure.status === 401) config.logger.debug(`bearerAuth: token refused: ${failure.message}`);
+          if (failure.status === 401) {
+            config.logger.debug({ code: failure.code, reason: failure.message }, 'bearerAuth: token refused');
+          }
           sendBearerError(req, res, failure, config.logger);
         },
       )

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { failureLogText } from '../error-mapper.js';
+import { failureLogFields } from '../error-mapper.js';
 import type { CernSsoError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorBody } from '../respond.js';
@@ -13,10 +13,7 @@ import { errorBody } from '../respond.js';
  */
 export function sendBearerError(req: Request, res: Response, error: CernSsoError, logger: Logger): void {
   if (error.status >= 500 && error.status !== 503) {
-    logger.error(
-      { err: error.cause, code: error.code },
-      `bearerAuth failed on ${req.method} ${req.path}: ${failureLogText(error)}`,
-    );
+    logger.error({ ...failureLogFields(error), method: req.method, path: req.path }, 'bearerAuth failed');
   }
   if (res.headersSent) return;
   res.status(error.status);

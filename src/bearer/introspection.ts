@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import type { OidcDiscovery } from '../auth/discovery.js';
 import type { CernClaims } from '../auth/user.js';
-import { failureLogText, mapUpstreamError } from '../error-mapper.js';
+import { failureLogFields, mapUpstreamError } from '../error-mapper.js';
 import { idpMisconfigured, invalidToken, upstreamUnavailable } from '../errors.js';
 import {
   asTokenIssuer,
@@ -135,10 +135,7 @@ export async function introspectToken(
       onInvalid: () => upstreamUnavailable(INTROSPECTION, error),
     });
     if (failure.code === 'ERR_UPSTREAM_UNAVAILABLE') {
-      config.logger.warn(
-        { err: failure.cause, code: failure.code, url },
-        `bearerAuth: token introspection failed: ${failureLogText(failure)}`,
-      );
+      config.logger.warn(failureLogFields(failure), 'bearerAuth: token introspection failed');
     }
     throw failure;
   }

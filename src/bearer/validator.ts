@@ -88,8 +88,8 @@ export function createTokenValidator(config: ResolvedBearerConfig): TokenValidat
     busyRefusals += 1;
     if (now() - lastBusyWarningAt >= RATE_WARNING_INTERVAL_MS) {
       logger.warn(
-        `bearerAuth: more than ${config.introspectionsPerSecond} new tokens per second to introspect; ` +
-          `${busyRefusals} refused with 503 since the last warning, without asking the issuer`,
+        { introspectionsPerSecond: config.introspectionsPerSecond, refused: busyRefusals },
+        'bearerAuth: too many new tokens to introspect; refused with 503 without asking the issuer',
       );
       lastBusyWarningAt = now();
       busyRefusals = 0;

@@ -1,5 +1,5 @@
 import { CernSsoError, upstreamUnavailable } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { sleep as defaultSleep } from '../single-flight.js';
 import { kGetSync, type CacheStore, type SyncReadable } from './types.js';
 
@@ -118,14 +118,6 @@ function isEntry(value: unknown): value is CacheEntry<unknown> {
   );
 }
 
-function humanDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 120) return `${seconds} s`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 120) return `${minutes} min`;
-  return `${Math.round(minutes / 60)} h`;
-}
-
 const NOT_SETTLED_VALUE = Symbol('not settled');
 const NOT_SETTLED = Promise.resolve(NOT_SETTLED_VALUE);
 
@@ -147,12 +139,13 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
   let lastStoreWarningAt = Number.NEGATIVE_INFINITY;
 
   function storeFailed(operation: string, error: unknown): void {
-    const message = `Cache store ${operation} failed, continuing without the cache: ${describeError(error)}`;
+    const fields = { err: error, operation };
+    const message = 'Cache store failed, continuing without the cache';
     if (now() - lastStoreWarningAt >= retryBackoffMs) {
       lastStoreWarningAt = now();
-      logger.warn(message);
+      logger.warn(fields, message);
     } else {
-      logger.debug(message);
+      logger.debug(fields, message);
     }
   }
 
@@ -187,7 +180,7 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
     }
     if (raw === undefined || raw === null) return undefined;
     if (!isEntry(raw) || (request.isValid !== undefined && !request.isValid(raw.value))) {
-      logger.debug(`Ignoring a malformed cache entry for ${request.description}`);
+      logger.debug({ entry: request.description }, 'Ignoring a malformed cache entry');
       return undefined;
     }
     return raw as CacheEntry<T>;
@@ -233,8 +226,13 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
       if (!isOutage(error)) throw error;
       const failedAt = now();
       logger.warn(
-        `Serving cached ${request.description} (stale for ${humanDuration(failedAt - stale.freshUntil)}) ` +
-          `because the refresh failed: ${describeError(error)}; next attempt in ${humanDuration(retryBackoffMs)}`,
+        {
+          err: error,
+          entry: request.description,
+          staleForMs: failedAt - stale.freshUntil,
+          retryInMs: retryBackoffMs,
+        },
+        'Serving a stale cache entry because its refresh failed',
       );
       await write(request.key, { ...stale, retryAt: failedAt + retryBackoffMs });
       return stale.value;
@@ -313,8 +311,8 @@ export function createCachedLoader(options: CachedLoaderOptions): CachedLoader {
       if (token !== undefined) return loadAsHolder(request, lockKey, token, undefined);
       if (now() >= deadline) {
         logger.warn(
-          `Another instance has been loading ${request.description} for over ${humanDuration(lockWaitMs)}; ` +
-            'loading it here',
+          { entry: request.description, lockWaitMs },
+          'Another instance has been loading this cache entry too long; loading it here',
         );
         return refresh(request, undefined);
       }

@@ -121,13 +121,14 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
 
   function unavailable(operation: string, error: unknown): void {
     degraded = true;
-    const message = `Redis cache ${operation} failed, treating it as a cache miss: ${describeError(error)}`;
+    const fields = { err: error, operation };
+    const message = 'Redis cache failed, treating it as a cache miss';
     const at = Date.now();
     if (at - lastWarningAt >= WARNING_INTERVAL_MS) {
       lastWarningAt = at;
-      logger.warn(message);
+      logger.warn(fields, message);
     } else {
-      logger.debug(message);
+      logger.debug(fields, message);
     }
   }
 
@@ -166,12 +167,13 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
       const text = JSON.stringify(value) as string | undefined;
       if (text !== undefined) return text;
     } catch (error) {
-      logger.warn(
-        `Redis cache: not storing ${key}, the value cannot be serialised as JSON: ${describeError(error)}`,
-      );
+      logger.warn({ err: error, key }, 'Redis cache: not storing a value that cannot be serialised as JSON');
       return undefined;
     }
-    logger.warn(`Redis cache: not storing ${key}, the value (${typeof value}) cannot be serialised as JSON`);
+    logger.warn(
+      { key, valueType: typeof value },
+      'Redis cache: not storing a value that cannot be serialised as JSON',
+    );
     return undefined;
   }
 
@@ -198,7 +200,7 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
       try {
         return JSON.parse(text) as unknown;
       } catch {
-        logger.warn(`Redis cache: ignoring ${key}, its value is not JSON (written by another program?)`);
+        logger.warn({ key }, 'Redis cache: ignoring a value that is not JSON (written by another program?)');
         return undefined;
       }
     },
@@ -209,7 +211,7 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
         return;
       }
       if (typeof ttlMs !== 'number' || Number.isNaN(ttlMs)) {
-        logger.warn(`Redis cache: not storing ${key}, its TTL is not a number`);
+        logger.warn({ key }, 'Redis cache: not storing a value whose TTL is not a number');
         return;
       }
       const text = serialise(key, value);

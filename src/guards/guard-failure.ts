@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { kLogger, type CernSsoContext, type InternalContext } from '../context.js';
 import type { CernSsoError } from '../errors.js';
 import { internal } from '../errors.js';
-import { consoleLogger, describeError, type Logger } from '../logger.js';
+import { consoleLogger, type Logger } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
 
 /**
@@ -31,7 +31,8 @@ export function answerGuardFailure(
   try {
     if (failure.status >= 500 && failure.status !== 503) {
       logger.error(
-        `${guard} failed on ${req.method} ${req.path}: ${describeError(failure.cause ?? failure)}`,
+        { err: failure.cause ?? failure, code: failure.code, guard, method: req.method, path: req.path },
+        'guard failed',
       );
     }
     sendError(req, res, failure);
@@ -49,7 +50,7 @@ function answerInternal(
   logger: Logger,
 ): void {
   try {
-    logger.error(`${guard}: could not answer on ${req.method} ${req.path}: ${describeError(sendFailure)}`);
+    logger.error({ err: sendFailure, guard, method: req.method, path: req.path }, 'guard could not answer');
   } catch {
     // A throwing logger must not keep the request from being answered.
   }

@@ -3,7 +3,7 @@ import type { OidcDiscovery } from '../auth/discovery.js';
 import type { CachedLoader } from '../cache/cached-loader.js';
 import { hashedCacheKey } from '../cache/keys.js';
 import { AUTHZ_API_AUDIENCE } from '../config.js';
-import { failureLogText, mapUpstreamError } from '../error-mapper.js';
+import { MISCONFIGURED, failureLogFields, mapUpstreamError } from '../error-mapper.js';
 import { MISCONFIGURED_RECHECK_MS, idpMisconfigured, type CernSsoError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createSingleFlight } from '../single-flight.js';
@@ -97,7 +97,7 @@ export function createApiTokenSource(options: ApiTokenSourceOptions): ApiTokenSo
       });
       // Found here (discovery logs its own): logged once, answered from memory until rechecked.
       if (failure !== error && failure.code === 'ERR_IDP_MISCONFIGURED') {
-        logger.error(failureLogText(failure));
+        logger.error(failureLogFields(failure), MISCONFIGURED);
         refused = { error: failure, at: now() };
       }
       throw failure;

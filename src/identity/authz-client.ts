@@ -109,12 +109,21 @@ export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (error) {
-        logger.debug(`${resource} failed after ${Date.now() - started} ms`);
+        logger.debug(
+          { err: error, method: 'GET', path: url.pathname, durationMs: Date.now() - started },
+          'Authorization Service API call failed',
+        );
         throw noResponseError(error, resource);
       }
-      logger.debug(`${resource} -> ${response.status} in ${Date.now() - started} ms`);
+      logger.debug(
+        { method: 'GET', path: url.pathname, status: response.status, durationMs: Date.now() - started },
+        'Authorization Service API call',
+      );
       if (response.status !== 401 || attempt > 1) return response;
-      logger.info(`${resource} answered 401: renewing the Authorization Service API token and retrying once`);
+      logger.info(
+        { method: 'GET', path: url.pathname, status: 401 },
+        'Authorization Service API answered 401: renewing its token and retrying once',
+      );
       await tokens.invalidate(token);
     }
   }
@@ -151,7 +160,10 @@ export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
         throw malformedResponseError(`GET ${current.pathname}`, 'invalid pagination.next');
       }
       if (next.origin !== origin) {
-        logger.error(`Refusing to follow a pagination link outside ${origin} (from GET ${current.pathname})`);
+        logger.error(
+          { method: 'GET', path: current.pathname, origin: next.origin, expectedOrigin: origin },
+          'Refusing to follow a pagination link to another origin',
+        );
         throw malformedResponseError(`GET ${current.pathname}`, 'pagination.next leaves the API origin');
       }
       return next;

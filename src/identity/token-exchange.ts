@@ -2,7 +2,7 @@ import { genericGrantRequest } from 'openid-client';
 import type { OidcDiscovery } from '../auth/discovery.js';
 import type { CachedLoader } from '../cache/cached-loader.js';
 import { hashedCacheKey, sha256 } from '../cache/keys.js';
-import { failureLogText, mapUpstreamError, type OAuthRejection } from '../error-mapper.js';
+import { MISCONFIGURED, failureLogFields, mapUpstreamError, type OAuthRejection } from '../error-mapper.js';
 import { badRequest, tokenExchangeFailed, type CernSsoError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isCachedToken, usableUntil, type CachedToken } from './token-lifetime.js';
@@ -99,7 +99,7 @@ export function createTokenExchanger(options: TokenExchangerOptions): TokenExcha
             subject_token_type: ACCESS_TOKEN_TYPE,
             audience: target,
           });
-          logger.debug(`Exchanged a token for audience "${target}"`);
+          logger.debug({ audience: target }, 'Exchanged a token');
           return {
             accessToken: response.access_token,
             usableUntil: usableUntil(now(), response.expires_in, marginMs),
@@ -112,7 +112,7 @@ export function createTokenExchanger(options: TokenExchangerOptions): TokenExcha
           });
           // Found here (discovery logs its own): logged once, with what to fix.
           if (failure !== error && failure.code === 'ERR_IDP_MISCONFIGURED')
-            logger.error(failureLogText(failure));
+            logger.error({ ...failureLogFields(failure), audience: target }, MISCONFIGURED);
           throw failure;
         }
       },

@@ -246,7 +246,7 @@ describe('createOidcDiscovery with a misconfigured issuer', () => {
       headers: { 'Retry-After': '2' },
     });
     expect(logLine(log.warn.mock.calls[0] ?? [])).toMatch(
-      /realm-busy\/\.well-known\/openid-configuration.*HTTP 503/,
+      /reason=HTTP 503 url=\S*realm-busy\/\.well-known\/openid-configuration /,
     );
     now += 2000;
     await expect(discovery.get()).rejects.toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });

@@ -123,7 +123,7 @@ describe('createCachedLoader', () => {
     expect(t.calls()).toBe(2);
     expect(t.logger.warnings).toHaveLength(1);
     expect(t.logger.warnings[0]).toMatch(
-      /Serving cached groups of jdoe .*stale for 60 s.*next attempt in 30 s/,
+      /^Serving a stale cache entry because its refresh failed: .*\(entry=groups of jdoe staleForMs=60000 retryInMs=30000\)$/,
     );
 
     // Inside the back-off: stale served without asking upstream (no thundering herd).
@@ -237,7 +237,9 @@ describe('createCachedLoader', () => {
     await t.loader.set(t.request.key, ['x'], 1000, 1000);
     // Rate-limited: one warning per back-off period, not one per call.
     expect(t.logger.warnings).toHaveLength(1);
-    expect(t.logger.warnings[0]).toMatch(/Cache store get failed.*ECONNREFUSED/);
+    expect(t.logger.warnings[0]).toMatch(
+      /^Cache store failed, continuing without the cache: .*ECONNREFUSED.*\(operation=get\)$/,
+    );
   });
 
   it('a hanging store counts as a miss after storeTimeoutMs', async () => {
@@ -410,7 +412,7 @@ describe('createCachedLoader with a store that can lock (cross-instance single f
     const t = setup(store);
     store.failLocks = true;
     expect(await t.loader.get(t.request)).toEqual(['v1']);
-    expect(t.logger.warnings[0]).toMatch(/Cache store lock failed/);
+    expect(t.logger.warnings[0]).toMatch(/^Cache store failed.*\(operation=lock\)$/);
   });
 
   it('stops waiting after lockWaitMs and loads by itself', async () => {
@@ -437,7 +439,9 @@ describe('createCachedLoader with a store that can lock (cross-instance single f
     expect(naps.length).toBeGreaterThan(1);
     expect(clock).toBeGreaterThanOrEqual(100);
     expect(clock - (naps.at(-1) ?? 0)).toBeLessThan(100);
-    expect(logger.warnings[0]).toMatch(/Another instance has been loading thing/);
+    expect(logger.warnings[0]).toMatch(
+      /^Another instance has been loading this cache entry too long; loading it here \(entry=thing lockWaitMs=100\)$/,
+    );
   });
 
   it('rejects nonsensical lock options', () => {

@@ -128,7 +128,9 @@ describe.skipIf(!redisAvailable())('redisCache (real Redis)', () => {
     expect(await cache.get('big')).toBeUndefined();
     expect(await cache.get('fn')).toBeUndefined();
     expect(cache.logger.warnings).toHaveLength(3);
-    expect(cache.logger.warnings[0]).toMatch(/not storing k, the value cannot be serialised as JSON/);
+    expect(cache.logger.warnings[0]).toMatch(
+      /^Redis cache: not storing a value that cannot be serialised as JSON: .*\(key=k\)$/,
+    );
   });
 
   it('treats non-JSON data in Redis as a miss, without evaluating it', async () => {
@@ -216,7 +218,9 @@ describe.skipIf(!redisAvailable())('redisCache (real Redis)', () => {
       for (let i = 0; i < 20; i++) await cache.get('k');
       expect(logger.warnings.length).toBeGreaterThanOrEqual(1);
       expect(logger.warnings.length).toBeLessThanOrEqual(2);
-      expect(logger.warnings[0]).toMatch(/Redis cache \w+ failed, treating it as a cache miss/);
+      expect(logger.warnings[0]).toMatch(
+        /^Redis cache failed, treating it as a cache miss: .*\(operation=\w+\)$/,
+      );
       expect(own.errors.length).toBeGreaterThan(0); // node-redis reported it through 'error'
 
       await redis.restart();

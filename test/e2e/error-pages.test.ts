@@ -268,8 +268,8 @@ describe('renderError', () => {
     expect(page.body).toContain('<title>Access denied</title>');
     expect(page.body).not.toContain('template missing');
     expect(app.logger.error).toHaveBeenCalledTimes(1);
-    expect(String(app.logger.error.mock.calls[0]?.[0])).toMatch(
-      /renderError threw .*template missing.* for ERR_FORBIDDEN on GET \/it-admins/,
+    expect(app.logger.lines('error').at(-1)).toMatch(
+      /^renderError failed: the built-in page was sent: .*template missing.*\(code=ERR_FORBIDDEN option=renderError method=GET path=\/it-admins\)$/,
     );
   });
 
@@ -280,7 +280,9 @@ describe('renderError', () => {
     expect(page.headers.get('retry-after')).toBe('7');
     expect(page.body).toContain('<title>Service temporarily unavailable</title>');
     expect(app.logger.error).toHaveBeenCalledTimes(1);
-    expect(String(app.logger.error.mock.calls[0]?.[0])).toMatch(/renderError returned number/);
+    expect(app.logger.lines('error').at(-1)).toMatch(
+      /^renderError failed.*\(problem=returned number instead/,
+    );
   });
 
   it('renders the failures of /login and /logout (no express-session mounted)', async () => {

@@ -9,6 +9,7 @@ import { createIdentityProvider } from '../../src/identity/identity-provider.js'
 import type { IdentityProvider } from '../../src/identity/types.js';
 import { userSearchHandler } from '../../src/identity/user-search-handler.js';
 import { startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
+import { logLine } from '../helpers/log-lines.js';
 
 /** A JWT as an upstream might echo it back in an error. */
 const JWT =
@@ -18,15 +19,20 @@ const JWT_SHAPE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/;
 // eslint-disable-next-line no-control-regex
 const LINE_BREAKING = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
-/** Each call of the logger as one string: what a line-oriented log would hold. */
-function lineLogger(): { lines: string[]; debug: Log; info: Log; warn: Log; error: Log } {
+/**
+ * Each call of the logger as one string, what a line-oriented log would hold, and as JSON, what
+ * a structured log (pino) would hold.
+ */
+function lineLogger(): { lines: string[]; json: string[]; debug: Log; info: Log; warn: Log; error: Log } {
   const lines: string[] = [];
-  const log: Log = (message, ...args) => {
-    lines.push([message, ...args.map((arg) => String(arg))].join(' '));
+  const json: string[] = [];
+  const log: Log = (...args) => {
+    lines.push(logLine(args));
+    json.push(JSON.stringify(args));
   };
-  return { lines, debug: log, info: log, warn: log, error: log };
+  return { lines, json, debug: log, info: log, warn: log, error: log };
 }
-type Log = (message: string, ...args: unknown[]) => void;
+type Log = (...args: unknown[]) => void;
 
 /** Upstreams that answer every request with an error carrying the injection. */
 function hostileUpstream(): Express {
@@ -89,7 +95,8 @@ function provider(
   });
 }
 
-function expectCleanLog(lines: readonly string[]): void {
+function expectCleanLog({ lines, json }: { lines: readonly string[]; json: readonly string[] }): void {
+  for (const call of json) expect(call).not.toMatch(JWT_SHAPE);
   expect(lines.length).toBeGreaterThan(0);
   for (const line of lines) {
     expect(line).not.toMatch(LINE_BREAKING);
@@ -104,7 +111,7 @@ describe('no log injection: upstream and thrown text is logged as one line, with
     const res = await request(appWith(identity, logger)).get('/api/users?q=jdoe');
     expect(res.status).toBe(500);
     expect(JSON.stringify(res.body)).not.toMatch(JWT_SHAPE);
-    expectCleanLog(logger.lines);
+    expectCleanLog(logger);
     expect(logger.lines.some((line) => line.includes('Forbidden [ERROR] fake line [redacted]'))).toBe(true);
     await identity.close();
   });
@@ -115,7 +122,7 @@ describe('no log injection: upstream and thrown text is logged as one line, with
     const res = await request(appWith(identity, logger)).get('/api/users?q=jdoe');
     expect(res.status).toBe(500);
     expect(JSON.stringify(res.body)).not.toMatch(JWT_SHAPE);
-    expectCleanLog(logger.lines);
+    expectCleanLog(logger);
     // A refused grant is a misconfiguration: what the endpoint said is in what to fix (and the log).
     const error = (await identity.getUser('jdoe').catch((failure: unknown) => failure)) as CernSsoError;
     expect(error).toMatchObject({ code: 'ERR_IDP_MISCONFIGURED' });
@@ -129,9 +136,9 @@ describe('no log injection: upstream and thrown text is logged as one line, with
     const identity = provider(logger, {});
     const res = await request(appWith(identity, logger)).get('/boom');
     expect(res.status).toBe(500);
-    expectCleanLog(logger.lines);
+    expectCleanLog(logger);
     expect(logger.lines).toEqual([
-      'unhandled error: Error: boom<CR><LF>[ERROR] fake line [redacted]<U+2028><U+202E>',
+      'unhandled error: Error: boom<CR><LF>[ERROR] fake line [redacted]<U+2028><U+202E> (method=GET path=/boom)',
     ]);
     await identity.close();
   });

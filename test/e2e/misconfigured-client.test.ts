@@ -55,14 +55,14 @@ async function newApp(sso: Parameters<typeof startTestApp>[1] = {}): Promise<Tes
   return app;
 }
 
-const errorLines = (logger: RecordingLogger): string[] =>
-  logger.error.mock.calls.map((args) => args.map(String).join(' '));
+const errorLines = (logger: RecordingLogger): string[] => logger.lines('error');
 
 /** Every line logged at error level names the fix; none has the secret. */
 function expectSecretFix(logger: RecordingLogger, tokenUrl: string): void {
   const lines = errorLines(logger);
   expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^sign-in is misconfigured: clientSecret: /);
+  expect(lines[0]).toMatch(/^sign-in is misconfigured: /);
+  expect(lines[0]).toContain(`code=ERR_IDP_MISCONFIGURED url=${tokenUrl} option=clientSecret problem=`);
   expect(lines[0]).toContain(`(${tokenUrl}) refused the client credentials (HTTP 401 unauthorized_client`);
   expect(lines[0]).toMatch(/check clientId and clientSecret/);
   expect(logger.text()).not.toContain(WRONG_SECRET);
@@ -84,7 +84,7 @@ describe('a wrong client secret', () => {
     expect(JSON.parse(body)).toEqual(MISCONFIGURED);
     expect(body).not.toContain(WRONG_SECRET);
     expectSecretFix(app.logger, `${emulator.issuer}/protocol/openid-connect/token`);
-    expect(app.logger.warn.mock.calls.join('\n')).not.toMatch(/sign-in (rejected|callback failed)/);
+    expect(app.logger.lines('warn').join('\n')).not.toMatch(/sign-in (rejected|callback failed)/);
   });
 
   it('at refresh (/api/token-info, the secret changed at Keycloak): 500 ERR_IDP_MISCONFIGURED, one error line', async () => {
@@ -103,8 +103,10 @@ describe('a wrong client secret', () => {
     expect(await res.json()).toMatchObject({ code: 'ERR_IDP_MISCONFIGURED' });
     const lines = errorLines(app.logger);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^sign-in is misconfigured: clientSecret: .*openid-connect\/token\) refused/);
-    expect(app.logger.warn.mock.calls.join('\n')).not.toMatch(/token refresh failed/);
+    expect(lines[0]).toMatch(
+      /^sign-in is misconfigured: .* option=clientSecret problem=.*openid-connect\/token\) refused/,
+    );
+    expect(app.logger.lines('warn').join('\n')).not.toMatch(/token refresh failed/);
     expect(app.logger.text()).not.toContain('rotated-at-the-portal');
   });
 
@@ -133,7 +135,9 @@ describe('a wrong client secret', () => {
       // The second request was answered from memory: one token request, one error line.
       expect(emulator.requests.count(API_TOKEN_PATH)).toBe(1);
       expect(errorLines(logger)).toHaveLength(1);
-      expect(errorLines(logger)[0]).toMatch(/^sign-in is misconfigured: clientSecret: .*api-access\/token\)/);
+      expect(errorLines(logger)[0]).toMatch(
+        /^sign-in is misconfigured: .* option=clientSecret problem=.*api-access\/token\)/,
+      );
       expect(logger.text()).not.toContain(WRONG_SECRET);
       vi.setSystemTime(Date.now() + 30_000);
       expect((await fetch(`${server.url}/groups`, { headers: JSON_ACCEPT })).status).toBe(500);
@@ -162,7 +166,9 @@ describe('a redirect URI Keycloak does not know', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`refuses the redirect URI ${app.baseUrl}/oidc/callback`);
     expect(lines[0]).toContain(`register exactly ${app.baseUrl}/oidc/callback`);
-    expect(lines[0]).toMatch(/^sign-in is misconfigured: baseUrl: .*Application Portal/);
+    expect(lines[0]).toMatch(
+      /^sign-in is misconfigured \(code=ERR_IDP_MISCONFIGURED url=.* option=baseUrl problem=.*Application Portal/,
+    );
 
     // Fixed at the portal: within 30 s the last answer holds (no new check), then logins work.
     register(`${app.baseUrl}/oidc/callback`);
@@ -186,7 +192,7 @@ describe('a redirect URI Keycloak does not know', () => {
     expect(await res.json()).toEqual(MISCONFIGURED);
     expect(errorLines(app.logger)).toEqual([
       expect.stringMatching(
-        /^sign-in is misconfigured: clientId: .*"never-registered-app".*Client not found/,
+        /^sign-in is misconfigured \(.* option=clientId problem=.*"never-registered-app".*Client not found/,
       ),
     ]);
   });
@@ -204,7 +210,9 @@ describe('a redirect URI Keycloak does not know', () => {
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(await res.json()).toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
       expect(app.logger.error).not.toHaveBeenCalled();
-      expect(app.logger.warn.mock.calls.join('\n')).toMatch(/openid-connect\/auth failed \(ECONNREFUSED\)/);
+      expect(app.logger.lines('warn').join('\n')).toMatch(
+        /checking the redirect URI failed; retrying: .*ECONNREFUSED.*\(reason=ECONNREFUSED url=.*openid-connect\/auth /,
+      );
     } finally {
       await emulator.resume();
     }
@@ -228,8 +236,8 @@ describe('429 from the token endpoint is an outage everywhere: 503 with the upst
       code: 'ERR_UPSTREAM_UNAVAILABLE',
       error: 'temporarily_unavailable',
     });
-    expect(app.logger.warn.mock.calls.join('\n')).toContain(
-      `sign-in callback failed: The CERN login service is unavailable, please retry shortly (Error HTTP 429: ${emulator.issuer}/protocol/openid-connect/token: HTTP 429)`,
+    expect(app.logger.lines('warn').join('\n')).toContain(
+      `sign-in callback failed: Error HTTP 429: ${emulator.issuer}/protocol/openid-connect/token: HTTP 429 (code=ERR_UPSTREAM_UNAVAILABLE url=${emulator.issuer}/protocol/openid-connect/token)`,
     );
   });
 
@@ -288,8 +296,8 @@ describe('Keycloak unreachable', () => {
       const res = await browser.request(callback.href, { headers: JSON_ACCEPT });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('5');
-      expect(app.logger.warn.mock.calls.join('\n')).toContain(
-        `(Error ECONNREFUSED: ${emulator.issuer}/protocol/openid-connect/token: ECONNREFUSED)`,
+      expect(app.logger.lines('warn').join('\n')).toContain(
+        `sign-in callback failed: Error ECONNREFUSED: ${emulator.issuer}/protocol/openid-connect/token: ECONNREFUSED (code=ERR_UPSTREAM_UNAVAILABLE url=${emulator.issuer}/protocol/openid-connect/token)`,
       );
     } finally {
       await emulator.resume();

@@ -117,9 +117,11 @@ describe('guard failures are answered and logged with the configured logger', ()
         code: 'ERR_INTERNAL',
       });
       expect(answer.text).not.toContain('boom');
-      expect(failingLogger.error).toHaveBeenCalledWith(
-        expect.stringMatching(/requireGroup\(\) failed.*boom/),
-      );
+      expect(failingLogger.lines('error')).toEqual([
+        expect.stringMatching(
+          /^guard failed: .*boom.*\(code=ERR_INTERNAL guard=requireGroup\(\) method=GET path=\/it-admins\)$/,
+        ),
+      ]);
       expect(consoleError).not.toHaveBeenCalled();
     } finally {
       consoleError.mockRestore();
@@ -147,9 +149,11 @@ describe('guard failures are answered and logged with the configured logger', ()
       });
       expect(answer.status).toBe(500);
       expect(await answer.json()).toMatchObject({ code: 'ERR_INTERNAL' });
-      expect(web.logger.error).toHaveBeenCalledWith(
-        expect.stringMatching(/requireGroup\(\) failed.*boom in session/),
-      );
+      expect(web.logger.lines('error')).toEqual([
+        expect.stringMatching(
+          /^guard failed: .*boom in session.*\(code=ERR_INTERNAL guard=requireGroup\(\) /,
+        ),
+      ]);
       expect(consoleError).not.toHaveBeenCalled();
     } finally {
       groups.mockRestore();

@@ -54,7 +54,9 @@ describe('stale-if-error', () => {
     emulator.requests.reset();
 
     expect(await setup.identity.getUserGroups('jdoe')).toEqual(groups);
-    expect(setup.logger.warnings.join('\n')).toMatch(/Serving cached groups of jdoe .*stale/);
+    expect(setup.logger.warnings.join('\n')).toMatch(
+      /Serving a stale cache entry because its refresh failed: .*\(entry=groups of jdoe staleForMs=/,
+    );
     expect(emulator.requests.count(MEMBERSHIP)).toBe(1);
 
     // Within the back-off, no new attempt even for a burst of requests.
@@ -73,7 +75,7 @@ describe('stale-if-error', () => {
     expect(emulator.requests.count(API_TOKEN)).toBe(1);
     expect(emulator.requests.count(MEMBERSHIP)).toBe(0);
     expect(setup.logger.warnings.join('\n')).toMatch(
-      /Serving cached groups of jdoe.*API-access token endpoint/,
+      /Serving a stale cache entry because its refresh failed: .*API-access token endpoint.*\(entry=groups of jdoe /,
     );
   });
 

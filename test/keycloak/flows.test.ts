@@ -325,9 +325,12 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
       expect(answer.headers.get('retry-after')).toBeNull();
       // The same answer as against the emulator (test/e2e/misconfigured-client.test.ts).
       expect(await json(answer)).toEqual(MISCONFIGURED);
-      const lines = wrongSecretApp.logger.error.mock.calls.map((args) => args.map(String).join(' '));
+      const lines = wrongSecretApp.logger.lines('error');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^sign-in is misconfigured: clientSecret: /);
+      expect(lines[0]).toMatch(/^sign-in is misconfigured: /);
+      expect(lines[0]).toContain(
+        `code=ERR_IDP_MISCONFIGURED url=${kc.issuer}/protocol/openid-connect/token option=clientSecret problem=`,
+      );
       expect(lines[0]).toContain(
         `(${kc.issuer}/protocol/openid-connect/token) refused the client credentials (HTTP 401 unauthorized_client`,
       );
@@ -385,9 +388,11 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
       });
       expect(answer.status).toBe(500);
       expect(await json(answer)).toEqual(MISCONFIGURED);
-      const lines = unregisteredApp.logger.error.mock.calls.map((args) => args.map(String).join(' '));
+      const lines = unregisteredApp.logger.lines('error');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^sign-in is misconfigured: baseUrl: /);
+      expect(lines[0]).toMatch(
+        /^sign-in is misconfigured \(code=ERR_IDP_MISCONFIGURED .* option=baseUrl problem=/,
+      );
       expect(lines[0]).toContain(`refuses the redirect URI ${callbackUrl}`);
       expect(lines[0]).toContain(`register exactly ${callbackUrl}`);
       // What Keycloak itself shows for that authorization request: its own page, no redirect.
@@ -412,9 +417,9 @@ describe.skipIf(!keycloak)(`flows with Keycloak ${keycloak?.version ?? ''}`, () 
         const answer = await new TestBrowser().request(`${unknown.url}/login`, { headers: JSON_ACCEPT });
         expect(answer.status).toBe(500);
         expect(await json(answer)).toEqual(MISCONFIGURED);
-        expect(unknown.logger.error.mock.calls.map((args) => args.map(String).join(' '))).toEqual([
+        expect(unknown.logger.lines('error')).toEqual([
           expect.stringMatching(
-            /^sign-in is misconfigured: clientId: .*"cern-app-no-such-client".*Client not found/,
+            /^sign-in is misconfigured \(.* option=clientId problem=.*"cern-app-no-such-client".*Client not found/,
           ),
         ]);
       } finally {
