@@ -62,7 +62,10 @@ describe('logout markers in the session store', () => {
       sid: 'x/y',
       at: clockNow,
     });
-    type Entry = { cookie: { expires: string }; cernSsoExpiresAt: number };
+    interface Entry {
+      cookie: { expires: string };
+      cernSsoExpiresAt: number;
+    }
     const all = await new Promise<Record<string, Entry>>((resolve) => {
       store.all((_error, sessions) => {
         resolve((sessions ?? {}) as unknown as Record<string, Entry>);
