@@ -156,6 +156,9 @@ export function classifyUpstreamFailure(error: unknown): UpstreamFailure {
           : `served a discovery document for another issuer (${claimed})`,
     };
   }
+  // openid-client refuses plain http to anything but what the app allowed (loopback hosts).
+  if (code === 'OAUTH_HTTP_REQUEST_FORBIDDEN')
+    return { kind: 'misconfigured', reason: 'is not an https URL' };
   if (code !== undefined && INVALID_ANSWER.test(code)) return { kind: 'invalid', code };
   // fetch() wraps socket and DNS errors: TypeError('fetch failed', { cause: { code } }).
   const causeCode = codeOf(error.cause);
@@ -200,6 +203,13 @@ export interface UpstreamCall {
    * `unauthorized_client` means for an audience); `undefined` falls back to the defaults.
    */
   onRejected?: (rejection: OAuthRejection) => CernSsoError | undefined;
+  /**
+   * For an answer that is not a valid protocol document (not JSON...). Default: the sign-in
+   * failed (`code`, 400); `bearerAuth()` answers 503 instead (its client did nothing wrong).
+   */
+  onInvalid?: (code: string) => CernSsoError;
+  /** `Retry-After` of an outage when the upstream sent none (e.g. the caller's own retry delay). */
+  retryAfterSec?: number;
 }
 
 /**
@@ -314,7 +324,7 @@ export function mapUpstreamError(error: unknown, call: UpstreamCall): CernSsoErr
   switch (failure.kind) {
     case 'outage': {
       const cause = safeCause(`${where}: ${failure.cause}`, failure.cause);
-      return upstreamUnavailable(call.what, cause, failure.retryAfterSec);
+      return upstreamUnavailable(call.what, cause, failure.retryAfterSec ?? call.retryAfterSec);
     }
     case 'rejected':
       return rejected(error, failure.rejection, call);
@@ -324,6 +334,7 @@ export function mapUpstreamError(error: unknown, call: UpstreamCall): CernSsoErr
         `${call.urlOption ?? 'issuer'}: ${where} ${failure.reason}; check the URL`,
       );
     case 'invalid':
+      if (call.onInvalid) return call.onInvalid(failure.code);
       return loginFailed(
         `${call.action ?? call.what} failed: the response of the CERN login service could not be validated.`,
         isAxiosError(error) ? safeCause(`${where}: ${failure.code}`, failure.code) : error,

@@ -1,3 +1,5 @@
+import { bearerChallenge } from './challenge.js';
+
 /**
  * Error codes raised by express-cern-sso. Stable: match on `code`, not on the message.
  */
@@ -125,9 +127,26 @@ export function badRequest(method: string | undefined, message: string): CernSso
   });
 }
 
-/** A malformed protocol request (`ERR_INVALID_REQUEST`, 400, OAuth `invalid_request`). */
-export function invalidRequest(description: string): CernSsoError {
-  return new CernSsoError('ERR_INVALID_REQUEST', description, { status: 400 });
+/**
+ * A malformed protocol request (`ERR_INVALID_REQUEST`, 400, OAuth `invalid_request`); with
+ * `bearer`, the RFC 6750 challenge (`WWW-Authenticate: Bearer error="invalid_request"`) too.
+ */
+export function invalidRequest(description: string, options: { bearer?: boolean } = {}): CernSsoError {
+  const headers: Record<string, string> =
+    options.bearer === true ? { 'WWW-Authenticate': bearerChallenge('invalid_request', description) } : {};
+  return new CernSsoError('ERR_INVALID_REQUEST', description, { status: 400, headers });
+}
+
+/**
+ * A bearer token refused (`ERR_INVALID_TOKEN`, 401 `invalid_token`, with its RFC 6750 challenge):
+ * expired, not yet valid, bad signature, wrong issuer or audience, not a token at all.
+ */
+export function invalidToken(description: string, cause?: unknown): CernSsoError {
+  return new CernSsoError('ERR_INVALID_TOKEN', description, {
+    status: 401,
+    headers: { 'WWW-Authenticate': bearerChallenge('invalid_token', description) },
+    cause,
+  });
 }
 
 /** Nobody is signed in (`ERR_NOT_AUTHENTICATED`, 401). */
@@ -246,6 +265,21 @@ export function upstreamUnavailable(
     headers: { 'Retry-After': String(seconds) },
     cause,
   });
+}
+
+/**
+ * More new bearer tokens than `introspectionsPerSecond` allows: 503 `ERR_UPSTREAM_UNAVAILABLE`
+ * without asking the issuer, `Retry-After` when the next introspection is allowed.
+ */
+export function introspectionBusy(waitMs: number): CernSsoError {
+  return new CernSsoError(
+    'ERR_UPSTREAM_UNAVAILABLE',
+    'Too many new tokens to check at the moment: please retry shortly',
+    {
+      status: 503,
+      headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+    },
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import * as client from 'openid-client';
 import { describe, expect, it } from 'vitest';
 import { mapUpstreamError, retryAfterOf } from '../src/error-mapper.js';
+import { upstreamUnavailable } from '../src/errors.js';
 
 /** What openid-client throws for an OAuth error body with this status (as oauth4webapi builds it). */
 function bodyError(status: number, error: string, description: string, retryAfter?: string): Error {
@@ -59,5 +60,36 @@ describe('retryAfterOf', () => {
     expect(retryAfterOf('86400')).toBe(300);
     expect(retryAfterOf('0')).toBe(1);
     expect(retryAfterOf('Wed, 21 Oct 2015 07:28:00 GMT')).toBe(5);
+  });
+});
+
+describe('mapUpstreamError: what a caller may add', () => {
+  it('a plain-http endpoint openid-client refuses is a misconfiguration naming the URL, not a validation failure', async () => {
+    const server = { issuer: 'https://kc.example', introspection_endpoint: 'http://kc.example/introspect' };
+    const config = new client.Configuration(server, 'api', 'secret');
+    const error: unknown = await client
+      .tokenIntrospection(config, 'token')
+      .catch((caught: unknown) => caught);
+    const mapped = mapUpstreamError(error, {
+      ...call,
+      url: server.introspection_endpoint,
+      urlOption: 'issuer',
+    });
+    expect(mapped).toMatchObject({ status: 500, code: 'ERR_IDP_MISCONFIGURED' });
+    expect(mapped.details).toEqual([
+      'issuer: http://kc.example/introspect is not an https URL; check the URL',
+    ]);
+  });
+
+  it('retryAfterSec is the Retry-After of an outage without one of its own; onInvalid words an invalid answer', () => {
+    const refused = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+    expect(mapUpstreamError(refused, { ...call, retryAfterSec: 2 }).headers).toEqual({ 'Retry-After': '2' });
+    expect(mapUpstreamError(bodyError(503, 'x', '', '9'), { ...call, retryAfterSec: 2 }).headers).toEqual({
+      'Retry-After': '9',
+    });
+    const notJson = Object.assign(new Error('JSON body expected'), { code: 'OAUTH_RESPONSE_IS_NOT_JSON' });
+    expect(mapUpstreamError(notJson, call).code).toBe('ERR_LOGIN_FAILED');
+    const outage = mapUpstreamError(notJson, { ...call, onInvalid: () => upstreamUnavailable('X', notJson) });
+    expect(outage).toMatchObject({ status: 503, code: 'ERR_UPSTREAM_UNAVAILABLE' });
   });
 });

@@ -62,19 +62,34 @@ function allowHttpForLoopback(config: client.Configuration, url: URL): void {
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) allowInsecureRequests(config);
 }
 
+/** openid-client's timeout is in whole seconds (at least one). */
+function timeoutSecOf(options: DiscoveryOptions): number {
+  return Math.max(1, Math.ceil(options.httpTimeoutMs / 1000));
+}
+
+/** The client metadata and authentication method of `options`, for any Configuration of it. */
+function clientAuthentication(options: DiscoveryOptions): {
+  metadata: Partial<client.ClientMetadata>;
+  clientAuth: client.ClientAuth;
+} {
+  return {
+    metadata: {
+      client_secret: options.clientSecret,
+      [client.clockTolerance]: options.clockToleranceSec ?? 30,
+    },
+    clientAuth:
+      options.tokenEndpointAuthMethod === 'client_secret_post'
+        ? client.ClientSecretPost(options.clientSecret)
+        : client.ClientSecretBasic(options.clientSecret),
+  };
+}
+
 export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
   const issuerUrl = new URL(options.issuer);
   const retryDelayMs = options.retryDelayMs ?? 2000;
   const discoveryUrl = discoveryUrlOf(issuerUrl);
-  const timeoutSec = Math.max(1, Math.ceil(options.httpTimeoutMs / 1000));
-  const clientAuth =
-    options.tokenEndpointAuthMethod === 'client_secret_post'
-      ? client.ClientSecretPost(options.clientSecret)
-      : client.ClientSecretBasic(options.clientSecret);
-  const metadata: Partial<client.ClientMetadata> = {
-    client_secret: options.clientSecret,
-    [client.clockTolerance]: options.clockToleranceSec ?? 30,
-  };
+  const timeoutSec = timeoutSecOf(options);
+  const { metadata, clientAuth } = clientAuthentication(options);
 
   /** Classifies and logs (naming the URL and the cause) a failed discovery. */
   function failed(error: unknown): CernSsoError {
@@ -150,17 +165,11 @@ export function clientConfiguration(
   options: DiscoveryOptions,
   endpoint: URL = new URL(server.issuer),
 ): client.Configuration {
-  const clientAuth =
-    options.tokenEndpointAuthMethod === 'client_secret_post'
-      ? client.ClientSecretPost(options.clientSecret)
-      : client.ClientSecretBasic(options.clientSecret);
-  const metadata: Partial<client.ClientMetadata> = {
-    client_secret: options.clientSecret,
-    [client.clockTolerance]: options.clockToleranceSec ?? 30,
-    [client.clockSkew]: clockSkewSec(options.now),
-  };
+  const { metadata, clientAuth } = clientAuthentication(options);
+  // The injected clock's distance from real time, at the time this Configuration is built.
+  metadata[client.clockSkew] = clockSkewSec(options.now);
   const config = new client.Configuration(server, options.clientId, metadata, clientAuth);
-  config.timeout = Math.max(1, Math.ceil(options.httpTimeoutMs / 1000));
+  config.timeout = timeoutSecOf(options);
   allowHttpForLoopback(config, endpoint);
   return config;
 }

@@ -10,7 +10,7 @@ import {
   type InternalContext,
 } from '../context.js';
 import { bearerChallenge } from '../challenge.js';
-import { CernSsoError } from '../errors.js';
+import { configError, forbidden, notAuthenticated, type CernSsoError } from '../errors.js';
 import { answerGuardFailure } from '../guards/guard-failure.js';
 import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
 import { cleanGroupNames, withCernUsersAlias } from '../auth/group-names.js';
@@ -38,39 +38,33 @@ interface BearerContextInput {
 }
 
 function noIdentity(what: string): CernSsoError {
-  return new CernSsoError(
-    'ERR_CONFIG',
+  return configError(
     `${what} on a bearer route needs an identity provider: pass bearerAuth({ identity }) ` +
       '(e.g. sso.identity or createIdentityProvider()) or mount cernSso() before bearerAuth()',
-    { status: 500 },
   );
 }
 
 /** Several trusted issuers and an identity provider that does not say which one it serves. */
 function unknownIdentityIssuer(): CernSsoError {
-  return new CernSsoError(
-    'ERR_CONFIG',
+  return configError(
     'requireGroup()/req.sso.groups() on a bearer route: bearerAuth() trusts several issuers and cannot ' +
       'tell which one the identity provider serves, so it asks the AuthZ API about nobody: use the identity ' +
       'provider of cernSso() or createIdentityProvider(), or a groups claim in the tokens',
-    { status: 500 },
   );
 }
 
 /** Token exchange at the identity provider's Keycloak is for its own tokens only. */
 function foreignExchange(): CernSsoError {
-  return new CernSsoError(
-    'ERR_FORBIDDEN',
+  return forbidden(
     "req.sso.exchangeToken(): the access token is not from the identity provider's issuer, so it cannot be exchanged there",
-    { status: 403 },
   );
 }
 
 /** A valid token that names no user (no `sub`/`cern_upn`) has no groups: 403, not 401. */
 function noUser(): CernSsoError {
   const message = 'The access token names no user (no sub), so it has no groups.';
-  return new CernSsoError('ERR_FORBIDDEN', message, {
-    status: 403,
+  return forbidden(message, {
+    bearer: true,
     headers: { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message) },
   });
 }
@@ -168,8 +162,10 @@ function identityOf(
  *   credentials in the environment alone never switch it on. New tokens are introspected at most
  *   `introspectionsPerSecond` a second (bursts of twice that); beyond, 503 with `Retry-After`.
  * - The issuer's discovery, JWKS or introspection endpoint unreachable or failing: 503 with
- *   `Retry-After`, never a 401. An issuer that does not exist (discovery 404, a document for
- *   another issuer): 500, logged as an error naming the URL.
+ *   `Retry-After` (the issuer's own, bounded), never a 401. An issuer that does not exist
+ *   (discovery 404, a document for another issuer) or an introspection endpoint refusing
+ *   `clientId`/`clientSecret`: 500 `ERR_IDP_MISCONFIGURED`, logged as an error naming the URL
+ *   and the option to fix.
  * - `req.sso.user.issuer` is the token's `iss`. The AuthZ API (groups of a token without a
  *   `groups` claim) and token exchange serve only tokens of the identity provider's own issuer;
  *   users of the other trusted issuers have their token's `groups` claim, or no groups.
@@ -194,9 +190,8 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
       sendBearerError(
         req,
         res,
-        new CernSsoError('ERR_NOT_AUTHENTICATED', 'an access token is required (Authorization: Bearer)', {
-          status: 401,
-          headers: { 'WWW-Authenticate': 'Bearer' },
+        notAuthenticated('an access token is required (Authorization: Bearer)', {
+          'WWW-Authenticate': 'Bearer',
         }),
         config.logger,
       );

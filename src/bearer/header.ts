@@ -1,5 +1,8 @@
 import type { Request } from 'express';
-import { invalidRequest } from './errors.js';
+import { invalidRequest as invalidProtocolRequest } from '../errors.js';
+
+/** 400 `invalid_request` with its RFC 6750 challenge. */
+const invalidRequest = (description: string) => invalidProtocolRequest(description, { bearer: true });
 
 /** Longest `Authorization` header accepted (bytes of the whole value). */
 export const MAX_AUTHORIZATION_LENGTH = 8 * 1024;

@@ -1,10 +1,15 @@
 import * as client from 'openid-client';
 import type { OidcDiscovery } from '../auth/discovery.js';
 import type { CernClaims } from '../auth/user.js';
-import { CernSsoError } from '../errors.js';
-import { describeError } from '../logger.js';
-import { invalidToken, issuerUnavailable } from './errors.js';
-import { checkAudience, checkAuthorizedParty, checkTokenType, type VerifiedToken } from './jwt.js';
+import { failureLogText, mapUpstreamError } from '../error-mapper.js';
+import { idpMisconfigured, invalidToken, upstreamUnavailable } from '../errors.js';
+import {
+  asTokenIssuer,
+  checkAudience,
+  checkAuthorizedParty,
+  checkTokenType,
+  type VerifiedToken,
+} from './jwt.js';
 import type { ResolvedBearerConfig } from './options.js';
 
 /**
@@ -39,15 +44,6 @@ export function createIntrospectionBudget(perSecond: number, now: () => number):
       return Math.ceil(((1 - available) / perSecond) * 1000);
     },
   };
-}
-
-/** 503 for a token that would exceed the introspection budget (the issuer is not asked). */
-export function introspectionBusy(waitMs: number): CernSsoError {
-  return new CernSsoError(
-    'ERR_UPSTREAM_UNAVAILABLE',
-    'Too many new tokens to check at the moment: please retry shortly',
-    { status: 503, headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) } },
-  );
 }
 
 const ACCESS_TOKEN_TYPES = new Set([
@@ -87,21 +83,19 @@ function checkActive(
   return { claims, expiresAt: typeof exp === 'number' ? exp * 1000 : undefined };
 }
 
-/** The HTTP status of an openid-client error that carries the answer, if any. */
-function statusOf(error: unknown): number | undefined {
-  if (error instanceof client.ResponseBodyError || error instanceof client.WWWAuthenticateChallengeError) {
-    return error.status;
-  }
-  const cause = (error as { cause?: unknown } | null)?.cause;
-  return cause instanceof Response ? cause.status : undefined;
-}
+/** How the introspection endpoint is named in answers and log lines. */
+const INTROSPECTION = "The token issuer's introspection endpoint";
 
 /**
  * RFC 7662 introspection of `token` with openid-client, as the `bearerAuth()` client
  * (client_secret_basic) at the issuer of `discovery`. `active: false` is a 401; an active answer
- * gets the same checks as a JWT (expiry, issuer, audience, token type, `azp`). The endpoint down,
- * 5xx, 429 or answering garbage is a 503; a 4xx (our client credentials refused) is a
- * configuration error (500, logged); so is an issuer without an introspection endpoint.
+ * gets the same checks as a JWT (expiry, issuer, audience, token type, `azp`). Failures go
+ * through the library's mapper: the endpoint down, 5xx, 429 or timing out is a 503 with the
+ * upstream's `Retry-After` (bounded); our client credentials refused (`invalid_client`,
+ * Keycloak's 401 `unauthorized_client`), any other refusal of our request, or an issuer without
+ * an introspection endpoint is a misconfiguration (500 `ERR_IDP_MISCONFIGURED`, logged once by
+ * `sendBearerError` naming the option and the URL). An answer that is not JSON is an outage
+ * (a proxy's error page, most likely), as before.
  */
 export async function introspectToken(
   token: string,
@@ -109,36 +103,44 @@ export async function introspectToken(
   discovery: OidcDiscovery,
   config: ResolvedBearerConfig,
 ): Promise<VerifiedToken> {
-  const what = "The token issuer's introspection endpoint";
-  const { logger } = config;
+  let configuration: client.Configuration;
+  try {
+    configuration = await discovery.get();
+  } catch (error) {
+    throw asTokenIssuer(error);
+  }
+  const url = configuration.serverMetadata().introspection_endpoint;
+  if (url === undefined) {
+    throw idpMisconfigured(
+      undefined,
+      `issuer: ${issuer} publishes no introspection_endpoint in its discovery document; ` +
+        "use JWT access tokens or an issuer that supports introspection (introspect: 'never' refuses opaque tokens)",
+    );
+  }
   let answer: client.IntrospectionResponse;
   try {
-    answer = await client.tokenIntrospection(await discovery.get(), token, {
-      token_type_hint: 'access_token',
-    });
+    answer = await client.tokenIntrospection(configuration, token, { token_type_hint: 'access_token' });
   } catch (error) {
-    if (error instanceof CernSsoError) {
-      // Discovery: an outage is a 503 in bearer terms, a misconfiguration stays a 500.
-      if (error.code !== 'ERR_UPSTREAM_UNAVAILABLE') throw error;
-      throw issuerUnavailable('The token issuer', error.cause, Number(error.headers['Retry-After']) || 1);
+    const failure = mapUpstreamError(error, {
+      what: INTROSPECTION,
+      url,
+      action: 'Token introspection',
+      // Any refusal of our request is ours to fix, never the API client's fault.
+      onRejected: (rejection) =>
+        idpMisconfigured(
+          error,
+          `clientId: ${INTROSPECTION} (${url}) refused the request (HTTP ${String(rejection.status)} ` +
+            `${rejection.error}); check clientId and clientSecret of bearerAuth()`,
+        ),
+      onInvalid: () => upstreamUnavailable(INTROSPECTION, error),
+    });
+    if (failure.code === 'ERR_UPSTREAM_UNAVAILABLE') {
+      config.logger.warn(
+        { err: failure.cause, code: failure.code, url },
+        `bearerAuth: token introspection failed: ${failureLogText(failure)}`,
+      );
     }
-    const status = statusOf(error);
-    const code = (error as { code?: unknown } | null)?.code;
-    const clientFault =
-      (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) ||
-      code === 'OAUTH_MISSING_SERVER_METADATA' ||
-      code === 'OAUTH_HTTP_REQUEST_FORBIDDEN';
-    if (clientFault) {
-      const oauthError = error instanceof client.ResponseBodyError ? ` (${error.error})` : '';
-      const message =
-        status === undefined
-          ? `bearerAuth: ${issuer} publishes no usable introspection_endpoint (${describeError(error)})`
-          : `bearerAuth: the introspection endpoint of ${issuer} refused the request with HTTP ${String(status)}${oauthError}: check clientId/clientSecret`;
-      logger.error(message);
-      throw new CernSsoError('ERR_CONFIG', message, { status: 500, cause: error });
-    }
-    logger.warn(`bearerAuth: introspection at ${issuer} failed: ${describeError(error)}`);
-    throw issuerUnavailable(what, error);
+    throw failure;
   }
   if (!answer.active) throw invalidToken('the token is not active (expired, revoked or unknown)');
   return checkActive(answer, issuer, config);

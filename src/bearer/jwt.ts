@@ -9,8 +9,8 @@ import {
 } from 'jose';
 import { JwksUnavailableError } from '../auth/issuer-registry.js';
 import type { CernClaims } from '../auth/user.js';
-import { CernSsoError } from '../errors.js';
-import { invalidToken, issuerUnavailable } from './errors.js';
+import { mapUpstreamError } from '../error-mapper.js';
+import { CernSsoError, invalidToken, upstreamUnavailable } from '../errors.js';
 import type { BearerAlgorithm, ResolvedBearerConfig } from './options.js';
 
 /** Keycloak's default audience of access tokens. */
@@ -155,6 +155,16 @@ export function preflight<T>(
   return { alg: alg as BearerAlgorithm, issuer };
 }
 
+/**
+ * A failure of the issuer's shared discovery (already a `CernSsoError`, mapped where the
+ * discovery runs), worded for an API: an outage names "the token issuer" (which need not be
+ * CERN's), with the discovery's `Retry-After`; a misconfiguration stays as it is.
+ */
+export function asTokenIssuer(error: unknown): unknown {
+  if (!(error instanceof CernSsoError) || error.code !== 'ERR_UPSTREAM_UNAVAILABLE') return error;
+  return upstreamUnavailable('The token issuer', error.cause, Number(error.headers['Retry-After']) || 1);
+}
+
 /** The issuer's key for this token, or a 401 (no such key) / 503 (issuer or JWKS down). */
 async function keyFor(
   keys: JWTVerifyGetKey,
@@ -182,13 +192,16 @@ async function keyFor(
       );
     }
     if (error instanceof JwksUnavailableError) {
-      throw issuerUnavailable("The token issuer's signing keys (JWKS)", error, error.retryAfterSec);
+      // jose keeps no HTTP answer of a failed JWKS fetch (refused, timeout, "Expected 200 OK",
+      // not a JWKS): an outage, retried after the registry's cool-down.
+      const what = "The token issuer's signing keys (JWKS)";
+      throw mapUpstreamError(error.cause, {
+        what,
+        retryAfterSec: error.retryAfterSec,
+        onInvalid: () => upstreamUnavailable(what, error, error.retryAfterSec),
+      });
     }
-    if (error instanceof CernSsoError) {
-      // The issuer's discovery: an outage is a 503 in bearer terms, a misconfiguration stays a 500.
-      if (error.code !== 'ERR_UPSTREAM_UNAVAILABLE') throw error;
-      throw issuerUnavailable('The token issuer', error.cause, Number(error.headers['Retry-After']) || 1);
-    }
+    if (error instanceof CernSsoError) throw asTokenIssuer(error);
     throw invalidToken("the issuer's key for this token cannot be used", error);
   }
 }

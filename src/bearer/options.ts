@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { CERN_ISSUER, isLoopbackHost } from '../config.js';
 import type { ContextIdentity } from '../context.js';
-import { CernSsoError } from '../errors.js';
+import { configError } from '../errors.js';
 import { normalizeLogger, type Logger, type LoggerOption } from '../logger.js';
+import { loggerOption, parseOptions } from '../parse-options.js';
 
 /** Asymmetric JWS algorithms accepted by default (and the only ones `bearerAuth()` accepts). */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -213,12 +214,7 @@ const schema = z
     jwksCooldownMs: z.number().int().min(0).max(3_600_000).default(1000),
     verifiedTokenCacheMax: z.number().int().min(0).max(10_000_000).default(10_000),
     httpTimeoutMs: z.number().int().positive().default(10_000),
-    logger: z
-      .custom<LoggerOption>(
-        (value) => typeof value === 'object' && value !== null,
-        'must be a logger object with debug/info/warn/error methods',
-      )
-      .optional(),
+    logger: loggerOption.optional(),
     clock: z
       .custom<{ now(): number }>(
         (value) => typeof (value as { now?: unknown } | null)?.now === 'function',
@@ -247,16 +243,6 @@ function crossProblems(input: Record<string, unknown>): string[] {
   return problems;
 }
 
-function formatIssues(error: z.ZodError, input: Record<string, unknown>): string[] {
-  return error.issues.map((issue) => {
-    const name = issue.path.length > 0 ? issue.path.map(String).join('.') : '(options)';
-    if (issue.code === 'unrecognized_keys') return `${issue.keys.join(', ')}: unknown option`;
-    const [top] = issue.path;
-    const missing = issue.code === 'invalid_type' && typeof top === 'string' && input[top] === undefined;
-    return `${name}: ${missing ? 'is required' : issue.message}`;
-  });
-}
-
 function fromEnv(name: string): string | undefined {
   const value = process.env[name];
   return value === undefined || value === '' ? undefined : value;
@@ -270,9 +256,9 @@ function fromEnv(name: string): string | undefined {
  */
 export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerConfig {
   if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options)) {
-    throw new CernSsoError('ERR_CONFIG', 'bearerAuth: options must be an object with at least { audience }', {
-      details: ['audience: is required'],
-    });
+    throw configError('bearerAuth: options must be an object with at least { audience }', [
+      'audience: is required',
+    ]);
   }
   const input: Record<string, unknown> = { ...options };
   input.issuer ??= fromEnv('CERN_SSO_ISSUER') ?? CERN_ISSUER;
@@ -283,19 +269,7 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
     input.clientSecret ??= fromEnv('CERN_SSO_CLIENT_SECRET');
   }
   const defined = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
-  const result = schema.safeParse(defined);
-  const problems = [
-    ...(result.success ? [] : formatIssues(result.error, defined)),
-    ...crossProblems(defined),
-  ];
-  if (!result.success || problems.length > 0) {
-    throw new CernSsoError(
-      'ERR_CONFIG',
-      `bearerAuth: invalid configuration:\n  - ${problems.join('\n  - ')}`,
-      { details: problems },
-    );
-  }
-  const parsed = result.data;
+  const parsed = parseOptions(schema, defined, 'bearerAuth', crossProblems(defined));
   const { clock } = parsed;
   return {
     issuers: parsed.issuer,

@@ -3,11 +3,9 @@ import type { JWTVerifyGetKey } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { OidcDiscovery } from '../auth/discovery.js';
 import { issuerDiscovery, issuerKeys } from '../auth/issuer-registry.js';
-import { CernSsoError } from '../errors.js';
-import { invalidToken } from './errors.js';
+import { CernSsoError, introspectionBusy, invalidToken } from '../errors.js';
 import {
   createIntrospectionBudget,
-  introspectionBusy,
   introspectToken,
   MAX_OPAQUE_TOKEN_LENGTH,
   RATE_WARNING_INTERVAL_MS,

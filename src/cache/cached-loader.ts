@@ -97,7 +97,13 @@ export interface CachedLoader {
   peek<T>(key: string, isValid?: (value: unknown) => value is T): { value: T } | undefined;
 }
 
-/** True for the library's upstream-outage errors (the default `isOutage`). */
+/**
+ * True for the library's upstream-outage errors (the default `isOutage`). Not the error mapper's
+ * classifier (`classifyUpstreamFailure`): that one reads raw openid-client/axios/fetch failures,
+ * while loads reach the cache already mapped (see `LoadRequest.load`), so here the question is
+ * only "did the mapper call it an outage?" (a misconfiguration is not one: stale data does not
+ * hide it).
+ */
 export function isUpstreamOutage(error: unknown): boolean {
   return error instanceof CernSsoError && error.code === 'ERR_UPSTREAM_UNAVAILABLE';
 }

@@ -210,7 +210,7 @@ describe('opaque tokens (RFC 7662)', () => {
     expect((await call(url, { token: 'opaque-unknown' })).json.error_description).toMatch(/not active/);
   });
 
-  it('refused client credentials are a configuration error (500, logged), not the client’s fault', async () => {
+  it('refused client credentials are a misconfiguration (500 ERR_IDP_MISCONFIGURED, logged), not the client’s fault', async () => {
     const logger = recordingLogger();
     const url = await startApi({
       issuer: opaque.issuer,
@@ -220,14 +220,53 @@ describe('opaque tokens (RFC 7662)', () => {
     });
     const answer = await call(url, { token: 'opaque-good' });
     expect(answer.status).toBe(500);
-    expect(answer.json).toEqual({
-      error: 'server_error',
-      error_description: 'Internal error while checking the access token',
-      code: 'ERR_CONFIG',
-    });
-    expect(logger.error).toHaveBeenCalled();
-    expect(logger.text()).toMatch(/check clientId\/clientSecret/);
+    expect(answer.headers.get('retry-after')).toBeNull();
+    expect(answer.json).toMatchObject({ error: 'server_error', code: 'ERR_IDP_MISCONFIGURED' });
+    expect(logger.lines('error')).toHaveLength(1);
+    expect(logger.text()).toMatch(
+      /clientSecret: .*\/introspect\) refused the client credentials \(HTTP 401 invalid_client\)/,
+    );
     expect(logger.text()).not.toContain('opaque-good');
+  });
+
+  it('any other refusal of our introspection request is ours to fix too (500, naming clientId), never a 4xx', async () => {
+    const logger = recordingLogger();
+    const url = await startApi({ issuer: opaque.issuer, ...credentials, logger });
+    opaque.failWith = 400;
+    const answer = await call(url, { token: 'opaque-good' });
+    expect(answer.status).toBe(500);
+    expect(answer.json).toMatchObject({ error: 'server_error', code: 'ERR_IDP_MISCONFIGURED' });
+    expect(logger.lines('error')).toEqual([
+      expect.stringMatching(/clientId: .*\/introspect\) refused the request \(HTTP 400/),
+    ]);
+  });
+
+  it('an issuer without introspection_endpoint is a misconfiguration naming issuer; a non-JSON answer an outage', async () => {
+    let issuer = '';
+    const upstream = await startApp((app) => {
+      app.get('/plain/.well-known/openid-configuration', (_req, res) =>
+        res.json({ issuer: `${issuer}/plain` }),
+      );
+      app.get('/html/.well-known/openid-configuration', (_req, res) =>
+        res.json({ issuer: `${issuer}/html`, introspection_endpoint: `${issuer}/html/introspect` }),
+      );
+      app.post('/html/introspect', (_req, res) => res.type('html').send('<h1>Gateway</h1>'));
+    });
+    apps.push(upstream);
+    issuer = upstream.url;
+    const logger = recordingLogger();
+    const plain = await startApi({ issuer: `${issuer}/plain`, ...credentials, logger });
+    const missing = await call(plain, { token: 'opaque-good' });
+    expect(missing.status).toBe(500);
+    expect(missing.json.code).toBe('ERR_IDP_MISCONFIGURED');
+    expect(logger.lines('error')).toEqual([
+      expect.stringMatching(new RegExp(`issuer: ${issuer}/plain publishes no introspection_endpoint`)),
+    ]);
+    const html = await startApi({ issuer: `${issuer}/html`, ...credentials, logger: recordingLogger() });
+    const garbled = await call(html, { token: 'opaque-good' });
+    expect(garbled.status).toBe(503);
+    expect(garbled.json.code).toBe('ERR_UPSTREAM_UNAVAILABLE');
+    expect(garbled.headers.get('retry-after')).not.toBeNull();
   });
 
   it('without client credentials: 401 saying introspection needs them, nothing fetched', async () => {
@@ -293,6 +332,55 @@ describe("the emulator's introspection endpoint", () => {
     await postForm(emulator, '/protocol/openid-connect/revoke', { token: revoked });
     for (let i = 0; i < 3; i += 1) expect((await call(always, { token: revoked })).status).toBe(401);
     expect(emulator.requests.count(INTROSPECT)).toBe(3);
+  });
+
+  it('a wrong clientSecret: 500 ERR_IDP_MISCONFIGURED, one error line naming clientSecret and the URL, never the secret', async () => {
+    const logger = recordingLogger();
+    const secret = 'not-the-demo-app-secret';
+    const url = await startApi({
+      issuer: emulator.issuer,
+      clientId: 'demo-app',
+      clientSecret: secret,
+      logger,
+    });
+    const answer = await call(url, { token: 'c29tZS1vcGFxdWUtdG9rZW4' });
+    expect(answer.status).toBe(500);
+    expect(answer.json).toEqual({
+      error: 'server_error',
+      error_description: expect.stringMatching(/misconfigured/),
+      code: 'ERR_IDP_MISCONFIGURED',
+    });
+    expect(answer.text).not.toMatch(/introspect|clientSecret/);
+    const errors = logger.lines('error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('clientSecret');
+    expect(errors[0]).toContain('clientId');
+    expect(errors[0]).toContain(`${emulator.issuer}/protocol/openid-connect/token/introspect`);
+    expect(logger.text()).not.toContain(secret);
+    expect(logger.text()).not.toContain('c29tZS1vcGFxdWUtdG9rZW4');
+    // A misconfiguration is not a refusal of the token: not remembered, asked again.
+    expect((await call(url, { token: 'c29tZS1vcGFxdWUtdG9rZW4' })).status).toBe(500);
+    expect(emulator.requests.count(INTROSPECT)).toBe(2);
+  });
+
+  it('Keycloak answering 429 with Retry-After: 7: 503 with Retry-After: 7, the warning names the URL and the status', async () => {
+    const logger = recordingLogger();
+    const url = await startApi({ issuer: emulator.issuer, ...credentials, logger });
+    emulator.faults.set(INTROSPECT, { status: 429, retryAfterSec: 7, times: 1 });
+    const answer = await call(url, { token: 'c29tZS1vcGFxdWUtdG9rZW4' });
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('7');
+    expect(answer.json).toMatchObject({ error: 'temporarily_unavailable', code: 'ERR_UPSTREAM_UNAVAILABLE' });
+    expect(logger.lines('warn')).toEqual([
+      expect.stringMatching(
+        new RegExp(`${emulator.issuer}/protocol/openid-connect/token/introspect.*HTTP 429`),
+      ),
+    ]);
+    // An upstream asking for longer than the library ever sends is bounded (300 s).
+    emulator.faults.set(INTROSPECT, { status: 503, retryAfterSec: 86_400, times: 1 });
+    const bounded = await call(url, { token: 'c29tZS1vcGFxdWUtdG9rZW4' });
+    expect(bounded.status).toBe(503);
+    expect(bounded.headers.get('retry-after')).toBe('300');
   });
 
   it("introspect: 'always' without client credentials is a configuration error", () => {
