@@ -247,8 +247,10 @@ export interface IdentityProviderOptions {
    */
   logger?: LoggerOption | undefined;
   /**
-   * For tests: the clock of cached data, API token expiry and discovery retries. Default: real
-   * time (`Date.now()`).
+   * For tests: the clock of cached data, API token expiry and discovery retries; in `cernSso()`
+   * also of sign-ins: access token expiry and refresh, login expiry (`loginTimeoutMs`), sign-in
+   * record lifetimes, back-channel logout markers and the time checks of ID and logout tokens.
+   * Default: real time (`Date.now()`, read at each call, so fake timers drive it).
    */
   clock?: Clock | undefined;
 }

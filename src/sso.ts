@@ -54,8 +54,10 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
   const runtime = createRuntime(config, discovery, identity);
   const { records } = runtime;
   const markers =
-    config.routes.backchannelLogout === false ? undefined : createLogoutMarkers(config.logoutCheckTimeoutMs);
-  const checkFailed = logoutCheckFailurePolicy(config.logoutCheckFailure, config.logger);
+    config.routes.backchannelLogout === false
+      ? undefined
+      : createLogoutMarkers(config.logoutCheckTimeoutMs, runtime.now);
+  const checkFailed = logoutCheckFailurePolicy(config.logoutCheckFailure, config.logger, runtime.now);
 
   // Matching as Express routes do by default: case-insensitive, optional trailing slash, exact
   // otherwise; HEAD answered by the GET route.

@@ -12,6 +12,7 @@ import {
   requireGroup,
   type CernSso,
   type CernSsoOptions,
+  type Clock,
 } from 'express-cern-sso';
 
 export interface InstanceAppOptions {
@@ -30,6 +31,8 @@ export interface InstanceAppOptions {
    * not mounted.
    */
   apiAudience?: string;
+  /** For tests only: the clock of `cernSso()` (see `test-clock.ts`). Default: real time. */
+  clock?: Clock;
 }
 
 /** The admin e-group allowed to look up other people's memberships. */
@@ -71,7 +74,11 @@ export function createInstanceApp(options: InstanceAppOptions): { app: Express; 
       cookie: { httpOnly: true, sameSite: 'lax', secure: options.behindProxy ?? false, maxAge: 8 * 3600_000 },
     }),
   );
-  const sso = cernSso({ ...options.sso, cache: redisCache(options.redis, { prefix: 'myapp:cache:' }) });
+  const sso = cernSso({
+    ...options.sso,
+    ...(options.clock ? { clock: options.clock } : {}),
+    cache: redisCache(options.redis, { prefix: 'myapp:cache:' }),
+  });
   app.use(sso);
 
   app.get('/', (req, res) => {

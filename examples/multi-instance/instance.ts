@@ -1,9 +1,11 @@
 /**
  * One app instance as its own process (what a pod runs). Configured by environment:
- * REDIS_URL, PORT, INSTANCE, SESSION_SECRETS (comma-separated), CERN_SSO_* (see README).
+ * REDIS_URL, PORT, INSTANCE, SESSION_SECRETS (comma-separated), CERN_SSO_* (see README); for
+ * tests only, MULTI_INSTANCE_TEST_CLOCK=1 (see test-clock.ts).
  */
 import { createClient } from 'redis';
 import { createInstanceApp } from './app.js';
+import { TEST_CLOCK_ENV, TEST_CLOCK_PATH, testClock } from './test-clock.js';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const instance = process.env.INSTANCE ?? 'app';
@@ -26,13 +28,17 @@ redis.on('error', () => undefined);
 
 async function main(): Promise<void> {
   await redis.connect();
+  // Only with the variable set does the clock-moving route exist (the test of the example sets it).
+  const test = process.env[TEST_CLOCK_ENV] === '1' ? testClock() : undefined;
   const { app, sso } = createInstanceApp({
     redis,
     instance,
     sessionSecrets: secrets,
     behindProxy: process.env.BEHIND_PROXY === 'true',
     sso: {},
+    ...(test ? { clock: test.clock } : {}),
   });
+  if (test) app.post(TEST_CLOCK_PATH, test.advance);
   const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;

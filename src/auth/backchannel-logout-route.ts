@@ -68,6 +68,7 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
     httpTimeoutMs: config.httpTimeoutMs,
     logger: config.logger,
     cooldownMs: 1000,
+    now: runtime.now,
   });
 
   /** Accepted tokens are remembered this long: the whole window in which `iat` passes the age check. */
@@ -88,6 +89,7 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
         clockTolerance: config.clockToleranceSec,
         maxTokenAge: MAX_TOKEN_AGE_SEC + config.clockToleranceSec,
         requiredClaims: ['iat'],
+        currentDate: new Date(runtime.now()),
       }));
     } catch (error) {
       if (error instanceof jose.errors.JOSEError)
@@ -122,7 +124,7 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
     // than now (that would end sign-ins made after the logout).
     const { iat } = payload;
     if (typeof iat !== 'number') throw new LogoutTokenError('the logout_token has no iat claim');
-    return { iss: config.issuer, jti, sid, sub, at: Math.min(iat * 1000, Date.now()) };
+    return { iss: config.issuer, jti, sid, sub, at: Math.min(iat * 1000, runtime.now()) };
   }
 
   /** Records a verified logout once per token: refuses a replay, remembers the token after. */

@@ -26,13 +26,9 @@ async function takePendingLogin(
   req: Request,
   res: Response,
   transaction: LoginTransaction,
+  now: number,
 ): Promise<PendingLogin> {
-  const { clear, outcome } = await decideCallback(
-    req.originalUrl,
-    req.headers.cookie,
-    transaction,
-    Date.now(),
-  );
+  const { clear, outcome } = await decideCallback(req.originalUrl, req.headers.cookie, transaction, now);
   if (clear !== undefined) res.append('Set-Cookie', clearedLoginCookies(transaction.cookies, clear));
   if (!outcome.ok) throw outcome.error;
   return outcome.login;
@@ -105,7 +101,7 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
   return async (req, res) => {
     try {
       requireSession(req);
-      const login = await takePendingLogin(req, res, transaction);
+      const login = await takePendingLogin(req, res, transaction, runtime.now());
       const config = await runtime.discovery.get();
       let response: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
       try {
@@ -127,10 +123,10 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
       const claims = response.claims() as CernClaims | undefined;
       if (!claims?.sub) throw loginFailed('The sign-in response carried no identity.');
       const auth: SessionAuth = {
-        tokens: tokensFromResponse(response),
+        tokens: tokensFromResponse(response, runtime.now()),
         claims,
         sub: claims.sub,
-        loggedInAt: Date.now(),
+        loggedInAt: runtime.now(),
       };
       const sid = typeof claims.sid === 'string' ? claims.sid : undefined;
       if (sid) auth.sid = sid;

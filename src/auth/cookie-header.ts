@@ -50,7 +50,9 @@ export function setCookieHeader(name: string, value: string, attributes: CookieA
   const parts = [`${name}=${value}`, `Path=${attributes.path}`];
   if (attributes.maxAgeSec !== undefined) {
     const maxAge = Math.max(0, Math.ceil(attributes.maxAgeSec));
-    // Expires as well, for clients that ignore Max-Age; the epoch deletes at once.
+    // Expires as well, for clients that ignore Max-Age; the epoch deletes at once. On real time,
+    // not the `clock` option: the client compares it with its own clock (the login's expiry is
+    // decided on the server, by the sealed login's creation time and the clock).
     const expires = maxAge === 0 ? new Date(0) : new Date(Date.now() + maxAge * 1000);
     parts.push(`Max-Age=${maxAge}`, `Expires=${expires.toUTCString()}`);
   }

@@ -15,8 +15,20 @@ export interface DiscoveryOptions {
   logger: Logger;
   /** After a failed discovery, callers get 503 without a new attempt for this long. Default 2000. */
   retryDelayMs?: number;
-  /** The clock (ms since the epoch); tests inject one. Default `Date.now`. */
+  /**
+   * The clock (ms since the epoch); tests inject one. Default `Date.now`. It also dates
+   * openid-client's checks of ID tokens (`iat`, `exp`): see {@link clockSkewSec}.
+   */
   now?: () => number;
+}
+
+/**
+ * openid-client reads `Date.now()` for its ID token checks and takes no current date, only a
+ * fixed `clockSkew` per Configuration: the injected clock's distance from real time, in whole
+ * seconds (0 without a clock, or under fake timers, which move `Date.now()` itself).
+ */
+export function clockSkewSec(now: (() => number) | undefined): number {
+  return now === undefined ? 0 : Math.round((now() - Date.now()) / 1000);
 }
 
 /** Where openid-client looks for the document (`<issuer>/.well-known/openid-configuration`). */
@@ -161,6 +173,8 @@ export function clientConfiguration(
   endpoint: URL = new URL(server.issuer),
 ): client.Configuration {
   const { metadata, clientAuth } = clientAuthentication(options);
+  // The injected clock's distance from real time, at the time this Configuration is built.
+  metadata[client.clockSkew] = clockSkewSec(options.now);
   const config = new client.Configuration(server, options.clientId, metadata, clientAuth);
   config.timeout = timeoutSecOf(options);
   allowHttpForLoopback(config, endpoint);

@@ -6,6 +6,7 @@ import { idpMisconfigured } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import {
   clientConfiguration,
+  clockSkewSec,
   createOidcDiscovery,
   type DiscoveryOptions,
   type OidcDiscovery,
@@ -58,15 +59,21 @@ function entryOf(issuer: string, settings: IssuerSettings): IssuerEntry {
 /**
  * The discovery of `options.issuer` for the client of `options`: the metadata is the issuer's
  * shared discovery (one request per issuer and process, its failures classified and answered
- * as `createOidcDiscovery()` does), the Configuration this client's own.
+ * as `createOidcDiscovery()` does), the Configuration this client's own. It is built again when
+ * the injected clock moved away from real time (a test clock advanced), so that openid-client's
+ * checks follow the clock.
  */
 export function issuerDiscovery(options: DiscoveryOptions): OidcDiscovery {
   const shared = entryOf(options.issuer, options).discovery;
-  let own: client.Configuration | undefined;
+  let own: { config: client.Configuration; skewSec: number } | undefined;
   return {
     async get() {
-      own ??= clientConfiguration((await shared.get()).serverMetadata(), options);
-      return own;
+      const server = await shared.get();
+      const skewSec = clockSkewSec(options.now);
+      if (own?.skewSec !== skewSec) {
+        own = { config: clientConfiguration(server.serverMetadata(), options), skewSec };
+      }
+      return own.config;
     },
     async forTokenEndpoint(tokenEndpoint) {
       const { issuer, jwks_uri } = (await shared.get()).serverMetadata();
@@ -131,7 +138,7 @@ function remoteKeys(
   settings: IssuerSettings & { cooldownMs: number },
 ): JWTVerifyGetKey {
   const { cooldownMs, logger } = settings;
-  const now = settings.now ?? Date.now;
+  const now = settings.now ?? (() => Date.now());
   const retryAfterSec = Math.max(1, Math.ceil(cooldownMs / 1000));
   let remote: RemoteKeys | undefined;
   let loadedAt = Number.NEGATIVE_INFINITY;

@@ -56,7 +56,7 @@ export function loginRoute(runtime: AuthRuntime, transaction: LoginTransaction):
       const codeVerifier = client.randomPKCECodeVerifier();
       const state = client.randomState();
       const nonce = client.randomNonce();
-      const createdAt = Date.now();
+      const createdAt = runtime.now();
       const cookies = parseCookieHeader(req.headers.cookie);
       // One binding per browser, shared by its tabs: kept whenever a well-formed one is present
       // (a new one would strand the logins pending in other tabs).

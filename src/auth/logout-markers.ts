@@ -67,7 +67,11 @@ interface MarkerIds {
   sub: string;
 }
 
-export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
+/**
+ * Markers in the session store of each request. `now` is the clock of their times and lifetimes
+ * (the `clock` option); the default reads `Date.now()` at each call.
+ */
+export function createLogoutMarkers(timeoutMs: number, now: () => number = () => Date.now()): LogoutMarkers {
   // The ids of a sign-in never change: hashed once per (held, frozen) record, not per request.
   const idsOf = new WeakMap<SessionAuth, MarkerIds>();
   const ids = (auth: SessionAuth): MarkerIds => {
@@ -90,13 +94,13 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
   /** Writes `at` under `id` unless a later time is there already; then reads it back. */
   async function markOne(req: Request, id: string, at: number): Promise<void> {
     const store = storeOf(req);
-    const before = await withTimeout(readTime(store, id), timeoutMs, 'back-channel logout');
+    const before = await withTimeout(readTime(store, id, now), timeoutMs, 'back-channel logout');
     // A later logout recorded already (e.g. a delayed delivery of an older token) covers this one.
     if (before !== undefined && before >= at) return;
-    await withTimeout(writeTime(store, id, at, LOGOUT_MARKER_TTL_MS), timeoutMs, 'back-channel logout');
+    await withTimeout(writeTime(store, id, at, LOGOUT_MARKER_TTL_MS, now), timeoutMs, 'back-channel logout');
     // Some stores never reject a write: read the marker back. A concurrent later logout is as good.
     // The caller answers 400 when this fails: Keycloak then knows the logout did not happen.
-    const stored = await withTimeout(readTime(store, id), timeoutMs, 'back-channel logout');
+    const stored = await withTimeout(readTime(store, id, now), timeoutMs, 'back-channel logout');
     if (stored === undefined || stored < at) {
       throw new LogoutNotRecordedError(
         'the back-channel logout marker could not be written to the session store (is it reachable?)',
@@ -117,9 +121,9 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
     },
 
     isLoggedOut(req, auth) {
-      const now = Date.now();
+      const checkedAt = now();
       const reused = notLoggedOutAt.get(auth);
-      if (reused?.generation === generation && now - reused.at < LOGOUT_RECHECK_MS) return false;
+      if (reused?.generation === generation && checkedAt - reused.at < LOGOUT_RECHECK_MS) return false;
       const startedIn = generation;
       const { sid, sub } = ids(auth);
       let store;
@@ -131,12 +135,12 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
       // Both reads at once: one store round trip of latency; no sid, no sid read.
       const reads =
         sid === undefined
-          ? readTime(store, sub).then((bySub) => decide(auth, undefined, bySub))
-          : Promise.all([readTime(store, sid), readTime(store, sub)]).then(([bySid, bySub]) =>
+          ? readTime(store, sub, now).then((bySub) => decide(auth, undefined, bySub))
+          : Promise.all([readTime(store, sid, now), readTime(store, sub, now)]).then(([bySid, bySub]) =>
               decide(auth, bySid, bySub),
             );
       return withTimeout(reads, timeoutMs, 'back-channel logout check').then((loggedOut) => {
-        if (!loggedOut) notLoggedOutAt.set(auth, { at: now, generation: startedIn });
+        if (!loggedOut) notLoggedOutAt.set(auth, { at: checkedAt, generation: startedIn });
         return loggedOut;
       });
     },
@@ -144,7 +148,7 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
     async wasUsed(req, iss, jti) {
       const store = storeOf(req);
       return (
-        (await withTimeout(readTime(store, jtiId(iss, jti)), timeoutMs, 'logout token replay check')) !==
+        (await withTimeout(readTime(store, jtiId(iss, jti), now), timeoutMs, 'logout token replay check')) !==
         undefined
       );
     },
@@ -152,7 +156,7 @@ export function createLogoutMarkers(timeoutMs: number): LogoutMarkers {
     async remember(req, iss, jti, ttlMs) {
       const store = storeOf(req);
       await withTimeout(
-        writeTime(store, jtiId(iss, jti), Date.now(), ttlMs),
+        writeTime(store, jtiId(iss, jti), now(), ttlMs, now),
         timeoutMs,
         'logout token replay record',
       );
@@ -170,16 +174,18 @@ const WARN_INTERVAL_MS = 60_000;
 /**
  * What a signed-in request does when its logout markers could not be read (store failed or timed
  * out): `'deny'` answers 503 (the error returned), `'allow'` lets it through signed in (undefined
- * returned). Either way a warning is logged, at most once a minute with the count of the others.
+ * returned). Either way a warning is logged, at most once a minute (by `clock`) with the count of
+ * the others.
  */
 export function logoutCheckFailurePolicy(
   mode: 'deny' | 'allow',
   logger: Logger,
+  clock: () => number = () => Date.now(),
 ): (error: unknown) => CernSsoError | undefined {
   let lastWarnAt = -Infinity;
   let quiet = 0;
   return (error) => {
-    const now = Date.now();
+    const now = clock();
     if (now - lastWarnAt >= WARN_INTERVAL_MS) {
       const outcome =
         mode === 'deny'

@@ -51,7 +51,7 @@ type Outcome =
 
 export function createRedirectCheck(options: RedirectCheckOptions): RedirectCheck {
   const { logger, callbackUrl } = options;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   let last: { at: number; outcome: Outcome } | undefined;
   let inFlight: Promise<void> | undefined;
 

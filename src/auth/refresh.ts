@@ -23,9 +23,15 @@ async function endSignIn(req: Request, runtime: AuthRuntime, ref: string | undef
 /** How long one instance may hold a session's refresh lock, and how long others wait for it. */
 const REFRESH_LOCK_MS = 15_000;
 const POLL_MS = 100;
+/**
+ * The wait for another instance's refresh, counted in polls rather than read from the clock: a
+ * test clock that stands still must not make it wait for ever.
+ */
+const MAX_POLLS = REFRESH_LOCK_MS / POLL_MS;
 
-const isFresh = (signedIn: SignedIn | undefined): boolean =>
-  signedIn !== undefined && signedIn.auth.tokens.accessTokenExpiresAt - EXPIRY_MARGIN_MS > Date.now();
+/** The access token is valid for a while yet by the runtime's clock. */
+const isFresh = (signedIn: SignedIn | undefined, runtime: AuthRuntime): boolean =>
+  signedIn !== undefined && signedIn.auth.tokens.accessTokenExpiresAt - EXPIRY_MARGIN_MS > runtime.now();
 
 /** express-session's `reload()` error when the store has no such session any more. */
 const SESSION_GONE_MESSAGE = 'failed to load session';
@@ -69,8 +75,7 @@ async function refreshAcrossInstances(
   const { cache, logger } = runtime.config;
   if (!cache.lock) return refresh(req, runtime, signedIn);
   const lockKey = cacheKey('refresh-lock', req.sessionID);
-  const deadline = Date.now() + REFRESH_LOCK_MS;
-  while (Date.now() < deadline) {
+  for (let poll = 0; poll < MAX_POLLS; poll++) {
     let lockToken: string | undefined;
     try {
       lockToken = await cache.lock(lockKey, REFRESH_LOCK_MS);
@@ -84,7 +89,7 @@ async function refreshAcrossInstances(
         // Another instance may have refreshed just before we got the lock.
         const current = await reloadSignedIn(req, runtime);
         if (!current) return undefined;
-        return isFresh(current) ? current : await refresh(req, runtime, current);
+        return isFresh(current, runtime) ? current : await refresh(req, runtime, current);
       } finally {
         await cache.unlock?.(lockKey, lockToken).catch(() => undefined);
       }
@@ -92,7 +97,7 @@ async function refreshAcrossInstances(
     await sleep(POLL_MS);
     const current = await reloadSignedIn(req, runtime);
     if (!current) return undefined;
-    if (isFresh(current)) return current;
+    if (isFresh(current, runtime)) return current;
   }
   // The lock holder neither finished nor released in time: a transient condition, not a logout.
   throw upstreamUnavailable('Token refresh (waiting for another instance)');
@@ -136,7 +141,7 @@ async function refresh(
   }
   const updated = await runtime.records.create(req, {
     ...auth,
-    tokens: tokensFromResponse(response, auth.tokens),
+    tokens: tokensFromResponse(response, runtime.now(), auth.tokens),
     claims,
   });
   requireSession(req).cernSso = { ref: updated.ref };
@@ -161,7 +166,7 @@ export async function getSessionAccessToken(context: RefreshingContext): Promise
   const { req, runtime } = context;
   const signedIn = context.signedIn;
   if (!signedIn) throw notAuthenticated();
-  if (isFresh(signedIn)) return signedIn.auth.tokens.accessToken;
+  if (isFresh(signedIn, runtime)) return signedIn.auth.tokens.accessToken;
 
   const key = req.sessionID;
   let flight = runtime.refreshes.get(key);

@@ -1,5 +1,5 @@
 import * as client from 'openid-client';
-import type { ResolvedSsoConfig } from '../config.js';
+import { clockNow, type ResolvedSsoConfig } from '../config.js';
 import type { OidcDiscovery } from './discovery.js';
 import { createRedirectCheck, type RedirectCheck } from './redirect-check.js';
 import type { SignedIn } from './session-data.js';
@@ -31,6 +31,12 @@ export interface AuthRuntime {
   records: SessionRecords;
   /** `groups` claims as sets of lower-case names (with `cernUsersGroup`'s alias), memoised. */
   claimGroupSets: (groups: readonly unknown[]) => ReadonlySet<string>;
+  /**
+   * The clock (ms since the epoch) of every expiry and timestamp of sign-ins: token expiry and
+   * refresh decisions, login cookie expiry, record lifetimes, logout markers. The `clock` option,
+   * else `Date.now()` read at each call (so fake timers drive it).
+   */
+  now: () => number;
 }
 
 /** An app-relative path as an absolute path on this origin (adds the `baseUrl` path). */
@@ -73,6 +79,7 @@ export function createRuntime(
   const basePath = base.pathname.replace(/\/+$/, '');
   const callback = config.routes.callback === false ? '/oidc/callback' : config.routes.callback;
   const callbackUrl = `${config.baseUrl}${callback}`;
+  const now = clockNow(config.clock);
   return {
     config,
     discovery,
@@ -87,11 +94,13 @@ export function createRuntime(
       httpTimeoutMs: config.httpTimeoutMs,
       logger: config.logger,
       retryDelayMs: REDIRECT_CHECK_RETRY_MS,
+      now,
     }),
     refreshes: new Map(),
     records: config.tokenStore
-      ? createSessionRecords(config.logger, config.tokenStore, 'Token store')
-      : createSessionRecords(config.logger, sessionStoreTokens(), 'Session store'),
+      ? createSessionRecords(config.logger, config.tokenStore, 'Token store', now)
+      : createSessionRecords(config.logger, sessionStoreTokens(), 'Session store', now),
     claimGroupSets: createGroupSets(config.cernUsersGroup),
+    now,
   };
 }

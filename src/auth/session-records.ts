@@ -84,9 +84,14 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * Sign-in records in `tokens` (the `tokenStore` option; by default the session store).
- * `storeName` names it in errors and logs.
+ * `storeName` names it in errors and logs; `now` is the clock of their lifetimes.
  */
-export function createSessionRecords(logger: Logger, tokens: TokenStore, storeName: string): SessionRecords {
+export function createSessionRecords(
+  logger: Logger,
+  tokens: TokenStore,
+  storeName: string,
+  now: () => number,
+): SessionRecords {
   const held = new LRUCache<string, HeldRecord>({ max: MAX_HELD_RECORDS });
 
   const lifetimeMs = (req: Request): number =>
@@ -94,7 +99,7 @@ export function createSessionRecords(logger: Logger, tokens: TokenStore, storeNa
 
   async function write(req: Request, ref: string, auth: SessionAuth, expiresAt: number): Promise<void> {
     try {
-      await tokens.set(ref, { auth, expiresAt }, expiresAt - Date.now(), req);
+      await tokens.set(ref, { auth, expiresAt }, expiresAt - now(), req);
     } catch (error) {
       throw error instanceof CernSsoError ? error : upstreamUnavailable(storeName, error);
     }
@@ -103,9 +108,9 @@ export function createSessionRecords(logger: Logger, tokens: TokenStore, storeNa
   /** A session in use for more than half its record's lifetime: give the record a new one. */
   function extendIfAging(req: Request, record: HeldRecord): void {
     const lifetime = lifetimeMs(req);
-    const now = Date.now();
-    if (record.expiresAt - now > lifetime / 2) return;
-    record.expiresAt = now + lifetime;
+    const at = now();
+    if (record.expiresAt - at > lifetime / 2) return;
+    record.expiresAt = at + lifetime;
     write(req, record.signedIn.ref, record.signedIn.auth, record.expiresAt).catch((error: unknown) => {
       logger.warn({ err: error }, 'could not extend a sign-in record');
     });
@@ -119,7 +124,7 @@ export function createSessionRecords(logger: Logger, tokens: TokenStore, storeNa
       // Tokens unreadable is not "signed out": the caller answers 503 and the user can retry.
       throw error instanceof CernSsoError ? error : upstreamUnavailable(storeName, error);
     }
-    if (!isTokenRecord(value) || value.expiresAt <= Date.now()) return undefined;
+    if (!isTokenRecord(value) || value.expiresAt <= now()) return undefined;
     const record: HeldRecord = {
       signedIn: { ref, auth: deepFreeze(value.auth) },
       expiresAt: value.expiresAt,
@@ -134,7 +139,7 @@ export function createSessionRecords(logger: Logger, tokens: TokenStore, storeNa
       if (!ref.startsWith(RECORD_ID_PREFIX)) return undefined;
       const record = held.get(ref);
       if (record === undefined) return fetch(req, ref);
-      if (record.expiresAt <= Date.now()) {
+      if (record.expiresAt <= now()) {
         held.delete(ref);
         return fetch(req, ref);
       }
@@ -144,7 +149,7 @@ export function createSessionRecords(logger: Logger, tokens: TokenStore, storeNa
 
     async create(req, auth) {
       const ref = `${RECORD_ID_PREFIX}${randomBytes(24).toString('base64url')}`;
-      const expiresAt = Date.now() + lifetimeMs(req);
+      const expiresAt = now() + lifetimeMs(req);
       await write(req, ref, auth, expiresAt);
       const signedIn: SignedIn = { ref, auth: deepFreeze(auth) };
       held.set(ref, { signedIn, expiresAt });
@@ -155,7 +160,7 @@ export function createSessionRecords(logger: Logger, tokens: TokenStore, storeNa
       const record = held.get(ref);
       held.delete(ref);
       if (!record) return;
-      write(req, ref, record.signedIn.auth, Date.now() + RETIRED_GRACE_MS).catch((error: unknown) => {
+      write(req, ref, record.signedIn.auth, now() + RETIRED_GRACE_MS).catch((error: unknown) => {
         logger.warn({ err: error }, 'could not retire a replaced sign-in record');
       });
     },

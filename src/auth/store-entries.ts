@@ -44,20 +44,32 @@ const isStoredEntry = (value: unknown): value is StoredEntry =>
   typeof (value as StoredEntry).cernSsoAt === 'number' &&
   typeof (value as StoredEntry).cernSsoExpiresAt === 'number';
 
-/** The time stored under `id`, or undefined when there is none (or it expired). Rejects when the store fails. */
-export async function readTime(store: Store, id: string): Promise<number | undefined> {
+/**
+ * The time stored under `id`, or undefined when there is none (or it expired by the clock `now`).
+ * Rejects when the store fails.
+ */
+export async function readTime(store: Store, id: string, now: () => number): Promise<number | undefined> {
   const value = await callStore<unknown>((done) => {
     store.get(id, done);
   });
-  return isStoredEntry(value) && value.cernSsoExpiresAt > Date.now() ? value.cernSsoAt : undefined;
+  return isStoredEntry(value) && value.cernSsoExpiresAt > now() ? value.cernSsoAt : undefined;
 }
 
-/** Stores the time `at` under `id` for `ttlMs`. Rejects when the store reports a failure. */
-export function writeTime(store: Store, id: string, at: number, ttlMs: number): Promise<void> {
-  const expiresAt = Date.now() + ttlMs;
+/**
+ * Stores the time `at` under `id` for `ttlMs`. Rejects when the store reports a failure.
+ * `cernSsoExpiresAt` is on the library's clock `now`; `cookie.expires` on real time, as the
+ * store compares it with its own `Date.now()` (as it does for the sessions' cookies).
+ */
+export function writeTime(
+  store: Store,
+  id: string,
+  at: number,
+  ttlMs: number,
+  now: () => number,
+): Promise<void> {
   const entry: StoredEntry = {
-    cookie: { originalMaxAge: ttlMs, expires: new Date(expiresAt).toISOString() },
-    cernSsoExpiresAt: expiresAt,
+    cookie: { originalMaxAge: ttlMs, expires: new Date(Date.now() + ttlMs).toISOString() },
+    cernSsoExpiresAt: now() + ttlMs,
     cernSsoAt: at,
   };
   return callStore((done) => {

@@ -40,6 +40,8 @@ export function sessionStoreTokens(): TokenStore {
 
     set(id, record, ttlMs, req) {
       const entry: SessionStoreEntry = {
+        // Real time, not the `clock` option: the store compares it with its own `Date.now()`
+        // (as it does for the sessions' cookies). The record's own expiresAt is on the clock.
         cookie: { originalMaxAge: ttlMs, expires: new Date(Date.now() + ttlMs).toISOString() },
         cernSsoAuth: record.auth as SessionAuth,
         cernSsoExpiresAt: record.expiresAt,

@@ -116,6 +116,8 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
   const commandTimeoutMs = parsed.commandTimeoutMs ?? 1000;
   const logger = parsed.logger === undefined ? consoleLogger : normalizeLogger(parsed.logger);
 
+  // Warnings are rate-limited on `Date.now()` (fake timers drive it): redisCache() is built by the
+  // app apart from cernSso() and has no `clock` option, and only log volume depends on it.
   let lastWarningAt = Number.NEGATIVE_INFINITY;
   let degraded = false;
 

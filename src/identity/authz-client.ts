@@ -99,6 +99,8 @@ export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
     const resource = `GET ${url.pathname}`;
     for (let attempt = 1; ; attempt++) {
       const token = await tokens.get();
+      // Real elapsed time for the debug log, not an expiry: not the injected clock (a test clock
+      // standing still would report 0 ms).
       const started = Date.now();
       let response: AxiosResponse<unknown>;
       try {

@@ -52,11 +52,23 @@ describe('logout markers in the session store', () => {
   });
 
   it('ids are a fixed prefix and a hash: no slash, colon or user text; the entry expires in 30 days', async () => {
+    // Date only (the store's callbacks stay real); the markers' own clock an hour ahead of it.
+    const realNow = Date.parse('2030-01-01T00:00:00Z');
+    vi.useFakeTimers({ toFake: ['Date'], now: realNow });
+    const clockNow = realNow + 3600_000;
     const store = new session.MemoryStore();
-    await createLogoutMarkers(1000).record(requestOn(store), { sub: 'a/b:c d', sid: 'x/y', at: Date.now() });
-    const all = await new Promise<Record<string, { cookie: { expires: string } }>>((resolve) => {
+    await createLogoutMarkers(1000, () => clockNow).record(requestOn(store), {
+      sub: 'a/b:c d',
+      sid: 'x/y',
+      at: clockNow,
+    });
+    interface Entry {
+      cookie: { expires: string };
+      cernSsoExpiresAt: number;
+    }
+    const all = await new Promise<Record<string, Entry>>((resolve) => {
       store.all((_error, sessions) => {
-        resolve((sessions ?? {}) as unknown as Record<string, { cookie: { expires: string } }>);
+        resolve((sessions ?? {}) as unknown as Record<string, Entry>);
       });
     });
     const ids = Object.keys(all).sort();
@@ -65,8 +77,9 @@ describe('logout markers in the session store', () => {
       expect.stringMatching(/^cern-sso\.logout\.sub\.[A-Za-z0-9_-]{43}$/),
     ]);
     for (const entry of Object.values(all)) {
-      const expires = Date.parse(entry.cookie.expires);
-      expect(Math.abs(expires - Date.now() - LOGOUT_MARKER_TTL_MS)).toBeLessThan(5000);
+      // The store expires it on its own (real) time; the library reads it by the injected clock.
+      expect(Date.parse(entry.cookie.expires)).toBe(realNow + LOGOUT_MARKER_TTL_MS);
+      expect(entry.cernSsoExpiresAt).toBe(clockNow + LOGOUT_MARKER_TTL_MS);
     }
   });
 

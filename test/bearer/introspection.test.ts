@@ -260,7 +260,9 @@ describe('opaque tokens (RFC 7662)', () => {
     expect(missing.status).toBe(500);
     expect(missing.json.code).toBe('ERR_IDP_MISCONFIGURED');
     expect(logger.lines('error')).toEqual([
-      expect.stringMatching(new RegExp(`option=issuer problem=${issuer}/plain publishes no introspection_endpoint`)),
+      expect.stringMatching(
+        new RegExp(`option=issuer problem=${issuer}/plain publishes no introspection_endpoint`),
+      ),
     ]);
     const html = await startApi({ issuer: `${issuer}/html`, ...credentials, logger: recordingLogger() });
     const garbled = await call(html, { token: 'opaque-good' });

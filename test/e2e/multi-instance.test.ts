@@ -3,13 +3,14 @@
  * behaves as one app across instances (sessions, cache, single flight, back-channel logout,
  * token refresh), and degrades without crashing when Redis goes away.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoClient, startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import {
   startInstance,
   startRoundRobinProxy,
   type InstanceProcess,
 } from '../../examples/multi-instance/processes.js';
+import { TEST_CLOCK_ENV, TEST_CLOCK_PATH } from '../../examples/multi-instance/test-clock.js';
 import { LOGOUT_RECHECK_MS } from '../../src/auth/logout-markers.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
@@ -26,12 +27,16 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
   let a: InstanceProcess;
   let b: InstanceProcess;
   let proxy: Awaited<ReturnType<typeof startRoundRobinProxy>>;
+  let env: Record<string, string>;
+  /** How far the instances' clocks were moved (an instance restarted is moved again). */
+  let clockOffsetMs = 0;
 
   beforeAll(async () => {
     redis = await startRedis();
-    // 34 s access tokens are "expiring" 4 s after issue (30 s refresh margin): refresh tests. A
-    // refreshed token then stays fresh for 4 s, long enough for the other instance to see it on
-    // a busy machine (with 1 s, a slow instance found it expiring again and refreshed twice).
+    // 34 s access tokens are "expiring" 4 s after issue by the instances' clocks (30 s refresh
+    // margin): refresh tests. A refreshed token then stays fresh for 4 s, long enough for the other
+    // instance to see it on a busy machine (with 1 s, a slow instance found it expiring again and
+    // refreshed twice).
     emulator = await startCernSsoEmulator({ accessTokenTtlSec: 34 });
     let ports: number[] = [];
     proxy = await startRoundRobinProxy(() => ports);
@@ -41,7 +46,7 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
       postLogoutRedirectUris: [`${proxy.url}/*`],
       backchannelLogoutUri: `${proxy.url}/oidc/backchannel-logout`,
     });
-    const env = {
+    env = {
       REDIS_URL: `unix://${redis.socket}`,
       SESSION_SECRETS: 'new-secret,old-secret',
       CERN_SSO_CLIENT_ID: demoClient.clientId,
@@ -49,6 +54,8 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
       CERN_SSO_BASE_URL: proxy.url,
       CERN_SSO_ISSUER: emulator.issuer,
       CERN_SSO_AUTHZ_API_URL: emulator.authzApiUrl,
+      // The instances' clocks are moved by the tests instead of waiting (examples/multi-instance/test-clock.ts).
+      [TEST_CLOCK_ENV]: '1',
     };
     [a, b] = await Promise.all([startInstance('a', env), startInstance('b', env)]);
     ports = [a.port, b.port];
@@ -70,6 +77,18 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
     });
     expect(page.status).toBe(200);
     return browser;
+  }
+
+  /** Moves the clock of `instance` forward by `ms` (its test-clock route). */
+  async function advanceClock(instance: InstanceProcess, ms: number): Promise<void> {
+    const response = await fetch(`${instance.url}${TEST_CLOCK_PATH}?ms=${String(ms)}`, { method: 'POST' });
+    expect(response.status).toBe(200);
+  }
+
+  /** Moves both instances' clocks: they stay together (a login may start on one and end on the other). */
+  async function advanceClocks(ms: number): Promise<void> {
+    await Promise.all([advanceClock(a, ms), advanceClock(b, ms)]);
+    clockOffsetMs += ms;
   }
 
   const getJson = async (browser: TestBrowser, url: string) => {
@@ -104,7 +123,8 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
 
   it('two requests of one session on two instances when the token expires: one refresh', async () => {
     const browser = await signedIn('mmartin');
-    await new Promise((resolve) => setTimeout(resolve, 4100));
+    // Past the refresh margin on both instances, without waiting.
+    await advanceClocks(4100);
     emulator.requests.reset();
     const [onA, onB] = await Promise.all([
       getJson(browser, `${a.url}/api/token-digest`),
@@ -144,15 +164,11 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
     });
     expect(delivered.status).toBe(200);
     // A, which recorded it, at once; B once its reused "not logged out" answer is older than
-    // LOGOUT_RECHECK_MS (only Date is moved: sockets and Redis timers stay real).
+    // LOGOUT_RECHECK_MS by its clock.
     expect((await getJson(browser, `${a.url}/api/whoami`)).status).toBe(401);
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + LOGOUT_RECHECK_MS + 1 });
-    try {
-      // Nothing but the shared session store can tell B.
-      expect((await getJson(browser, `${b.url}/api/whoami`)).status).toBe(401);
-    } finally {
-      vi.useRealTimers();
-    }
+    await advanceClocks(LOGOUT_RECHECK_MS + 1);
+    // Nothing but the shared session store can tell B.
+    expect((await getJson(browser, `${b.url}/api/whoami`)).status).toBe(401);
     // The same token delivered again (to B this time) is a replay.
     const replay = await fetch(`${b.url}/oidc/backchannel-logout`, {
       method: 'POST',
@@ -192,9 +208,30 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
     expect(await response.json()).toMatchObject({ member: true });
   });
 
+  it(`the clock-moving route exists only with ${TEST_CLOCK_ENV}=1 (404 without it)`, async () => {
+    const { [TEST_CLOCK_ENV]: _flag, ...withoutFlag } = env;
+    const plain = await startInstance('plain', withoutFlag);
+    try {
+      const advance = (url: string, ms: string) =>
+        fetch(`${url}${TEST_CLOCK_PATH}?ms=${ms}`, { method: 'POST', headers: JSON_ACCEPT });
+      expect((await advance(plain.url, '1000')).status).toBe(404);
+      // With it: only a whole number of ms up to a day (a refused value moves nothing).
+      for (const bad of ['-1', '1.5', 'x', '', '86400001', '1e3']) {
+        expect((await advance(a.url, bad)).status).toBe(400);
+      }
+      const unmoved = await advance(a.url, '0');
+      expect(unmoved.status).toBe(200);
+      expect(await unmoved.json()).toEqual({ offsetMs: clockOffsetMs });
+    } finally {
+      await plain.stop();
+    }
+  }, 30_000);
+
   it('an instance restart keeps the session', async () => {
     const browser = await signedIn('jdoe');
     await a.restart();
+    // A new process starts on real time: put it back with B (logins cross instances).
+    await advanceClock(a, clockOffsetMs);
     expect(await getJson(browser, `${a.url}/api/whoami`)).toMatchObject({
       status: 200,
       body: { instance: 'a' },
