@@ -3,6 +3,7 @@ import { matchesRedirectUri } from './clients.js';
 import { findUser, type EmulatorContext } from './context.js';
 import { issuerFor } from './faults.js';
 import { formBody, formParser, OAuthError, param, queryParams } from './http.js';
+import { LOGIN_TICKET_HEADER } from './login-tickets.js';
 import { renderErrorPage, renderLoginPage, sendHtml } from './login-page.js';
 import { DEMO_PASSWORD } from './seed.js';
 import { sessionFromCookie, setSessionCookie } from './sso-cookie.js';
@@ -188,7 +189,9 @@ function handleAuthorize(
     !request.prompt.has('login') &&
     (request.maxAge === undefined || nowSec() - current.authTime <= request.maxAge);
 
-  const auto = ctx.settings.autoLogin;
+  // emulator.login(): a one-time ticket names the user, whatever autoLogin says.
+  const ticketLogin = ctx.loginTickets.take(req.get(LOGIN_TICKET_HEADER));
+  const auto = ticketLogin ?? ctx.settings.autoLogin;
   if (auto !== false) {
     // Tests: the configured user "types the password" (even for prompt=login).
     const user = findUser(ctx, auto);

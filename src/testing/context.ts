@@ -1,4 +1,5 @@
 import type { KeyStore } from './keys.js';
+import type { LoginTickets } from './login-tickets.js';
 import type { Store } from './store.js';
 import type { EmulatorClient, EmulatorGroup, EmulatorUser } from './types.js';
 
@@ -24,6 +25,8 @@ export interface EmulatorContext {
   readonly settings: EmulatorSettings;
   readonly keys: KeyStore;
   readonly store: Store;
+  /** One-time tickets of `emulator.login()` (see `LOGIN_TICKET_HEADER`). */
+  readonly loginTickets: LoginTickets;
 }
 
 /** Looks a user up by login (exact match, as `sub` is compared). */

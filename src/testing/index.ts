@@ -11,6 +11,8 @@ export type {
   EmulatorClient,
   EmulatorFault,
   EmulatorGroup,
+  EmulatorLoginOptions,
+  EmulatorLoginResult,
   EmulatorOptions,
   EmulatorRequestLogEntry,
   EmulatorUser,

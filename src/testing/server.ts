@@ -10,6 +10,8 @@ import { endSessionRouter, endSessions } from './end-session.js';
 import { createTraffic, type Traffic } from './faults.js';
 import { introspectionRouter } from './introspection.js';
 import { KeyStore } from './keys.js';
+import { loginToApp } from './app-login.js';
+import { LoginTickets } from './login-tickets.js';
 import { demoClient, seedGroups, seedUsers } from './seed.js';
 import { Store } from './store.js';
 import { tokenRouter } from './token-endpoint.js';
@@ -190,6 +192,7 @@ export async function startCernSsoEmulator(options: EmulatorOptions = {}): Promi
     settings,
     keys: await KeyStore.create(),
     store: new Store(() => settings.refreshTokenTtlSec * 1000),
+    loginTickets: new LoginTickets(),
   };
   const traffic = createTraffic();
   const listener = new Listener(buildApp(ctx, traffic), host, port);
@@ -216,6 +219,8 @@ export async function startCernSsoEmulator(options: EmulatorOptions = {}): Promi
     setAutoLogin(login: string | false): void {
       settings.autoLogin = login;
     },
+
+    login: (loginOptions) => loginToApp(ctx, loginOptions),
 
     sessions(login?: string) {
       return ctx.store.listSessions(login).map((session) => ({

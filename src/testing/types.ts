@@ -137,6 +137,27 @@ export interface IssueAccessTokenOptions {
   header?: Record<string, unknown>;
 }
 
+/** Options of `emulator.login()`. */
+export interface EmulatorLoginOptions {
+  /** The app's `baseUrl` (as given to `cernSso()`), e.g. `http://localhost:3000` or `https://host/app`. */
+  baseUrl: string;
+  /** The emulator user to sign in (exact login, e.g. `"jdoe"`). */
+  login: string;
+  /** The app's login route below `baseUrl` (`routes.login` of `cernSso()`). Default `/login`. */
+  loginPath?: string;
+  /** Sent as `?returnTo=` to the login route. Default: none (the app's default). */
+  returnTo?: string;
+}
+
+/** What `emulator.login()` resolves to. */
+export interface EmulatorLoginResult {
+  /**
+   * The `Cookie` header value of the signed-in user: the app's cookies after its callback that a
+   * browser sends to every page under `baseUrl` (the session cookie among them).
+   */
+  cookie: string;
+}
+
 /** A running emulator, returned by `startCernSsoEmulator()`. */
 export interface CernSsoEmulator {
   /** Server root, e.g. `http://127.0.0.1:41234`. */
@@ -153,6 +174,21 @@ export interface CernSsoEmulator {
   readonly clients: Map<string, EmulatorClient>;
   /** Adds or replaces a client (e.g. after the app under test got its port). */
   registerClient(client: EmulatorClient): void;
+  /**
+   * Signs a user in to the app under test over real HTTP, as a browser would: GET the app's login
+   * route, authorize at this emulator as `login` (without the form, and without touching
+   * `setAutoLogin`: parallel calls for different users work), GET the app's callback with the
+   * app's cookies. Resolves to `{ cookie }`, the `Cookie` header of the signed-in user. Rejects
+   * with a clear message for an unknown user, a login route that does not redirect to this
+   * emulator, or a callback that fails (status and an excerpt of the body).
+   *
+   * ```ts
+   * const { cookie } = await emulator.login({ baseUrl: 'http://localhost:3000', login: 'jdoe' });
+   * await request(app).get('/me').set('Cookie', cookie).expect(200); // supertest
+   * await fetch('http://localhost:3000/me', { headers: { cookie } }); // fetch
+   * ```
+   */
+  login(options: EmulatorLoginOptions): Promise<EmulatorLoginResult>;
   /** Changes (or turns off with `false`) automatic login at the authorization endpoint. */
   setAutoLogin(login: string | false): void;
   /** Every request the server received (also the faulted ones). */
