@@ -19,7 +19,8 @@ import { toCernSsoError } from '../respond.js';
 import { sendBearerError } from './errors.js';
 import { readBearerToken } from './header.js';
 import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
-import { createTokenValidator } from './validator.js';
+import { anonymousContext } from './anonymous-context.js';
+import { inheritedIssuer, validators } from './issuer-choice.js';
 
 /** What a bearer `req.sso` is made of. */
 interface BearerContextInput {
@@ -176,7 +177,7 @@ function identityOf(
  */
 export function bearerAuth(options: BearerAuthOptions): RequestHandler {
   const config = resolveBearerConfig(options);
-  const validator = createTokenValidator(config);
+  const validatorOf = validators(config);
 
   return (req, res, next) => {
     let token: string | undefined;
@@ -187,6 +188,12 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
       return;
     }
     if (token === undefined) {
+      if (config.optional) {
+        // Not ours (RFC 6750): the session (or anonymous) context stays; guards decide.
+        (req as { sso?: InternalContext }).sso ??= anonymousContext(config.logger);
+        next();
+        return;
+      }
       sendBearerError(
         req,
         res,
@@ -198,7 +205,8 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
       return;
     }
     const bearer = token;
-    const { identity, identityIssuer } = identityOf(req, config.identity, config.issuers);
+    const { validator, issuers } = validatorOf(inheritedIssuer(req));
+    const { identity, identityIssuer } = identityOf(req, config.identity, issuers);
     validator
       .validate(bearer)
       .then(
