@@ -19,7 +19,8 @@ import { toCernSsoError } from '../respond.js';
 import { sendBearerError } from './errors.js';
 import { readBearerToken } from './header.js';
 import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
-import { createTokenValidator } from './validator.js';
+import { anonymousContext } from './anonymous-context.js';
+import { inheritedIssuer, validators } from './issuer-choice.js';
 
 /** What a bearer `req.sso` is made of. */
 interface BearerContextInput {
@@ -146,7 +147,12 @@ function identityOf(
  * - Tokens are only read from the `Authorization: Bearer` header; an `access_token` in the URL
  *   or the body is a 400 `invalid_request`, as is a malformed, repeated or oversized header.
  * - No header, or credentials of another scheme (`Basic …`): 401 with a bare
- *   `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
+ *   `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1); with `optional: true`, the request
+ *   goes on with the `req.sso` already set (a `cernSso()` session) or an anonymous one, so one
+ *   route serves sessions and tokens. A malformed `Bearer` header or a bad token is still 400/401.
+ * - Trusted issuers: the `issuer` option; else the issuer of the `cernSso()` that set `req.sso`
+ *   before it (per request); else env `CERN_SSO_ISSUER`; else CERN's. A token of another issuer
+ *   is a 401 naming the expected issuer(s) and its (sanitised) `iss`.
  * - JWTs: the unverified `iss` must be a trusted issuer before anything is fetched; then the
  *   signature (issuer's JWKS, allowed algorithms only), exact `iss`, `aud` (one of `audience`),
  *   `exp` (required) and `nbf` with `clockToleranceSec`, `typ` (access tokens only: ID, refresh
@@ -176,7 +182,7 @@ function identityOf(
  */
 export function bearerAuth(options: BearerAuthOptions): RequestHandler {
   const config = resolveBearerConfig(options);
-  const validator = createTokenValidator(config);
+  const validatorOf = validators(config);
 
   return (req, res, next) => {
     let token: string | undefined;
@@ -187,6 +193,12 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
       return;
     }
     if (token === undefined) {
+      if (config.optional) {
+        // Not ours (RFC 6750): the session (or anonymous) context stays; guards decide.
+        (req as { sso?: InternalContext }).sso ??= anonymousContext(config.logger);
+        next();
+        return;
+      }
       sendBearerError(
         req,
         res,
@@ -198,7 +210,8 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
       return;
     }
     const bearer = token;
-    const { identity, identityIssuer } = identityOf(req, config.identity, config.issuers);
+    const { validator, issuers } = validatorOf(inheritedIssuer(req));
+    const { identity, identityIssuer } = identityOf(req, config.identity, issuers);
     validator
       .validate(bearer)
       .then(

@@ -9,7 +9,9 @@ import {
 } from 'jose';
 import { JwksUnavailableError } from '../auth/issuer-registry.js';
 import type { CernClaims } from '../auth/user.js';
+import { challengeText } from '../challenge.js';
 import { mapUpstreamError } from '../error-mapper.js';
+import { cutText, redactSecrets } from '../untrusted-text.js';
 import { CernSsoError, invalidToken, upstreamUnavailable } from '../errors.js';
 import type { BearerAlgorithm, ResolvedBearerConfig } from './options.js';
 
@@ -128,6 +130,21 @@ export function peekJwt(token: string): UnverifiedJwt | undefined {
   }
 }
 
+/** Longest part of a token's `iss` repeated in an error description. */
+const MAX_ISS_SHOWN = 120;
+
+/**
+ * The 401 description for a token of an issuer this API does not trust: the expected issuer(s)
+ * and the received `iss`. The `iss` is the sender's text: cut, secrets redacted, and reduced to
+ * printable ASCII without quotes (safe in JSON, logs and the `WWW-Authenticate` challenge).
+ */
+export function untrustedIssuer(iss: string, expected: readonly string[]): string {
+  const received = challengeText(redactSecrets(cutText(iss, MAX_ISS_SHOWN)));
+  const quoted = expected.map((value) => `"${value}"`);
+  const wanted = quoted.length === 1 ? (quoted[0] ?? '') : `one of ${quoted.join(', ')}`;
+  return `the token issuer (iss) is not trusted by this API: expected ${wanted}, received "${received}"`;
+}
+
 /**
  * Checks done on the unverified token, before any network request: the algorithm is on the
  * allow-list, `iss` names a trusted issuer (found in a `Map`: keys are only ever fetched from a
@@ -145,7 +162,7 @@ export function preflight<T>(
   }
   if (typeof jwt.payload.iss !== 'string') throw invalidToken('the token has no issuer (iss)');
   const issuer = trusted.get(jwt.payload.iss);
-  if (issuer === undefined) throw invalidToken('the token issuer (iss) is not trusted by this API');
+  if (issuer === undefined) throw invalidToken(untrustedIssuer(jwt.payload.iss, config.issuers));
   checkTokenType(jwt.header.typ, jwt.payload.typ);
   // JSON allows any value here; only a string can name a published key.
   const kid: unknown = jwt.header.kid;

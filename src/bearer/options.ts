@@ -29,10 +29,20 @@ export type IntrospectMode = 'opaque' | 'always' | 'never';
 export interface BearerAuthOptions {
   /**
    * Trusted issuer(s): a token whose `iss` is not one of them is refused before any network
-   * request. Default: env `CERN_SSO_ISSUER`, else `https://auth.cern.ch/auth/realms/cern`.
+   * request. Precedence: this option; else the issuer of the `cernSso()` that set `req.sso`
+   * before this `bearerAuth()` (read on each request, so a `cernSso()` mounted before it is
+   * enough); else env `CERN_SSO_ISSUER`; else `https://auth.cern.ch/auth/realms/cern`.
    * https only; plain http is accepted for loopback hosts (the local emulator).
    */
   issuer?: string | readonly string[];
+  /**
+   * Lets requests without Bearer credentials through: no `Authorization` header, or credentials
+   * of another scheme (`Basic …`, not ours per RFC 6750), go on with the `req.sso` already there
+   * (the session context of a `cernSso()` mounted before), else an anonymous one; guards after it
+   * then decide. A `Bearer` header that is malformed or carries a bad token is still a 400/401,
+   * never anonymous. Default false: no Bearer credentials is a 401.
+   */
+  optional?: boolean;
   /**
    * Required. A token's `aud` must contain one of these values. Keycloak's default access token
    * audience is `account`: add an audience mapper to the client that requests the tokens.
@@ -93,7 +103,15 @@ export interface BearerAuthOptions {
 
 /** Validated `bearerAuth()` options, with defaults applied. */
 export interface ResolvedBearerConfig {
+  /**
+   * The trusted issuers: the `issuer` option, else the default (env, else CERN's), which
+   * `bearerAuth()` replaces per request by the issuer of a `cernSso()` mounted before it.
+   */
   issuers: string[];
+  /** True when `issuers` came from the `issuer` option (nothing is inherited then). */
+  issuerExplicit: boolean;
+  /** Requests without Bearer credentials go on with the existing (or an anonymous) `req.sso`. */
+  optional: boolean;
   audiences: string[];
   algorithms: BearerAlgorithm[];
   clockToleranceSec: number;
@@ -211,6 +229,7 @@ const schema = z
       .custom<ContextIdentity>(isIdentity, 'must be an identity provider (getUserGroups, exchangeToken)')
       .optional(),
     cernUsersGroup: z.string().trim().min(1).optional(),
+    optional: z.boolean().default(false),
     jwksCooldownMs: z.number().int().min(0).max(3_600_000).default(1000),
     verifiedTokenCacheMax: z.number().int().min(0).max(10_000_000).default(10_000),
     httpTimeoutMs: z.number().int().positive().default(10_000),
@@ -261,6 +280,7 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
     ]);
   }
   const input: Record<string, unknown> = { ...options };
+  const issuerExplicit = input.issuer !== undefined;
   input.issuer ??= fromEnv('CERN_SSO_ISSUER') ?? CERN_ISSUER;
   // Credentials in the environment are for cernSso(); they switch introspection on only when
   // the app asked for it here.
@@ -273,6 +293,8 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
   const { clock } = parsed;
   return {
     issuers: parsed.issuer,
+    issuerExplicit,
+    optional: parsed.optional,
     audiences: parsed.audience,
     algorithms: parsed.algorithms,
     clockToleranceSec: parsed.clockToleranceSec,

@@ -93,6 +93,16 @@ describe('bearerAuth options', () => {
     });
   });
 
+  it('optional is a boolean, false by default; issuerExplicit says whether issuer was passed', () => {
+    expect(resolveBearerConfig({ audience: 'a' })).toMatchObject({ optional: false, issuerExplicit: false });
+    expect(
+      resolveBearerConfig({ audience: 'a', optional: true, issuer: 'https://auth.cern.ch/auth/realms/cern' }),
+    ).toMatchObject({ optional: true, issuerExplicit: true });
+    expect(configError({ audience: 'a', optional: 'yes' }).details).toEqual([
+      expect.stringMatching(/^optional: /),
+    ]);
+  });
+
   it('env fallbacks: CERN_SSO_ISSUER; CERN_SSO_CLIENT_ID/SECRET only with an explicit introspect', () => {
     vi.stubEnv('CERN_SSO_ISSUER', 'https://auth.cern.ch/auth/realms/cern-qa');
     vi.stubEnv('CERN_SSO_CLIENT_ID', 'api');
