@@ -14,7 +14,17 @@ export function challengeText(text: string): string {
     .slice(0, 400);
 }
 
-/** `WWW-Authenticate: Bearer error="…", error_description="…"`. */
-export function bearerChallenge(error: string, description: string): string {
-  return `Bearer error="${error}", error_description="${challengeText(description)}"`;
+/**
+ * RFC 6749 §3.3 `scope-token`: %x21 / %x23-5B / %x5D-7E (printable ASCII without space, `"` and
+ * `\`). Scope names that match go into a challenge's `scope` attribute unchanged.
+ */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/**
+ * `WWW-Authenticate: Bearer error="…", error_description="…"`, with RFC 6750 §3's `scope="a b"`
+ * when `scopes` are given (they must be {@link SCOPE_TOKEN}s; `requireScope()` checks at start-up).
+ */
+export function bearerChallenge(error: string, description: string, scopes: readonly string[] = []): string {
+  const scope = scopes.length > 0 ? `, scope="${scopes.join(' ')}"` : '';
+  return `Bearer error="${error}", error_description="${challengeText(description)}"${scope}`;
 }

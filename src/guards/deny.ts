@@ -34,12 +34,19 @@ export function denyAnonymous(req: Request, res: Response, context: CernSsoConte
  * Signed in but lacking the group/role/claim: 403 (RFC 6750 `insufficient_scope` on API routes).
  * The challenge's `error_description` goes through the RFC 6750 §3 sanitiser (printable ASCII
  * without `"` and `\`, bounded), since requirements may name non-ASCII groups or values; the
- * JSON/HTML body keeps the message as it is.
+ * JSON/HTML body keeps the message as it is. `scopes` (from `requireScope()`) go into the
+ * challenge's `scope` attribute.
  */
-export function denyForbidden(req: Request, res: Response, context: CernSsoContext, message: string): void {
+export function denyForbidden(
+  req: Request,
+  res: Response,
+  context: CernSsoContext,
+  message: string,
+  scopes: readonly string[] = [],
+): void {
   const isBearer = (context as InternalContext)[kBearer] === true;
   const headers: Record<string, string> = isBearer
-    ? { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message) }
+    ? { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message, scopes) }
     : {};
   sendError(req, res, forbidden(message, { bearer: isBearer, headers }));
 }

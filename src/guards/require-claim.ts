@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import type { CernClaims } from '../context.js';
 import { configError } from '../errors.js';
 import { answerGuardFailure } from './guard-failure.js';
 import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
@@ -70,27 +71,45 @@ function validatePath(claim: unknown): string {
 }
 
 /**
+ * A custom check of a claim's value for `requireClaim(path, predicate)`: `value` is the value at
+ * the path (`undefined` when absent), `claims` all the validated claims. Only `true` grants.
+ */
+export type ClaimPredicate = (value: unknown, claims: Readonly<CernClaims>) => boolean;
+
+/**
  * Requires a token claim to hold given values: `requireClaim('cern_roles', 'admin')`,
- * `requireClaim('resource_access.my-app.roles', ['reader', 'writer'], { match: 'all' })`.
+ * `requireClaim('resource_access.my-app.roles', ['reader', 'writer'], { match: 'all' })`; or to
+ * pass a check of your own: `requireClaim('cern_person_id', (id) => typeof id === 'number')`.
  *
  * - `claim`: a claim name or a dotted path into nested objects (segments may contain `-`, and
  *   keys containing dots resolve too, see {@link claimAt}).
  * - The claim may be a list or a single value; strings, numbers and booleans are compared as
  *   strings. Comparison is **exact and case-sensitive** (unlike group names).
  * - `match`: `'any'` (default), `'all'`, or at least `n` of the listed values.
+ * - A {@link ClaimPredicate} grants only when it returns `true`: any other value (`undefined`,
+ *   a truthy string...) denies with 403, so `(v) => v?.includes('x')` fails closed on a missing
+ *   claim. It must be synchronous: a returned promise, or a throw, is answered 500 and logged
+ *   with the guard's logger (never sent to the client).
  *
  * Anonymous requests are handled like `requireAuth()`; a missing or non-matching claim gives 403
  * (RFC 6750 `insufficient_scope` on bearer routes).
  *
  * @throws CernSsoError `ERR_CONFIG` at construction for an invalid path, values or `match`.
  */
+export function requireClaim(claim: string, predicate: ClaimPredicate): RequestHandler;
 export function requireClaim(
   claim: string,
   values: string | readonly string[],
   options?: MatchOptions,
+): RequestHandler;
+export function requireClaim(
+  claim: string,
+  values: string | readonly string[] | ClaimPredicate,
+  options?: MatchOptions,
 ): RequestHandler {
   const path = validatePath(claim);
-  const { values: required, match } = normalizeRequirement('requireClaim()', values, options);
+  const check =
+    typeof values === 'function' ? predicateCheck(path, values) : valuesCheck(path, values, options);
   return (req, res, next) => {
     try {
       const context = contextOf(req, 'requireClaim()');
@@ -98,18 +117,43 @@ export function requireClaim(
         denyAnonymous(req, res, context);
         return;
       }
-      if (claimMatches(claimValues(claimAt(context.claims, path)), required, match)) {
+      const claims = context.claims ?? {};
+      if (check.passes(claims)) {
         next();
         return;
       }
-      denyForbidden(
-        req,
-        res,
-        context,
-        `Access requires the claim "${path}" to hold ${describe(required, match)}.`,
-      );
+      denyForbidden(req, res, context, check.message);
     } catch (error) {
       answerGuardFailure(req, res, 'requireClaim()', error);
     }
+  };
+}
+
+interface ClaimCheck {
+  passes(claims: CernClaims): boolean;
+  message: string;
+}
+
+function valuesCheck(path: string, values: string | readonly string[], options?: MatchOptions): ClaimCheck {
+  const { values: required, match } = normalizeRequirement('requireClaim()', values, options);
+  return {
+    passes: (claims) => claimMatches(claimValues(claimAt(claims, path)), required, match),
+    message: `Access requires the claim "${path}" to hold ${describe(required, match)}.`,
+  };
+}
+
+function predicateCheck(path: string, predicate: ClaimPredicate): ClaimCheck {
+  return {
+    passes(claims) {
+      const result: unknown = predicate(claimAt(claims, path), claims);
+      if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+        throw configError(
+          `requireClaim("${path}"): the predicate returned a promise; it must return a boolean synchronously`,
+          ['predicate: must return a boolean synchronously'],
+        );
+      }
+      return result === true;
+    },
+    message: `Access requires the claim "${path}" to pass the application's check.`,
   };
 }

@@ -251,7 +251,7 @@ export async function startCernSsoEmulator(options: EmulatorOptions = {}): Promi
         identity: identityClaims(ctx, user, clientId, client),
         azp: clientId,
         audience,
-        scope: 'openid profile email',
+        scope: opts.scope ?? 'openid profile email',
         ttlSec: opts.expiresInSec ?? settings.accessTokenTtlSec,
         notBeforeSec: opts.notBeforeSec,
         extraClaims: opts.claims,

@@ -126,6 +126,8 @@ export interface IssueAccessTokenOptions {
   expiresInSec?: number;
   /** Sets `nbf` to now + this many seconds (a token that is not valid yet). */
   notBeforeSec?: number;
+  /** The `scope` claim: space-separated scope names. Default `openid profile email`. */
+  scope?: string;
   /** Extra claims, applied last (they override the computed ones). */
   claims?: Record<string, unknown>;
   /** Sign with this key (a kid from `rotateSigningKey()`), default the active one. */
