@@ -3,7 +3,7 @@
  * needed: no CERN account, no registration. PORT overrides the app's port (default 3000),
  * EMULATOR_PORT the emulator's (default: a free one).
  */
-import { DEMO_PASSWORD } from 'express-cern-sso/testing';
+import { DEMO_PASSWORD, demoClient } from 'express-cern-sso/testing';
 import { startDemo, type Demo } from './start-demo.js';
 
 function portFromEnv(name: string, fallback: number): number {
@@ -45,6 +45,11 @@ async function main(): Promise<void> {
   Log in as:  jdoe / ${DEMO_PASSWORD}        (a CERN staff member)
               admin1 / ${DEMO_PASSWORD}      (member of it-dep-admins)
               guest-anna / ${DEMO_PASSWORD}  (a guest without a CERN person id)
+
+  CLI:        CERN_SSO_ISSUER=${demo.emulator.issuer} \\
+              CERN_SSO_AUTHZ_API_URL=${demo.emulator.authzApiUrl} \\
+              CERN_SSO_CLIENT_ID=${demoClient.clientId} CERN_SSO_CLIENT_SECRET=${demoClient.clientSecret} \\
+              node --import tsx src/cli/main.ts groups jdoe
 
   Ctrl+C to stop.
 `);

@@ -45,9 +45,12 @@ export function createBasicApp(options: BasicAppOptions): { app: Express; sso: C
   app.get('/', (req, res) => {
     res.send(homePage(req.sso.user));
   });
-  app.get('/profile', requireAuth(), (req, res) => {
+  app.get('/profile', requireAuth(), async (req, res) => {
+    // The groups come from the CERN Authorization Service (cached); an outage there must not
+    // take the profile page down: it then says the groups are unavailable.
+    const groups = await req.sso.groups().catch(() => undefined);
     // requireAuth() guarantees a user here.
-    res.send(profilePage(req.sso.user!));
+    res.send(profilePage(req.sso.user!, groups));
   });
   app.get('/api/me', requireAuth(), (req, res) => {
     res.json(req.sso.user);

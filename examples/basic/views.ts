@@ -71,7 +71,13 @@ export function homePage(user: CernUser | undefined): string {
   return layout('Home', user, body);
 }
 
-export function profilePage(user: CernUser): string {
+export function profilePage(user: CernUser, groups?: readonly string[]): string {
+  const groupTags =
+    groups === undefined
+      ? '<span class="muted">unavailable right now</span>'
+      : groups.length > 0
+        ? groups.map((g) => `<span class="tag">${escape(g)}</span>`).join('')
+        : '<span class="muted">none</span>';
   const roles =
     user.roles.length > 0
       ? user.roles.map((r) => `<span class="tag">${escape(r)}</span>`).join('')
@@ -88,6 +94,7 @@ export function profilePage(user: CernUser): string {
       ${row('Person ID', user.personId)}
       ${row('Language', user.preferredLanguage)}
       <dt>Roles</dt><dd>${roles}</dd>
+      <dt>E-groups</dt><dd>${groupTags}</dd>
     </dl></div>`,
   );
 }

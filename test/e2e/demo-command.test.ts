@@ -72,6 +72,17 @@ describe('npm run demo', () => {
     expect(profile.status).toBe(200);
     expect(profile.url).toBe(`${url}/profile`);
     expect(profile.body).toContain('John Doe');
+    // The profile lists the user's e-groups (from the emulator's AuthZ API).
+    expect(profile.body).toMatch(/E-groups<\/dt><dd>.*<span class="tag">it-dep<\/span>/s);
+    // The demo says how to point the CLI at the emulator, with every variable the CLI reads.
+    for (const name of [
+      'CERN_SSO_ISSUER',
+      'CERN_SSO_AUTHZ_API_URL',
+      'CERN_SSO_CLIENT_ID',
+      'CERN_SSO_CLIENT_SECRET',
+    ]) {
+      expect(output).toMatch(new RegExp(`CLI:[\\s\\S]*${name}=\\S+`));
+    }
 
     const exited = new Promise<number | null>((resolve) => child?.once('exit', resolve));
     child?.kill('SIGINT');
