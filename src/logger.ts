@@ -88,11 +88,7 @@ export function serializeError(error: unknown, depth = 0): LoggedError {
  * escaped, tokens redacted. Never throws.
  */
 export function describeError(error: unknown): string {
-  const text = (logged: LoggedError): string => {
-    const head = `${logged.type}${logged.code === undefined ? '' : ` ${logged.code}`}: ${logged.message}`;
-    return logged.cause ? `${head} (cause: ${text(logged.cause)})` : head;
-  };
-  return sanitizeLogText(text(serializeError(error)), MAX_ERROR_TEXT);
+  return sanitizeLogText(describeLogged(serializeError(error)), MAX_ERROR_TEXT);
 }
 
 /**

@@ -37,13 +37,11 @@ export function errorBody(error: CernSsoError, description = INTERNAL_DESCRIPTIO
  */
 export function sendError(req: Request, res: Response, error: CernSsoError, link?: PageLink): void {
   if (res.headersSent) return;
-  res.status(error.status);
-  for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
-  res.set('Cache-Control', 'no-store');
   if (!wantsHtml(req)) {
-    res.json(errorBody(error));
+    sendJsonError(res, error);
     return;
   }
+  setErrorHead(res, error);
   const custom = customErrorPage(req, error);
   if (custom !== undefined) {
     res.type('html').send(custom);
@@ -52,6 +50,20 @@ export function sendError(req: Request, res: Response, error: CernSsoError, link
   const lang = pageLanguage(req);
   res.set('Content-Language', lang);
   res.type('html').send(builtInErrorPage(error, lang, link));
+}
+
+/** The error's status and headers, and `Cache-Control: no-store`: the head of every error answer. */
+function setErrorHead(res: Response, error: CernSsoError): void {
+  res.status(error.status);
+  for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
+  res.set('Cache-Control', 'no-store');
+}
+
+/** Answers with the JSON {@link ErrorBody}; `description` replaces an unexposed message. */
+export function sendJsonError(res: Response, error: CernSsoError, description?: string): void {
+  if (res.headersSent) return;
+  setErrorHead(res, error);
+  res.json(errorBody(error, description));
 }
 
 /** Wraps anything thrown into a `CernSsoError` (unknown errors become an opaque 500). */

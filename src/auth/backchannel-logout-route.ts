@@ -2,7 +2,7 @@ import express, { type RequestHandler, type Response } from 'express';
 import * as jose from 'jose';
 import { invalidRequest } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { errorBody } from '../respond.js';
+import { sendJsonError } from '../respond.js';
 import { issuerKeys } from './issuer-registry.js';
 import { LogoutNotRecordedError, type LogoutMarkers } from './logout-markers.js';
 import type { AuthRuntime } from './runtime.js';
@@ -187,7 +187,7 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
 
 /** 400 `invalid_request` in the library's one JSON error shape (OIDC Back-Channel Logout §2.8). */
 function refuse(res: Response, description: string): void {
-  res.status(400).json(errorBody(invalidRequest(description)));
+  sendJsonError(res, invalidRequest(description));
 }
 
 /** What body-parser says about a body it refuses, in words for `error_description`. */

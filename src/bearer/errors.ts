@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { failureLogFields } from '../error-mapper.js';
 import type { CernSsoError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { errorBody } from '../respond.js';
+import { sendJsonError } from '../respond.js';
 
 /**
  * Answers a failed bearer authentication per RFC 6750: the error's status and headers
@@ -15,9 +15,5 @@ export function sendBearerError(req: Request, res: Response, error: CernSsoError
   if (error.status >= 500 && error.status !== 503) {
     logger.error({ ...failureLogFields(error), method: req.method, path: req.path }, 'bearerAuth failed');
   }
-  if (res.headersSent) return;
-  res.status(error.status);
-  for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
-  res.set('Cache-Control', 'no-store');
-  res.json(errorBody(error, 'Internal error while checking the access token'));
+  sendJsonError(res, error, 'Internal error while checking the access token');
 }
