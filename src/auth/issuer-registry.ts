@@ -4,6 +4,7 @@ import { isLoopbackHost } from '../config.js';
 import { MISCONFIGURED } from '../error-mapper.js';
 import { idpMisconfigured } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
+import { sleep } from '../single-flight.js';
 import {
   clientConfiguration,
   clockSkewSec,
@@ -112,11 +113,6 @@ export class JwksUnavailableError extends Error {
 }
 
 type RemoteKeys = ReturnType<typeof createRemoteJWKSet>;
-
-const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
 
 /**
  * jose's remote JWKS (fetch, parse, key selection by `kid`/`alg`/`use`/`key_ops`, import) with
