@@ -45,4 +45,19 @@ export default tseslint.config(
     },
   },
   { files: ['*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // CommonJS consumers of the packed package (test/package): require() is their point.
+    files: ['test/package/consumer/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', console: 'readonly', fetch: 'readonly' },
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['test/package/consumer/*.cts'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

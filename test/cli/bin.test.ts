@@ -11,10 +11,10 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
 };
 const BUILT = join(root, 'dist', 'cli', 'main.js');
 const built = existsSync(BUILT);
-/** In CI, dist is built by `npm install` (the prepare script): its absence is a failure there. */
+/** In CI, dist is built by `npm test` (the pretest script): its absence is a failure there. */
 const ci = process.env.CI === 'true' || process.env.CI === '1';
 const NOT_BUILT =
-  'dist/cli/main.js is missing: `npm install` builds it through the prepare script, or run `npm run build`';
+  'dist/cli/main.js is missing: `npm test` builds it first (the pretest script), or run `npm run build`';
 
 if (!built && !ci) console.warn(`[test/cli/bin] skipping the installed-bin run: ${NOT_BUILT}`);
 
