@@ -1,7 +1,10 @@
+import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 const src = (path: string): string => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
+/** scripts/bin/express-cern-sso runs the CLI's sources: this repo's stand-in for node_modules/.bin. */
+const binShim = fileURLToPath(new URL('./scripts/bin', import.meta.url));
 
 export default defineConfig({
   resolve: {
@@ -20,8 +23,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['test/**/*.test.ts'],
+          // examples/testing/app.test.ts is the README's "Testing your app" file, run as written.
+          include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
           exclude: [...configDefaults.exclude, 'test/keycloak/**'],
+          // That file runs `express-cern-sso` from PATH, as `npm test` in a user's project does.
+          env: { PATH: `${binShim}${delimiter}${process.env.PATH ?? ''}` },
         },
       },
       {
