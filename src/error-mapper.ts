@@ -87,12 +87,17 @@ function claimedIssuer(error: Error): string | undefined {
   return typeof issuer === 'string' ? issuer : undefined;
 }
 
+/** A fetch `Response`, also undici's own class (the fetch used behind an HTTP proxy). */
+function isResponse(value: unknown): value is Response {
+  return value instanceof Response || Object.prototype.toString.call(value) === '[object Response]';
+}
+
 /** An HTTP answer the error carries (oauth4webapi keeps the `Response`, axios its response). */
 function answerOf(error: Error): { status: number; retryAfter: unknown } | undefined {
   if (error instanceof client.ResponseBodyError || error instanceof client.WWWAuthenticateChallengeError) {
     return { status: error.status, retryAfter: error.response.headers.get('retry-after') };
   }
-  if (error.cause instanceof Response) {
+  if (isResponse(error.cause)) {
     return { status: error.cause.status, retryAfter: error.cause.headers.get('retry-after') };
   }
   if (isAxiosError(error) && error.response) {
