@@ -126,6 +126,19 @@ function rejectionOf(error: Error, status: number): OAuthRejection | undefined {
   return undefined;
 }
 
+/**
+ * undici's fetch behind an HTTP proxy that refuses the CONNECT tunnel: the proxy's status is
+ * only in the message of an error a few `cause`s down (fetch failed → cancelled → aborted).
+ */
+function proxyRefusal(error: Error): string | undefined {
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause instanceof Error && depth < 4; depth++, cause = cause.cause) {
+    const status = /^Proxy response \((\d{3})\) !== 200/.exec(cause.message)?.[1];
+    if (status !== undefined) return `the HTTP proxy refused the tunnel (HTTP ${status})`;
+  }
+  return undefined;
+}
+
 /** Codes of answers that are not a valid protocol document (JSON, metadata, claims). */
 const INVALID_ANSWER = /^(OAUTH_|ERR_JW)/;
 
@@ -168,6 +181,8 @@ export function classifyUpstreamFailure(error: unknown): UpstreamFailure {
   if (code === 'OAUTH_HTTP_REQUEST_FORBIDDEN')
     return { kind: 'misconfigured', reason: 'is not an https URL' };
   if (code !== undefined && INVALID_ANSWER.test(code)) return { kind: 'invalid', code };
+  const refusedTunnel = proxyRefusal(error);
+  if (refusedTunnel !== undefined) return { kind: 'outage', cause: refusedTunnel };
   // fetch() wraps socket and DNS errors: TypeError('fetch failed', { cause: { code } }).
   const causeCode = codeOf(error.cause);
   if (causeCode !== undefined) return { kind: 'outage', cause: causeCode };
