@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { bearerAuth, requireAuth } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { TestBrowser } from '../helpers/browser.js';
@@ -62,6 +63,31 @@ describe('behind an HTTP proxy', () => {
     expect(keycloak).toContain('/auth/realms/cern/api-access/token');
     expect(authz.length).toBeGreaterThan(0);
     expect(proxy.countFor(new URL(emulator.issuer).host)).toBe(proxy.requests.length);
+  });
+
+  it('with HTTP_PROXY set, bearerAuth() fetches the discovery and signing keys through the proxy', async () => {
+    const proxy = await startForwardProxy();
+    running.push(proxy);
+    for (const name of PROXY_VARS) Reflect.deleteProperty(process.env, name);
+    process.env.HTTP_PROXY = proxy.url;
+    const emulator = await startCernSsoEmulator();
+    running.push(emulator);
+    const app = await startTestApp(emulator, {
+      routes: (express) => {
+        express.get('/bearer/me', bearerAuth({ audience: 'my-api' }), requireAuth(), (req, res) => {
+          res.json({ login: req.sso.user?.login });
+        });
+      },
+    });
+    running.push(app);
+    const token = await emulator.issueAccessToken('jdoe', { audience: 'my-api' });
+    const answer = await new TestBrowser().request(`${app.baseUrl}/bearer/me`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(answer.status).toBe(200);
+    const { keycloak } = split(proxy, emulator);
+    expect(keycloak).toContain('/auth/realms/cern/.well-known/openid-configuration');
+    expect(keycloak).toContain('/auth/realms/cern/protocol/openid-connect/certs');
   });
 
   it('lower-case http_proxy is read as well', async () => {
