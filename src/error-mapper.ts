@@ -87,12 +87,17 @@ function claimedIssuer(error: Error): string | undefined {
   return typeof issuer === 'string' ? issuer : undefined;
 }
 
+/** A fetch `Response`, also undici's own class (the fetch used behind an HTTP proxy). */
+function isResponse(value: unknown): value is Response {
+  return value instanceof Response || Object.prototype.toString.call(value) === '[object Response]';
+}
+
 /** An HTTP answer the error carries (oauth4webapi keeps the `Response`, axios its response). */
 function answerOf(error: Error): { status: number; retryAfter: unknown } | undefined {
   if (error instanceof client.ResponseBodyError || error instanceof client.WWWAuthenticateChallengeError) {
     return { status: error.status, retryAfter: error.response.headers.get('retry-after') };
   }
-  if (error.cause instanceof Response) {
+  if (isResponse(error.cause)) {
     return { status: error.cause.status, retryAfter: error.cause.headers.get('retry-after') };
   }
   if (isAxiosError(error) && error.response) {
@@ -117,6 +122,19 @@ function rejectionOf(error: Error, status: number): OAuthRejection | undefined {
       error: parameters?.error === undefined ? 'invalid_client' : oauthErrorCode(parameters.error),
       description: sanitizeUpstreamMessage(parameters?.error_description),
     };
+  }
+  return undefined;
+}
+
+/**
+ * undici's fetch behind an HTTP proxy that refuses the CONNECT tunnel: the proxy's status is
+ * only in the message of an error a few `cause`s down (fetch failed → cancelled → aborted).
+ */
+function proxyRefusal(error: Error): string | undefined {
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause instanceof Error && depth < 4; depth++, cause = cause.cause) {
+    const status = /^Proxy response \((\d{3})\) !== 200/.exec(cause.message)?.[1];
+    if (status !== undefined) return `the HTTP proxy refused the tunnel (HTTP ${status})`;
   }
   return undefined;
 }
@@ -163,6 +181,8 @@ export function classifyUpstreamFailure(error: unknown): UpstreamFailure {
   if (code === 'OAUTH_HTTP_REQUEST_FORBIDDEN')
     return { kind: 'misconfigured', reason: 'is not an https URL' };
   if (code !== undefined && INVALID_ANSWER.test(code)) return { kind: 'invalid', code };
+  const refusedTunnel = proxyRefusal(error);
+  if (refusedTunnel !== undefined) return { kind: 'outage', cause: refusedTunnel };
   // fetch() wraps socket and DNS errors: TypeError('fetch failed', { cause: { code } }).
   const causeCode = codeOf(error.cause);
   if (causeCode !== undefined) return { kind: 'outage', cause: causeCode };

@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import { isLoopbackHost } from '../config.js';
 import { MISCONFIGURED, classifyDiscoveryFailure, fixFields } from '../error-mapper.js';
 import { MISCONFIGURED_RECHECK_MS, CernSsoError, idpMisconfigured, upstreamUnavailable } from '../errors.js';
+import { proxyTransport, type HttpFetch } from '../http/proxy-fetch.js';
 import type { Logger } from '../logger.js';
 import { createSingleFlight } from '../single-flight.js';
 
@@ -20,6 +21,8 @@ export interface DiscoveryOptions {
    * openid-client's checks of ID tokens (`iat`, `exp`): see {@link clockSkewSec}.
    */
   now?: () => number;
+  /** The `fetch` of every request (proxy variables). Default: read from the environment now. */
+  fetch?: HttpFetch;
 }
 
 /**
@@ -90,6 +93,8 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
   const discoveryUrl = discoveryUrlOf(issuerUrl);
   const timeoutSec = timeoutSecOf(options);
   const { metadata, clientAuth } = clientAuthentication(options);
+  // The proxy variables are read once, here: every Configuration of this discovery uses them.
+  const fetch = options.fetch ?? proxyTransport().fetch;
 
   /** Classifies and logs (naming the URL and the cause) a failed discovery. */
   function failed(error: unknown): CernSsoError {
@@ -125,6 +130,7 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
       const discovered = await client.discovery(issuerUrl, options.clientId, metadata, clientAuth, {
         execute,
         timeout: timeoutSec,
+        [client.customFetch]: fetch,
       });
       options.logger.info({ issuer: options.issuer }, 'OpenID Provider discovered');
       return discovered;
@@ -156,7 +162,7 @@ export function createOidcDiscovery(options: DiscoveryOptions): OidcDiscovery {
       jwks_uri === undefined
         ? { issuer, token_endpoint: tokenEndpoint }
         : { issuer, token_endpoint: tokenEndpoint, jwks_uri };
-    return clientConfiguration(server, options, new URL(tokenEndpoint));
+    return clientConfiguration(server, { ...options, fetch }, new URL(tokenEndpoint));
   }
 
   return { get, forTokenEndpoint };
@@ -177,6 +183,7 @@ export function clientConfiguration(
   metadata[client.clockSkew] = clockSkewSec(options.now);
   const config = new client.Configuration(server, options.clientId, metadata, clientAuth);
   config.timeout = timeoutSecOf(options);
+  config[client.customFetch] = options.fetch ?? proxyTransport().fetch;
   allowHttpForLoopback(config, endpoint);
   return config;
 }

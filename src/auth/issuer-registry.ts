@@ -1,8 +1,9 @@
 import type * as client from 'openid-client';
-import { createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 import { isLoopbackHost } from '../config.js';
 import { MISCONFIGURED } from '../error-mapper.js';
 import { idpMisconfigured } from '../errors.js';
+import { proxyTransport } from '../http/proxy-fetch.js';
 import { describeError, type Logger } from '../logger.js';
 import { sleep } from '../single-flight.js';
 import {
@@ -64,7 +65,9 @@ function entryOf(issuer: string, settings: IssuerSettings): IssuerEntry {
  * the injected clock moved away from real time (a test clock advanced), so that openid-client's
  * checks follow the clock.
  */
-export function issuerDiscovery(options: DiscoveryOptions): OidcDiscovery {
+export function issuerDiscovery(discoveryOptions: DiscoveryOptions): OidcDiscovery {
+  // The proxy variables are read when the client is made (cernSso(), bearerAuth()...).
+  const options = { ...discoveryOptions, fetch: discoveryOptions.fetch ?? proxyTransport().fetch };
   const shared = entryOf(options.issuer, options).discovery;
   let own: { config: client.Configuration; skewSec: number } | undefined;
   return {
@@ -137,6 +140,8 @@ function remoteKeys(
   const now = settings.now ?? (() => Date.now());
   const retryAfterSec = Math.max(1, Math.ceil(cooldownMs / 1000));
   let remote: RemoteKeys | undefined;
+  // Read when the issuer's keys are first asked for (the first bearerAuth() or logout of it).
+  const fetch = proxyTransport().fetch;
   let loadedAt = Number.NEGATIVE_INFINITY;
   let attemptAt = Number.NEGATIVE_INFINITY;
   let failure: unknown;
@@ -149,6 +154,7 @@ function remoteKeys(
       timeoutDuration: settings.httpTimeoutMs,
       cooldownDuration: Number.POSITIVE_INFINITY,
       cacheMaxAge: Number.POSITIVE_INFINITY,
+      [customFetch]: fetch,
     }));
     attemptAt = now();
     try {

@@ -11,6 +11,7 @@ import {
   upstreamUnavailable,
   type CernSsoError,
 } from '../errors.js';
+import { proxyTransport } from '../http/proxy-fetch.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -50,6 +51,8 @@ type Outcome =
   { kind: 'accepted' } | { kind: 'misconfigured' | 'outage'; error: (retryAfterSec: number) => CernSsoError };
 
 export function createRedirectCheck(options: RedirectCheckOptions): RedirectCheck {
+  // The proxy variables, read when cernSso() is made (as for every other call to Keycloak).
+  const proxiedFetch = proxyTransport().fetch;
   const { logger, callbackUrl } = options;
   const now = options.now ?? (() => Date.now());
   let last: { at: number; outcome: Outcome } | undefined;
@@ -112,7 +115,7 @@ export function createRedirectCheck(options: RedirectCheckOptions): RedirectChec
     const endpoint = `${url.origin}${url.pathname}`;
     let response: Response;
     try {
-      response = await fetch(url, {
+      response = await proxiedFetch(url, {
         redirect: 'manual',
         headers: { accept: 'text/html', 'accept-language': 'en' },
         signal: AbortSignal.timeout(options.httpTimeoutMs),

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import axios, { type AxiosResponse } from 'axios';
+import axios, { type AxiosResponse, type CreateAxiosDefaults } from 'axios';
+import { proxyTransport } from '../http/proxy-fetch.js';
 import type { Logger } from '../logger.js';
 import type { ApiTokenSource } from './api-token.js';
 import { malformedResponseError, noResponseError, statusError } from './authz-errors.js';
@@ -77,9 +78,25 @@ export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
   const listTimeoutMs = options.listTimeoutMs ?? options.timeoutMs;
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 32 });
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 32 });
+  // Proxy variables, read now: axios never reads them itself (proxy: false). When one is set, it
+  // goes through the same fetch as the calls to Keycloak, so one NO_PROXY decision covers both
+  // (and https targets get the CONNECT tunnel axios' own proxy support lacks).
+  const transport = proxyTransport();
   const http = axios.create({
     httpAgent,
     httpsAgent,
+    proxy: false,
+    ...(transport.proxied
+      ? {
+          adapter: 'fetch' as const,
+          // axios types its env a little narrower than the DOM's; these are the fetch API classes.
+          env: {
+            fetch: transport.fetch,
+            Request: transport.Request,
+            Response: transport.Response,
+          } as NonNullable<CreateAxiosDefaults['env']>,
+        }
+      : {}),
     // A redirect would carry the bearer token elsewhere; the API never redirects.
     maxRedirects: 0,
     maxContentLength: MAX_RESPONSE_BYTES,
