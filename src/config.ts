@@ -266,7 +266,8 @@ export interface IdentityProviderOptions {
   /**
    * For tests: the clock of cached data, API token expiry and discovery retries; in `cernSso()`
    * also of sign-ins: access token expiry and refresh, login expiry (`loginTimeoutMs`), sign-in
-   * record lifetimes, back-channel logout markers and the time checks of ID and logout tokens.
+   * record lifetimes, session timeouts and claims refresh, back-channel logout markers and the
+   * time checks of ID and logout tokens.
    * Default: real time (`Date.now()`, read at each call, so fake timers drive it).
    */
   clock?: Clock | undefined;
