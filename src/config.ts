@@ -13,7 +13,8 @@ export const CERN_AUTHZ_API_URL = 'https://authorization-service-api.web.cern.ch
 export const AUTHZ_API_AUDIENCE = 'authorization-service-api';
 
 const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
 /**
  * True for `localhost`, 127.0.0.0/8 and ::1: the only hosts allowed over plain http. Not
@@ -160,8 +161,24 @@ export const ssoOptionsSchema = z
      * sessions (they appear in `store.all()`).
      */
     tokenStore: z.custom<TokenStore>(isTokenStore, 'must be a TokenStore (get, set, destroy)').optional(),
+    /** A sign-in older than this (since the callback) is signed out at its next request. */
+    absoluteTimeoutMs: positiveMs.default(12 * HOUR),
+    /** No request for this long signs the user out. Default: none. */
+    idleTimeoutMs: positiveMs.optional(),
+    /** Past this since the claims were obtained, the next request refreshes them. */
+    claimsTtlMs: positiveMs.default(30 * MINUTE),
   })
-  .strict();
+  .strict()
+  .superRefine((options, ctx) => {
+    // An idle limit longer than the absolute one would never apply: surely a mistake.
+    if (options.idleTimeoutMs !== undefined && options.idleTimeoutMs > options.absoluteTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['idleTimeoutMs'],
+        message: `must not exceed absoluteTimeoutMs (${String(options.absoluteTimeoutMs)})`,
+      });
+    }
+  });
 
 /**
  * The clock the library reads instead of `Date.now()`, for tests that move time without
@@ -249,7 +266,8 @@ export interface IdentityProviderOptions {
   /**
    * For tests: the clock of cached data, API token expiry and discovery retries; in `cernSso()`
    * also of sign-ins: access token expiry and refresh, login expiry (`loginTimeoutMs`), sign-in
-   * record lifetimes, back-channel logout markers and the time checks of ID and logout tokens.
+   * record lifetimes, session timeouts and claims refresh, back-channel logout markers and the
+   * time checks of ID and logout tokens.
    * Default: real time (`Date.now()`, read at each call, so fake timers drive it).
    */
   clock?: Clock | undefined;
@@ -329,6 +347,30 @@ export interface CernSsoOptions extends IdentityProviderOptions {
    * appear in `store.all()`. Give your own to keep them elsewhere (e.g. another Redis namespace).
    */
   tokenStore?: TokenStore | undefined;
+  /**
+   * How long a sign-in lasts, in ms, counted from the login (the callback), whatever the
+   * activity: older, the next request is anonymous (guards answer 401 or send to the login) and
+   * the sign-in record is deleted. Token refreshes do not extend it. Default 12 h (CERN's SSO
+   * session maximum). A positive integer.
+   */
+  absoluteTimeoutMs?: number | undefined;
+  /**
+   * Signs the user out after this long without a request, in ms (then as `absoluteTimeoutMs`).
+   * The last request is recorded in the session at most every `min(1 min, idleTimeoutMs / 10)`,
+   * so the session is not written on every request: a user may be signed out up to that much
+   * earlier than `idleTimeoutMs` after their last request. Default: none (no idle limit). A
+   * positive integer, at most `absoluteTimeoutMs`.
+   */
+  idleTimeoutMs?: number | undefined;
+  /**
+   * How long the claims of a sign-in (`cern_roles` as `req.sso.user.roles`, a `groups` claim)
+   * are used before being refreshed, in ms: the first request past it refreshes the tokens with
+   * the refresh token (once per session, across instances) and takes the claims of the new ID
+   * token, so role and e-group changes in Keycloak apply within this time. Keycloak answering
+   * that the session is gone signs the user out; Keycloak unreachable keeps the old claims (a
+   * warning is logged, tried again a minute later). Default 30 min. A positive integer.
+   */
+  claimsTtlMs?: number | undefined;
 }
 
 type Resolved<T> = Omit<T, 'cache' | 'logger'> & { cache: CacheStore; logger: Logger };

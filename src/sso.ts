@@ -8,6 +8,7 @@ import { logoutRoute } from './auth/logout-route.js';
 import { issuerDiscovery } from './auth/issuer-registry.js';
 import { createRuntime } from './auth/runtime.js';
 import { SessionContext } from './auth/session-context.js';
+import { applySessionLifetime } from './auth/session-lifetime.js';
 import type { SignedIn } from './auth/session-data.js';
 import { clockNow, resolveSsoConfig, type CernSsoOptions } from './config.js';
 import { buildIdentityProvider } from './identity/identity-provider.js';
@@ -74,6 +75,16 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
       next();
       return;
     }
+    // Signed in, then the lifetimes (timeouts, claims refresh) applied: they may sign it out.
+    const admit = (signedIn: SignedIn): void => {
+      context.signedIn = signedIn;
+      const applied = applySessionLifetime(context);
+      if (applied)
+        void applied.then(() => {
+          next();
+        });
+      else next();
+    };
     const signIn = (signedIn: SignedIn | undefined): void => {
       if (!signedIn) {
         // The record is gone (expired, or a session from an older version): signed out.
@@ -82,8 +93,7 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
         return;
       }
       if (!markers) {
-        context.signedIn = signedIn;
-        next();
+        admit(signedIn);
         return;
       }
       // A session ended by back-channel logout (on any instance) is signed out when next used.
@@ -91,10 +101,10 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
         if (loggedOut) {
           delete session.cernSso;
           records.remove(req, signedIn.ref);
+          next();
         } else {
-          context.signedIn = signedIn;
+          admit(signedIn);
         }
-        next();
       };
       // The markers unreadable (store down, or no answer in logoutCheckTimeoutMs): 503, or signed
       // in anyway with `logoutCheckFailure: 'allow'`.
@@ -104,8 +114,7 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
           sendError(req, res, denied);
           return;
         }
-        context.signedIn = signedIn;
-        next();
+        admit(signedIn);
       };
       const loggedOut = markers.isLoggedOut(req, signedIn.auth);
       if (typeof loggedOut === 'boolean') checked(loggedOut);

@@ -33,6 +33,30 @@ const MAX_POLLS = REFRESH_LOCK_MS / POLL_MS;
 const isFresh = (signedIn: SignedIn | undefined, runtime: AuthRuntime): boolean =>
   signedIn !== undefined && signedIn.auth.tokens.accessTokenExpiresAt - EXPIRY_MARGIN_MS > runtime.now();
 
+/**
+ * The claims are younger than `claimsTtlMs` by the runtime's clock. A sign-in without a refresh
+ * token cannot refresh them: its claims count as fresh (they stay those of the login).
+ */
+export function claimsAreFresh(signedIn: SignedIn, runtime: AuthRuntime): boolean {
+  const { auth } = signedIn;
+  if (!auth.tokens.refreshToken) return true;
+  return runtime.now() - (auth.claimsAt ?? auth.loggedInAt) < runtime.config.claimsTtlMs;
+}
+
+/**
+ * Nothing to refresh: the access token and the claims are fresh. Any refresh renews both, so one
+ * test serves token and claims refreshes alike (they share one flight per session).
+ */
+const isUpToDate = (signedIn: SignedIn | undefined, runtime: AuthRuntime): boolean =>
+  signedIn !== undefined && isFresh(signedIn, runtime) && claimsAreFresh(signedIn, runtime);
+
+/** The session's pointer moved to `ref`, keeping its other fields (`seenAt`). */
+function pointTo(req: Request, ref: string): void {
+  const session = requireSession(req);
+  const seenAt = session.cernSso?.seenAt;
+  session.cernSso = typeof seenAt === 'number' ? { ref, seenAt } : { ref };
+}
+
 /** express-session's `reload()` error when the store has no such session any more. */
 const SESSION_GONE_MESSAGE = 'failed to load session';
 
@@ -89,7 +113,7 @@ async function refreshAcrossInstances(
         // Another instance may have refreshed just before we got the lock.
         const current = await reloadSignedIn(req, runtime);
         if (!current) return undefined;
-        return isFresh(current, runtime) ? current : await refresh(req, runtime, current);
+        return isUpToDate(current, runtime) ? current : await refresh(req, runtime, current);
       } finally {
         await cache.unlock?.(lockKey, lockToken).catch(() => undefined);
       }
@@ -97,7 +121,7 @@ async function refreshAcrossInstances(
     await sleep(POLL_MS);
     const current = await reloadSignedIn(req, runtime);
     if (!current) return undefined;
-    if (isFresh(current, runtime)) return current;
+    if (isUpToDate(current, runtime)) return current;
   }
   // The lock holder neither finished nor released in time: a transient condition, not a logout.
   throw upstreamUnavailable('Token refresh (waiting for another instance)');
@@ -139,12 +163,14 @@ async function refresh(
     );
     return undefined;
   }
+  // claimsAt: also when no ID token came back (old claims kept), so that it is not retried at once.
   const updated = await runtime.records.create(req, {
     ...auth,
     tokens: tokensFromResponse(response, runtime.now(), auth.tokens),
     claims,
+    claimsAt: runtime.now(),
   });
-  requireSession(req).cernSso = { ref: updated.ref };
+  pointTo(req, updated.ref);
   await saveSession(req);
   runtime.records.retire(req, signedIn.ref);
   return updated;
@@ -157,17 +183,20 @@ export interface RefreshingContext {
   signedIn: SignedIn | undefined;
 }
 
-/**
- * A valid access token for the signed-in session, refreshed with the refresh token when it
- * expired. One refresh per session is in flight at a time; the others wait for its result.
- * A refresh the IdP refuses (`invalid_grant`) ends the sign-in.
- */
-export async function getSessionAccessToken(context: RefreshingContext): Promise<string> {
-  const { req, runtime } = context;
-  const signedIn = context.signedIn;
-  if (!signedIn) throw notAuthenticated();
-  if (isFresh(signedIn, runtime)) return signedIn.auth.tokens.accessToken;
+/** What a refresh came to: new tokens, or the sign-in ended (`reason` for the log). */
+export type RefreshOutcome = { ended: false; signedIn: SignedIn } | { ended: true; reason: string };
 
+/**
+ * Refreshes the tokens (and claims) of the context's sign-in. One refresh per session is in
+ * flight at a time; the others wait for its result. The IdP refusing it (`invalid_grant`), or
+ * the session gone from the store, ends the sign-in: `req.sso` anonymous, pointer and record
+ * gone. Otherwise `req.sso` and the session point to the new record.
+ *
+ * @throws CernSsoError (or another error) when the refresh failed otherwise (outage): nothing
+ * changed, the caller decides (and logs, see {@link logRefreshFailure}).
+ */
+export async function refreshSignIn(context: RefreshingContext, signedIn: SignedIn): Promise<RefreshOutcome> {
+  const { req, runtime } = context;
   const key = req.sessionID;
   let flight = runtime.refreshes.get(key);
   if (!flight) {
@@ -178,32 +207,56 @@ export async function getSessionAccessToken(context: RefreshingContext): Promise
   try {
     updated = await flight;
   } catch (error) {
-    if (error instanceof SessionGoneError) {
-      runtime.config.logger.info(
-        { reason: error.message },
-        'session ended during a token refresh; signing the user out',
-      );
-      context.signedIn = undefined;
-      runtime.records.remove(req, signedIn.ref);
-      // Saving (here or at the end of the request) would write the ended session back into
-      // the store: destroy this request's copy instead. Already gone, so a failure is moot.
-      await destroySession(req).catch(() => undefined);
-      throw sessionExpired();
-    }
-    if (!(error instanceof CernSsoError)) runtime.config.logger.warn({ err: error }, 'token refresh failed');
-    else if (error.code !== 'ERR_IDP_MISCONFIGURED') {
-      runtime.config.logger.warn(failureLogFields(error), 'token refresh failed');
-    }
-    throw error;
+    if (!(error instanceof SessionGoneError)) throw error;
+    context.signedIn = undefined;
+    runtime.records.remove(req, signedIn.ref);
+    // Saving (here or at the end of the request) would write the ended session back into
+    // the store: destroy this request's copy instead. Already gone, so a failure is moot.
+    await destroySession(req).catch(() => undefined);
+    return { ended: true, reason: error.message };
   }
   if (!updated) {
     context.signedIn = undefined;
     await endSignIn(req, runtime, signedIn.ref);
-    throw sessionExpired();
+    return { ended: true, reason: 'the identity provider refused the refresh' };
   }
   // Requests that waited carry their own copy of the session: point it to the new tokens too,
   // so that their end-of-request save does not write the old pointer back.
-  requireSession(req).cernSso = { ref: updated.ref };
+  pointTo(req, updated.ref);
   context.signedIn = updated;
-  return updated.auth.tokens.accessToken;
+  return { ended: false, signedIn: updated };
+}
+
+/** Logs a failed refresh once, as a warning (a misconfigured IdP was logged where found). */
+export function logRefreshFailure(runtime: AuthRuntime, error: unknown, message: string): void {
+  const { logger } = runtime.config;
+  if (!(error instanceof CernSsoError)) logger.warn({ err: error }, message);
+  else if (error.code !== 'ERR_IDP_MISCONFIGURED') logger.warn(failureLogFields(error), message);
+}
+
+/**
+ * A valid access token for the signed-in session, refreshed with the refresh token when it
+ * expired (see {@link refreshSignIn}). A refresh that ends the sign-in throws 401
+ * `ERR_SESSION_EXPIRED`; an outage its 503.
+ */
+export async function getSessionAccessToken(context: RefreshingContext): Promise<string> {
+  const signedIn = context.signedIn;
+  if (!signedIn) throw notAuthenticated();
+  if (isFresh(signedIn, context.runtime)) return signedIn.auth.tokens.accessToken;
+  let outcome: RefreshOutcome;
+  try {
+    outcome = await refreshSignIn(context, signedIn);
+  } catch (error) {
+    logRefreshFailure(context.runtime, error, 'token refresh failed');
+    throw error;
+  }
+  if (outcome.ended) {
+    // Hook for a `session_expired` event (reason: outcome.reason).
+    context.runtime.config.logger.info(
+      { reason: outcome.reason },
+      'sign-in ended during a token refresh; signing the user out',
+    );
+    throw sessionExpired();
+  }
+  return outcome.signedIn.auth.tokens.accessToken;
 }

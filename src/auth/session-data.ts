@@ -21,13 +21,24 @@ export interface SessionAuth {
   /** Keycloak session id (`sid`) and subject, for back-channel logout. */
   sid?: string;
   sub: string;
+  /** When the user signed in (the callback), epoch ms: the start of `absoluteTimeoutMs`. */
   loggedInAt: number;
+  /**
+   * When the claims were last obtained (a token refresh), epoch ms; absent: at `loggedInAt`.
+   * Set by every refresh, also one that returned no ID token (so it is not tried at each request).
+   */
+  claimsAt?: number;
 }
 
 /** What the library keeps in `req.session.cernSso` once a user is signed in. */
 export interface SessionPointer {
   /** Id of the session's {@link SessionAuth} record in the session store. */
   ref: string;
+  /**
+   * Epoch ms of the session's last request, as of `idleTimeoutMs` (absent: the login); kept
+   * coarse so that the session is not written at every request (see `session-lifetime.ts`).
+   */
+  seenAt?: number;
 }
 
 /** A loaded sign-in: the record and its id. */

@@ -216,6 +216,20 @@ export async function startCernSsoEmulator(options: EmulatorOptions = {}): Promi
       ctx.clients.set(client.clientId, client);
     },
 
+    setRoles(clientId: string, login: string, roles: readonly string[]): void {
+      const client = ctx.clients.get(clientId);
+      if (!client) throw new Error(`setRoles: unknown client "${clientId}"`);
+      // defineProperty: a login such as `__proto__` is an entry like any other.
+      const table = client.roles ?? {};
+      Object.defineProperty(table, login, {
+        value: [...roles],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      client.roles = table;
+    },
+
     setAutoLogin(login: string | false): void {
       settings.autoLogin = login;
     },

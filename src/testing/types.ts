@@ -191,6 +191,12 @@ export interface CernSsoEmulator {
    * ```
    */
   login(options: EmulatorLoginOptions): Promise<EmulatorLoginResult>;
+  /**
+   * Sets the Application Portal roles (`cern_roles`) of `login` in client `clientId`, replacing
+   * the earlier ones (`[]` removes them all). Tokens issued from now on carry them: the next login,
+   * token refresh or `issueAccessToken()`. Throws for an unknown client.
+   */
+  setRoles(clientId: string, login: string, roles: readonly string[]): void;
   /** Changes (or turns off with `false`) automatic login at the authorization endpoint. */
   setAutoLogin(login: string | false): void;
   /** Every request the server received (also the faulted ones). */
