@@ -184,6 +184,7 @@ describe('onLogin: loginDenied refuses the sign-in', () => {
 
   it('answers JSON clients with access_denied and the message', async () => {
     hook = () => Promise.reject(loginDenied('Only members of the experiment may sign in.'));
+    const warningsBefore = app.logger.lines('warn').length;
     const browser = new TestBrowser();
     const callback = await callbackFor(browser);
     const response = await browser.request(callback.href, { headers: JSON_ACCEPT });
@@ -193,6 +194,12 @@ describe('onLogin: loginDenied refuses the sign-in', () => {
       error_description: 'Only members of the experiment may sign in.',
       code: 'ERR_LOGIN_DENIED',
     });
+    // A refusal is the app's decision, not a fault: one warning, no error.
+    const warned = app.logger.lines('warn').slice(warningsBefore);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(
+      /sign-in rejected.*Only members of the experiment may sign in\..*ERR_LOGIN_DENIED/,
+    );
   });
 
   it('shows the French page with the message marked as English', async () => {
