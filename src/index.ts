@@ -11,7 +11,7 @@ export type { MatchMode, MatchOptions } from './guards/match.js';
 export type { CernSsoContext, RenderError } from './context.js';
 export type { CernUser, CernClaims } from './auth/user.js';
 export { CernSsoError, loginDenied, type CernSsoErrorCode } from './errors.js';
-export type { OnLogin, OnLoginArgs } from './auth/on-login.js';
+export type { OnLogin, OnLoginArgs } from './login-hook.js';
 export { cernSsoErrorHandler } from './error-handler.js';
 export type { Logger, LoggerOption, LogFields, LogMethod } from './logger.js';
 export type { CernSsoOptions, CernSsoRoutes, Clock, IdentityProviderOptions } from './config.js';

@@ -19,7 +19,8 @@ import { appPath, type AuthRuntime } from './runtime.js';
 import { tokensFromResponse } from './tokens.js';
 import type { SessionAuth } from './session-data.js';
 import { destroySession, regenerateSession, requireSession, saveSession } from './session-ops.js';
-import { runOnLogin, type OnLogin } from './on-login.js';
+import type { OnLogin } from '../login-hook.js';
+import { runOnLogin } from './on-login.js';
 import { deepFreeze } from './session-records.js';
 import { stringList, userFromClaims, type CernClaims } from './user.js';
 
