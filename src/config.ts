@@ -4,6 +4,7 @@ import { memoryCache } from './cache/memory.js';
 import { isTokenStore, type TokenStore } from './token-store.js';
 import { isCacheStore, type CacheStore } from './cache/types.js';
 import type { RenderError } from './context.js';
+import type { OnLogin } from './login-hook.js';
 import { normalizeLogger, type Logger, type LoggerOption } from './logger.js';
 import { loggerOption, parseOptions } from './parse-options.js';
 
@@ -167,6 +168,13 @@ export const ssoOptionsSchema = z
     idleTimeoutMs: positiveMs.optional(),
     /** Past this since the claims were obtained, the next request refreshes them. */
     claimsTtlMs: positiveMs.default(30 * MINUTE),
+    /** `({ req, user, claims }) => void | Promise<void>`: provisions or refuses each sign-in. */
+    onLogin: z
+      .custom<OnLogin>(
+        (value) => typeof value === 'function',
+        'must be a function ({ req, user, claims }) => void | Promise<void>',
+      )
+      .optional(),
   })
   .strict()
   .superRefine((options, ctx) => {
@@ -371,6 +379,16 @@ export interface CernSsoOptions extends IdentityProviderOptions {
    * warning is logged, tried again a minute later). Default 30 min. A positive integer.
    */
   claimsTtlMs?: number | undefined;
+  /**
+   * `({ req, user, claims }) => void | Promise<void>`, awaited: called once per sign-in, after the
+   * callback validated the tokens and regenerated the session id, before the session is saved.
+   * Provision or link a local account there and put app data in `req.session` (it is part of the
+   * signed-in session). Throw `loginDenied(message)` to refuse the sign-in: 403 page showing
+   * `message`. Anything else thrown is logged and answered 500 "The sign-in could not be
+   * completed." Either way nobody is signed in (nothing stored, `req.session` emptied). No timeout
+   * applies: bound your own database calls.
+   */
+  onLogin?: OnLogin | undefined;
 }
 
 type Resolved<T> = Omit<T, 'cache' | 'logger'> & { cache: CacheStore; logger: Logger };

@@ -1,4 +1,5 @@
 import { bearerChallenge } from './challenge.js';
+import { sanitizeUpstreamMessage } from './untrusted-text.js';
 
 /**
  * Error codes raised by express-cern-sso. Stable: match on `code`, not on the message.
@@ -232,9 +233,32 @@ export function loginFailed(
   return new CernSsoError(code, message, { status: 400, cause });
 }
 
-/** The user cancelled or may not use the application (`ERR_LOGIN_DENIED`, 403). */
+/** Shown when a refusal gives no usable message. */
+const LOGIN_DENIED_DEFAULT = 'Your account may not sign in to this application.';
+
+/**
+ * Refuses a sign-in (`ERR_LOGIN_DENIED`, 403, OAuth `access_denied`). Throw it from `onLogin` to
+ * refuse a user: the 403 page (or JSON `error_description`) shows `message`, so write it for the
+ * person signing in, e.g. `loginDenied('Guest accounts cannot use this application.')`. It is
+ * shown on one line, at most 200 characters (longer ones are cut), HTML-escaped; control
+ * characters are removed and token-like strings redacted.
+ */
 export function loginDenied(message: string, cause?: unknown): CernSsoError {
-  return new CernSsoError('ERR_LOGIN_DENIED', message, { status: 403, cause });
+  const shown = sanitizeUpstreamMessage(message) || LOGIN_DENIED_DEFAULT;
+  return new CernSsoError('ERR_LOGIN_DENIED', shown, { status: 403, cause });
+}
+
+/**
+ * The app's `onLogin` threw or rejected (`ERR_LOGIN_FAILED`, 500): a message of our own, the
+ * app's error in `cause` for the log only.
+ */
+export function onLoginFailed(cause: unknown): CernSsoError {
+  return new CernSsoError('ERR_LOGIN_FAILED', 'The sign-in could not be completed.', {
+    status: 500,
+    expose: true,
+    cause,
+    details: ['onLogin threw or rejected'],
+  });
 }
 
 /** A token exchange the provider refused (`ERR_TOKEN_EXCHANGE`) with the status that fits. */

@@ -10,7 +10,8 @@ export type { BearerAuthOptions, BearerAlgorithm, IntrospectMode } from './beare
 export type { MatchMode, MatchOptions } from './guards/match.js';
 export type { CernSsoContext, RenderError } from './context.js';
 export type { CernUser, CernClaims } from './auth/user.js';
-export { CernSsoError, type CernSsoErrorCode } from './errors.js';
+export { CernSsoError, loginDenied, type CernSsoErrorCode } from './errors.js';
+export type { OnLogin, OnLoginArgs } from './login-hook.js';
 export { cernSsoErrorHandler } from './error-handler.js';
 export type { Logger, LoggerOption, LogFields, LogMethod } from './logger.js';
 export type { CernSsoOptions, CernSsoRoutes, Clock, IdentityProviderOptions } from './config.js';

@@ -18,8 +18,11 @@ import type { LoginTransaction } from './login-transaction.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import { tokensFromResponse } from './tokens.js';
 import type { SessionAuth } from './session-data.js';
-import { regenerateSession, requireSession, saveSession } from './session-ops.js';
-import { stringList, type CernClaims } from './user.js';
+import { destroySession, regenerateSession, requireSession, saveSession } from './session-ops.js';
+import type { OnLogin } from '../login-hook.js';
+import { runOnLogin } from './on-login.js';
+import { deepFreeze } from './session-records.js';
+import { stringList, userFromClaims, type CernClaims } from './user.js';
 
 /** The pending login of this callback; its cookies are cleared whatever comes next (single use). */
 async function takePendingLogin(
@@ -59,8 +62,10 @@ function upstreamSaid(cause: unknown): { upstreamDescription?: string } {
 function logFailure(logger: Logger, failure: CernSsoError): void {
   if (failure.code === 'ERR_IDP_MISCONFIGURED') return;
   if (failure.status === 503) logger.warn(failureLogFields(failure), 'sign-in callback failed');
-  else if (failure.status >= 500) logger.error(failureLogFields(failure), 'sign-in callback failed');
-  else {
+  else if (failure.status >= 500) {
+    const [reason] = failure.details;
+    logger.error({ ...failureLogFields(failure), ...(reason ? { reason } : {}) }, 'sign-in callback failed');
+  } else {
     const reason = loginStateLogNote(failure).replace(/^ \(reason: ([\s\S]*)\)$/, '$1');
     logger.warn(
       {
@@ -77,9 +82,29 @@ function logFailure(logger: Logger, failure: CernSsoError): void {
 }
 
 /**
+ * The app's `onLogin` for the user of `claims`. When it refuses or fails, the new session (which
+ * it may have written to) is destroyed: nothing the hook stored survives, no session cookie is
+ * sent, and nothing of the sign-in was stored yet. (The natural place for the `login_denied` and
+ * `login_failed` events of `onEvent`.)
+ */
+async function admit(req: Request, onLogin: OnLogin, claims: CernClaims, logger: Logger): Promise<void> {
+  const user = userFromClaims(claims);
+  if (!user) throw loginFailed('The sign-in response carried no identity.');
+  try {
+    await runOnLogin(onLogin, { req, user, claims });
+  } catch (error) {
+    // express-session drops `req.session` at once, even when its store then fails: never saved.
+    await destroySession(req).catch((cause: unknown) => {
+      logger.warn({ err: cause }, 'could not discard the session of a refused sign-in');
+    });
+    throw error;
+  }
+}
+
+/**
  * `GET /oidc/callback`: validates state, PKCE, nonce and `iss`, exchanges the code, then creates
- * the session (a new id: session fixation), stores the tokens server-side and redirects to
- * `returnTo`. This is the first moment anything is stored on the server for this browser.
+ * the session (a new id: session fixation), lets the app's `onLogin` admit or refuse the user,
+ * stores the tokens server-side and redirects to `returnTo`. This is the first moment anything is stored on the server for this browser.
  */
 export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransaction): RequestHandler {
   const { logger } = runtime.config;
@@ -133,8 +158,11 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
 
       // A new session id at login (OWASP session fixation), whatever the browser had before.
       await regenerateSession(req);
+      warnAboutInsecureCookie(requireSession(req).cookie.secure);
+      const { onLogin } = runtime.config;
+      if (onLogin) await admit(req, onLogin, deepFreeze(claims), logger);
+      // Read again: the hook may have regenerated the session itself.
       const session = requireSession(req);
-      warnAboutInsecureCookie(session.cookie.secure);
       // Tokens and claims go to a record of their own; the session only points to it.
       const signedIn = await runtime.records.create(req, auth);
       session.cernSso = { ref: signedIn.ref };

@@ -74,7 +74,7 @@ function isTokenRecord(value: unknown): value is SignInRecord {
  * Records held in process are shared by every request of their session: frozen, so that an app
  * changing `req.sso.claims` in one request cannot change what the next one sees.
  */
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const inner of Object.values(value)) deepFreeze(inner);
