@@ -41,9 +41,14 @@ function askedFor(params: AuthorizationQuery): Pick<PendingLogin, 'prompt' | 'ma
   };
 }
 
-function returnToOf(req: Request): string {
+/**
+ * `returnTo`, or `/` when it is longer than its budget: `MAX_RETURN_TO_LENGTH` less what the
+ * recorded parameters add to the sealed login, so the login cookie keeps its size bound.
+ */
+function returnToOf(req: Request, asked: object): string {
+  const recorded = Object.keys(asked).length === 0 ? 0 : JSON.stringify(asked).length - 1;
   const returnTo = safeReturnTo(req.query.returnTo);
-  return returnTo.length > MAX_RETURN_TO_LENGTH ? '/' : returnTo;
+  return returnTo.length > MAX_RETURN_TO_LENGTH - recorded ? '/' : returnTo;
 }
 
 /**
@@ -71,14 +76,15 @@ export function loginRoute(runtime: AuthRuntime, transaction: LoginTransaction):
       const existing = readBinding(cookies, settings.secure);
       const binding = existing ?? newBinding();
       const params = loginParameters(req, defaults);
+      const asked = askedFor(params);
       const pending: PendingLogin = {
         state,
         nonce,
         codeVerifier,
-        returnTo: returnToOf(req),
+        returnTo: returnToOf(req, asked),
         createdAt,
         binding: bindingDigest(binding),
-        ...askedFor(params),
+        ...asked,
       };
       const sealed = await sealPendingLogin(pending, transaction.keys[0], ttlMs);
       const url = await authorizationUrl(config, runtime.callbackUrl, runtime.config.scope, codeVerifier, {
