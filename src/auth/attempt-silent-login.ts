@@ -12,13 +12,12 @@ const routeKey = (path: string): string => path.toLowerCase().replace(/\/+$/, ''
 
 /**
  * A top-level page load a person is waiting for: `GET`, prefers HTML, not a script's request
- * (`X-Requested-With`, `Sec-Fetch-Mode` other than `navigate`), not a frame or a prefetch.
+ * (`X-Requested-With`, `Sec-Fetch-Dest` other than `document`), not a frame or a prefetch.
  */
 function isPageNavigation(req: Request): boolean {
   if (req.method !== 'GET' || !wantsHtml(req)) return false;
   if (req.get('x-requested-with') !== undefined) return false;
-  const mode = req.get('sec-fetch-mode');
-  if (mode !== undefined && mode !== 'navigate') return false;
+  // A browser's fetch() sends `Sec-Fetch-Dest: empty`, a frame `iframe`, a page `document`.
   const dest = req.get('sec-fetch-dest');
   if (dest !== undefined && dest !== 'document') return false;
   const purpose = req.get('sec-purpose') ?? req.get('purpose');
