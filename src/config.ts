@@ -4,7 +4,7 @@ import { memoryCache } from './cache/memory.js';
 import { isTokenStore, type TokenStore } from './token-store.js';
 import { isCacheStore, type CacheStore } from './cache/types.js';
 import type { RenderError } from './context.js';
-import { authorizationParamProblem, type AuthorizationParams } from './auth/authorization-params.js';
+import { authorizationParamProblem, type AuthorizationParams } from './authorization-params.js';
 import { normalizeLogger, type Logger, type LoggerOption } from './logger.js';
 import { loggerOption, parseOptions } from './parse-options.js';
 

@@ -7,7 +7,7 @@ import {
   queryAuthorizationParams,
   type AuthorizationQuery,
   type Prompt,
-} from './authorization-params.js';
+} from '../authorization-params.js';
 import { bindingCookie, bindingDigest, newBinding, readBinding } from './browser-binding.js';
 import { parseCookieHeader } from './cookie-header.js';
 import {

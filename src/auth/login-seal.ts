@@ -1,6 +1,6 @@
 import { loginState } from '../errors.js';
 import { EncryptJWT, errors, jwtDecrypt, type JWTPayload } from 'jose';
-import { MAX_MAX_AGE, PROMPTS, type Prompt } from './authorization-params.js';
+import { MAX_MAX_AGE, PROMPTS, type Prompt } from '../authorization-params.js';
 
 /** A login in progress (one per browser tab), sealed into a cookie of its own. */
 export interface PendingLogin {

@@ -13,7 +13,7 @@ import {
   authorizationParamProblem,
   defaultAuthorizationQuery,
   queryAuthorizationParams,
-} from '../../src/auth/authorization-params.js';
+} from '../../src/authorization-params.js';
 import { PROTOTYPE_NAMES, nastyString, nastyValue } from './arbitraries.js';
 
 const ALLOWED = new Set<string>(AUTHORIZATION_PARAM_NAMES);
