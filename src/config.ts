@@ -4,6 +4,7 @@ import { memoryCache } from './cache/memory.js';
 import { isTokenStore, type TokenStore } from './token-store.js';
 import { isCacheStore, type CacheStore } from './cache/types.js';
 import type { RenderError } from './context.js';
+import { authorizationParamProblem, type AuthorizationParams } from './authorization-params.js';
 import type { OnLogin } from './login-hook.js';
 import { normalizeLogger, type Logger, type LoggerOption } from './logger.js';
 import { loggerOption, parseOptions } from './parse-options.js';
@@ -85,6 +86,19 @@ const cookieSecretValue = z
   .string()
   .min(32, 'must be at least 32 characters (e.g. the output of `openssl rand -base64 32`)');
 
+/** `authorizationParams`: only the allow-list, each value valid; problems named `authorizationParams.<key>`. */
+const authorizationParamsSchema = z
+  .custom<AuthorizationParams>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+    'must be an object of authorization parameters',
+  )
+  .superRefine((value, ctx) => {
+    for (const [name, parameter] of Object.entries(value)) {
+      const problem = authorizationParamProblem(name, parameter);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+    }
+  });
+
 const clockSchema = z.custom<Clock>(
   (value) => typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function',
   'must be an object with a now() method',
@@ -131,6 +145,8 @@ export const ssoOptionsSchema = z
       .default('openid profile email')
       .refine((scope) => scope.split(/\s+/).includes('openid'), 'must contain "openid"'),
     routes: routesSchema,
+    /** Defaults of the allowed authorization parameters of every login (`/login?...` overrides). */
+    authorizationParams: authorizationParamsSchema.optional(),
     idpLogout: z.boolean().default(true),
     tokenEndpointAuthMethod: z
       .enum(['client_secret_basic', 'client_secret_post'])
@@ -314,6 +330,15 @@ export interface CernSsoOptions extends IdentityProviderOptions {
    * ones to change.
    */
   routes?: CernSsoRoutes | undefined;
+  /**
+   * Authorization parameters sent with every login, e.g. `{ kc_idp_hint: 'eduGAIN' }` or
+   * `{ ui_locales: 'fr' }`. Only `prompt`, `login_hint`, `kc_idp_hint`, `ui_locales`, `max_age`
+   * (a number of seconds) and `acr_values`; the same parameters in the `/login` query override
+   * these. Default: none. `scope` is its own option; `state`, `nonce`, PKCE, `redirect_uri`,
+   * `response_type` and `client_id` are the library's own. An unknown key or invalid value is an
+   * `ERR_CONFIG` naming `authorizationParams.<key>`.
+   */
+  authorizationParams?: AuthorizationParams | undefined;
   /** Logout also ends the SSO session at Keycloak (RP-initiated logout). Default `true`. */
   idpLogout?: boolean | undefined;
   /**

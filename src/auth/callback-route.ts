@@ -38,6 +38,30 @@ async function takePendingLogin(
 }
 
 /**
+ * OIDC Core §3.1.2.6: the answers to `prompt=none` that only mean "no SSO session (or it would
+ * need a page)". A silent login that gets one returns to `returnTo`, anonymous.
+ */
+const SILENT_LOGIN_FAILURES = new Set([
+  'login_required',
+  'interaction_required',
+  'consent_required',
+  'account_selection_required',
+]);
+
+/**
+ * Whether `error` is a silent login (the sealed pending login asked `prompt=none`, not the
+ * callback's query) that Keycloak answered "not without a page". openid-client raises the
+ * `AuthorizationResponseError` only after checking `iss` and `state`.
+ */
+function silentLoginFailed(error: unknown, login: PendingLogin): boolean {
+  return (
+    login.prompt === 'none' &&
+    error instanceof client.AuthorizationResponseError &&
+    SILENT_LOGIN_FAILURES.has(error.error)
+  );
+}
+
+/**
  * The URL openid-client validates the response against: the configured redirect URI plus the
  * query Keycloak sent (with `iss`, RFC 9207). Never derived from Host/proto headers.
  */
@@ -135,8 +159,20 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
           expectedState: login.state,
           expectedNonce: login.nonce,
           idTokenExpected: true,
+          // `auth_time` present and within `max_age` when the login sent one (OIDC Core §3.1.2.1).
+          ...(login.maxAge === undefined ? {} : { maxAge: login.maxAge }),
         });
       } catch (error) {
+        if (silentLoginFailed(error, login)) {
+          // The login cookies are cleared (above); nothing is stored: the browser stays anonymous.
+          logger.debug(
+            { reason: (error as client.AuthorizationResponseError).error },
+            'silent login: not signed in',
+          );
+          res.set('Cache-Control', 'no-store');
+          res.redirect(302, appPath(runtime, login.returnTo));
+          return;
+        }
         const failure = mapUpstreamError(error, {
           what: LOGIN_SERVICE,
           url: config.serverMetadata().token_endpoint,

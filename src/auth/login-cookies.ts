@@ -17,7 +17,8 @@ export const MARKER_PREFIX = 'cernsso_pending_';
 export const MAX_PENDING_LOGINS = 5;
 
 /**
- * Longest `returnTo` kept in the cookie (longer ones fall back to `/`): a sealed login stays
+ * Longest `returnTo` kept in the cookie (longer ones fall back to `/`), less what the recorded
+ * `prompt`, `max_age` and `acr_values` take (at most 188 characters): a sealed login stays
  * under 1200 bytes, so the callback's `Cookie` header stays under 6.2 KB even with five of them
  * and the browser-binding cookie: below the 8 KB per header line of common proxies (nginx's
  * default), with room for the app's own cookies.

@@ -2,6 +2,12 @@ import type { Request, RequestHandler } from 'express';
 import * as client from 'openid-client';
 import { failureLogFields } from '../error-mapper.js';
 import { sendError, toCernSsoError } from '../respond.js';
+import {
+  defaultAuthorizationQuery,
+  queryAuthorizationParams,
+  type AuthorizationQuery,
+  type Prompt,
+} from '../authorization-params.js';
 import { bindingCookie, bindingDigest, newBinding, readBinding } from './browser-binding.js';
 import { parseCookieHeader } from './cookie-header.js';
 import {
@@ -11,32 +17,38 @@ import {
   loginsToDrop,
   pendingLoginCookies,
 } from './login-cookies.js';
-import { sealPendingLogin } from './login-seal.js';
+import { sealPendingLogin, type PendingLogin } from './login-seal.js';
 import type { LoginTransaction } from './login-transaction.js';
 import { safeReturnTo } from './return-to.js';
 import { authorizationUrl, type AuthRuntime } from './runtime.js';
 import { requireSession } from './session-ops.js';
 
-/** Optional authorization parameters a caller may pass through `/login?...`. */
-const PASSTHROUGH: Record<string, (value: string) => boolean> = {
-  prompt: (value) => ['login', 'none', 'consent', 'select_account'].includes(value),
-  login_hint: (value) => value.length <= 256,
-  kc_idp_hint: (value) => /^[\w.-]{1,64}$/.test(value),
-  ui_locales: (value) => /^[\w -]{1,64}$/.test(value),
-};
-
-function passthroughParameters(req: Request): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, valid] of Object.entries(PASSTHROUGH)) {
-    const value = req.query[name];
-    if (typeof value === 'string' && valid(value)) result[name] = value;
-  }
-  return result;
+/**
+ * The authorization parameters of this login: the `authorizationParams` defaults, overridden by
+ * the allowed, valid ones of the query. An unknown parameter or an invalid value in the query is
+ * dropped (the login goes on without it), never an error: a login link stays usable.
+ */
+function loginParameters(req: Request, defaults: AuthorizationQuery): AuthorizationQuery {
+  return { ...defaults, ...queryAuthorizationParams(req.query) };
 }
 
-function returnToOf(req: Request): string {
+/** What the callback must know of the parameters sent (sealed in the pending login). */
+function askedFor(params: AuthorizationQuery): Pick<PendingLogin, 'prompt' | 'maxAge' | 'acrValues'> {
+  return {
+    ...(params.prompt === undefined ? {} : { prompt: params.prompt as Prompt }),
+    ...(params.max_age === undefined ? {} : { maxAge: Number(params.max_age) }),
+    ...(params.acr_values === undefined ? {} : { acrValues: params.acr_values }),
+  };
+}
+
+/**
+ * `returnTo`, or `/` when it is longer than its budget: `MAX_RETURN_TO_LENGTH` less what the
+ * recorded parameters add to the sealed login, so the login cookie keeps its size bound.
+ */
+function returnToOf(req: Request, asked: object): string {
+  const recorded = Object.keys(asked).length === 0 ? 0 : JSON.stringify(asked).length - 1;
   const returnTo = safeReturnTo(req.query.returnTo);
-  return returnTo.length > MAX_RETURN_TO_LENGTH ? '/' : returnTo;
+  return returnTo.length > MAX_RETURN_TO_LENGTH - recorded ? '/' : returnTo;
 }
 
 /**
@@ -47,6 +59,7 @@ function returnToOf(req: Request): string {
  */
 export function loginRoute(runtime: AuthRuntime, transaction: LoginTransaction): RequestHandler {
   const { cookies: settings, ttlMs } = transaction;
+  const defaults = defaultAuthorizationQuery(runtime.config.authorizationParams);
   return async (req, res) => {
     try {
       // Only checks that express-session is mounted; the session is not touched (not stored).
@@ -62,17 +75,20 @@ export function loginRoute(runtime: AuthRuntime, transaction: LoginTransaction):
       // (a new one would strand the logins pending in other tabs).
       const existing = readBinding(cookies, settings.secure);
       const binding = existing ?? newBinding();
-      const pending = {
+      const params = loginParameters(req, defaults);
+      const asked = askedFor(params);
+      const pending: PendingLogin = {
         state,
         nonce,
         codeVerifier,
-        returnTo: returnToOf(req),
+        returnTo: returnToOf(req, asked),
         createdAt,
         binding: bindingDigest(binding),
+        ...asked,
       };
       const sealed = await sealPendingLogin(pending, transaction.keys[0], ttlMs);
       const url = await authorizationUrl(config, runtime.callbackUrl, runtime.config.scope, codeVerifier, {
-        ...passthroughParameters(req),
+        ...params,
         state,
         nonce,
       });

@@ -1,5 +1,6 @@
 import { loginState } from '../errors.js';
-import { EncryptJWT, errors, jwtDecrypt } from 'jose';
+import { EncryptJWT, errors, jwtDecrypt, type JWTPayload } from 'jose';
+import { MAX_MAX_AGE, PROMPTS, type Prompt } from '../authorization-params.js';
 
 /** A login in progress (one per browser tab), sealed into a cookie of its own. */
 export interface PendingLogin {
@@ -11,6 +12,12 @@ export interface PendingLogin {
   createdAt: number;
   /** Digest of the browser-binding cookie of the browser that started it (`bindingDigest`). */
   binding: string;
+  /** The `prompt` sent: `none` makes a `login_required` answer a return to `returnTo`, anonymous. */
+  prompt?: Prompt;
+  /** The `max_age` sent, in seconds: the callback has openid-client check `auth_time` against it. */
+  maxAge?: number;
+  /** The `acr_values` sent (space-separated), for checks of the ID token's `acr`. */
+  acrValues?: string;
 }
 
 /** Clock skew accepted between instances sharing the key (bounded: the lifetime is minutes). */
@@ -87,5 +94,19 @@ export async function openPendingLogin(
   // Our own clock decides, not only the token's whole-second `exp`.
   if (createdAt > now + LOGIN_CLOCK_TOLERANCE_SEC * 1000) throw loginState('unknown');
   if (now - createdAt > ttlMs) throw loginState('expired');
-  return { state, nonce, codeVerifier, returnTo, createdAt, binding };
+  return { state, nonce, codeVerifier, returnTo, createdAt, binding, ...askedFor(payload) };
+}
+
+/** What the login asked Keycloak for (optional members; a value of the wrong shape is ignored). */
+function askedFor(payload: JWTPayload): Pick<PendingLogin, 'prompt' | 'maxAge' | 'acrValues'> {
+  const { prompt, maxAge, acrValues } = payload;
+  return {
+    ...(typeof prompt === 'string' && (PROMPTS as readonly string[]).includes(prompt)
+      ? { prompt: prompt as Prompt }
+      : {}),
+    ...(typeof maxAge === 'number' && Number.isInteger(maxAge) && maxAge >= 0 && maxAge <= MAX_MAX_AGE
+      ? { maxAge }
+      : {}),
+    ...(nonEmpty(acrValues) ? { acrValues } : {}),
+  };
 }

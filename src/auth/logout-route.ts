@@ -4,6 +4,7 @@ import { sendError, toCernSsoError } from '../respond.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import { SessionContext } from './session-context.js';
 import { destroySession, requireSession } from './session-ops.js';
+import { silentAttemptCookie } from './silent-login-cookie.js';
 
 /**
  * `GET|POST /logout`: destroys the local session; with `idpLogout` also ends the SSO session at
@@ -21,6 +22,8 @@ export function logoutRoute(runtime: AuthRuntime): RequestHandler {
       await destroySession(req);
       if (ref !== undefined) runtime.records.remove(req, ref);
       res.set('Cache-Control', 'no-store');
+      // attemptSilentLogin() must not sign the browser straight back in (idpLogout: false).
+      res.append('Set-Cookie', silentAttemptCookie(runtime));
       if (!config.idpLogout || !idToken) {
         res.redirect(302, postLogoutPath);
         return;

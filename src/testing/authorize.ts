@@ -191,7 +191,10 @@ function handleAuthorize(
 
   // emulator.login(): a one-time ticket names the user, whatever autoLogin says.
   const ticketLogin = ctx.loginTickets.take(req.get(LOGIN_TICKET_HEADER));
-  const auto = ticketLogin ?? ctx.settings.autoLogin;
+  // Like Keycloak, prompt=none shows no page: without a fresh SSO session nobody "types the
+  // password" (autoLogin does not apply), the answer is login_required.
+  const silent = request.prompt.has('none');
+  const auto = ticketLogin ?? (silent ? false : ctx.settings.autoLogin);
   if (auto !== false) {
     // Tests: the configured user "types the password" (even for prompt=login).
     const user = findUser(ctx, auto);
@@ -211,7 +214,7 @@ function handleAuthorize(
     completeAuthorization(ctx, res, request, current);
     return;
   }
-  if (request.prompt.has('none')) {
+  if (silent) {
     redirectError(
       ctx,
       res,

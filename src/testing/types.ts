@@ -102,7 +102,10 @@ export interface EmulatorOptions {
   port?: number;
   /** Loopback only: `127.0.0.0/8`, `::1` or `localhost`. Default `127.0.0.1`. */
   host?: string;
-  /** Log this user in at the authorization endpoint without showing the form. Default false. */
+  /**
+   * Log this user in at the authorization endpoint without showing the form. Default false. Not
+   * for `prompt=none` (no page, nobody types a password): as in Keycloak, that needs an SSO session.
+   */
   autoLogin?: string | false;
   /** Access (and ID) token lifetime. Default 300. */
   accessTokenTtlSec?: number;
