@@ -11,7 +11,14 @@ import { readFileSync } from 'node:fs';
 import express, { type ErrorRequestHandler } from 'express';
 import session from 'express-session';
 import { expect } from 'vitest';
-import { CernSsoError, cernSso, requireAuth, type CernSso } from 'express-cern-sso';
+import {
+  CernSsoError,
+  cernSso,
+  requireAuth,
+  requireRole,
+  type CernSso,
+  type CernSsoOptions,
+} from 'express-cern-sso';
 import { recordingLogger, type RecordingLogger } from '../helpers/app.js';
 import type { BrowserResponse, TestBrowser } from '../helpers/browser.js';
 import type { KeycloakInfo } from './keycloak.js';
@@ -52,6 +59,8 @@ export async function startFlowApp(options: {
   issuer: string;
   clientId: string;
   clientSecret?: string;
+  /** More cernSso() options (a clock, lifetimes, onLogin...). */
+  sso?: CernSsoOptions;
 }): Promise<FlowApp> {
   const app = express();
   const store = new session.MemoryStore();
@@ -75,6 +84,7 @@ export async function startFlowApp(options: {
     baseUrl: url,
     issuer: options.issuer,
     logger,
+    ...options.sso,
   });
   app.use(sso);
   app.get('/', (_req, res) => {
@@ -85,6 +95,9 @@ export async function startFlowApp(options: {
   });
   app.get('/me', requireAuth(), (req, res) => {
     res.json({ user: req.sso.user, claims: req.sso.claims });
+  });
+  app.get('/admin', requireRole('admin'), (req, res) => {
+    res.json({ user: req.sso.user });
   });
   app.use(errorAsJson);
   return {
