@@ -9,6 +9,7 @@ import {
   type CernSso,
   type CernSsoOptions,
 } from 'express-cern-sso';
+import { LocalAccounts } from './accounts.js';
 import { adminPage, directoryPage, homePage, profilePage } from './views.js';
 
 export interface BasicAppOptions {
@@ -20,11 +21,14 @@ export interface BasicAppOptions {
   behindProxy?: boolean;
   /** The e-group that may see /admin. Default `it-dep-admins`. */
   adminGroup?: string;
+  /** The local accounts `onLogin` creates (default: a new in-memory table). */
+  accounts?: LocalAccounts;
 }
 
 /**
- * The basic example: a public home page, a profile page behind `requireAuth()`, an admin page
- * behind `requireGroup()`, a people directory with `userSearchHandler()`, and logout.
+ * The basic example: a public home page, a profile page behind `requireAuth()` showing the
+ * local account `onLogin` created, an admin page behind `requireGroup()`, a people directory
+ * with `userSearchHandler()`, and logout.
  */
 export function createBasicApp(options: BasicAppOptions): { app: Express; sso: CernSso } {
   const app = express();
@@ -39,7 +43,14 @@ export function createBasicApp(options: BasicAppOptions): { app: Express; sso: C
       cookie: { httpOnly: true, sameSite: 'lax', secure: options.behindProxy ?? false, maxAge: 8 * 3600_000 },
     }),
   );
-  const sso = cernSso(options.sso);
+  const accounts = options.accounts ?? new LocalAccounts();
+  const sso = cernSso({
+    ...options.sso,
+    // A person's first sign-in creates their local account; the session remembers which it is.
+    onLogin({ req, user }) {
+      req.session.accountId = accounts.signIn(user.issuer, user.login).id;
+    },
+  });
   app.use(sso);
 
   app.get('/', (req, res) => {
@@ -50,7 +61,7 @@ export function createBasicApp(options: BasicAppOptions): { app: Express; sso: C
     // take the profile page down: it then says the groups are unavailable.
     const groups = await req.sso.groups().catch(() => undefined);
     // requireAuth() guarantees a user here.
-    res.send(profilePage(req.sso.user!, groups));
+    res.send(profilePage(req.sso.user!, groups, accounts.get(req.session.accountId)));
   });
   app.get('/api/me', requireAuth(), (req, res) => {
     res.json(req.sso.user);

@@ -1,4 +1,5 @@
 import type { CernUser } from 'express-cern-sso';
+import type { LocalAccount } from './accounts.js';
 
 const escape = (text: string | number | undefined): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -71,7 +72,7 @@ export function homePage(user: CernUser | undefined): string {
   return layout('Home', user, body);
 }
 
-export function profilePage(user: CernUser, groups?: readonly string[]): string {
+export function profilePage(user: CernUser, groups?: readonly string[], account?: LocalAccount): string {
   const groupTags =
     groups === undefined
       ? '<span class="muted">unavailable right now</span>'
@@ -95,7 +96,15 @@ export function profilePage(user: CernUser, groups?: readonly string[]): string 
       ${row('Language', user.preferredLanguage)}
       <dt>Roles</dt><dd>${roles}</dd>
       <dt>E-groups</dt><dd>${groupTags}</dd>
-    </dl></div>`,
+    </dl></div>
+    <div class="card"><h2>Local account</h2>${
+      account === undefined
+        ? '<p class="muted">none</p>'
+        : `<p>Created by <code>onLogin</code> at your first sign-in: account
+      <strong id="account-id">#${account.id}</strong>, created ${escape(account.createdAt.toISOString())},
+      <span id="sign-ins">${account.signIns}</span> sign-in(s), the last at
+      ${escape(account.lastSignInAt.toISOString())}.</p>`
+    }</div>`,
   );
 }
 
