@@ -62,7 +62,7 @@ export const kEmitEvent = Symbol('express-cern-sso.emitEvent');
 const MAX_PATH = 1024;
 
 /** `req.originalUrl` without its query string (which may carry a code, a state or a token), capped. */
-export function eventPath(req: Request): string {
+export function eventPath(req: Pick<Request, 'originalUrl' | 'url'>): string {
   const url = req.originalUrl || req.url;
   const query = url.indexOf('?');
   return (query === -1 ? url : url.slice(0, query)).slice(0, MAX_PATH);
