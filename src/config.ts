@@ -6,6 +6,7 @@ import { isCacheStore, type CacheStore } from './cache/types.js';
 import type { RenderError } from './context.js';
 import { authorizationParamProblem, type AuthorizationParams } from './authorization-params.js';
 import type { OnLogin } from './login-hook.js';
+import type { OnEvent } from './events.js';
 import { normalizeLogger, type Logger, type LoggerOption } from './logger.js';
 import { loggerOption, parseOptions } from './parse-options.js';
 
@@ -190,6 +191,10 @@ export const ssoOptionsSchema = z
         (value) => typeof value === 'function',
         'must be a function ({ req, user, claims }) => void | Promise<void>',
       )
+      .optional(),
+    /** `(event) => void`: the audit events (login, logout, access denied, ...), not awaited. */
+    onEvent: z
+      .custom<OnEvent>((value) => typeof value === 'function', 'must be a function (event) => void')
       .optional(),
   })
   .strict()
@@ -414,6 +419,16 @@ export interface CernSsoOptions extends IdentityProviderOptions {
    * applies: bound your own database calls.
    */
   onLogin?: OnLogin | undefined;
+  /**
+   * `(event) => void`: the audit trail. Called synchronously with a frozen
+   * `{ type, at, login?, issuer?, path?, reason? }` (see `CernSsoEvent`) at each `login`,
+   * `login_failed`, `login_denied`, `logout`, `backchannel_logout`, `access_denied` (guards),
+   * `refresh_failed`, `session_expired` and `upstream_unavailable`; never a token, code, cookie or
+   * upstream text. Not awaited: a sink that writes somewhere slow should queue. A listener that
+   * throws (or rejects) is logged as an error with the event's type; the request goes on.
+   * `bearerAuth()` mounted after this `cernSso()` uses it too unless given its own. Default: none.
+   */
+  onEvent?: OnEvent | undefined;
 }
 
 type Resolved<T> = Omit<T, 'cache' | 'logger'> & { cache: CacheStore; logger: Logger };

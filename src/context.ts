@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import type { CernSsoError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { EmitEvent, kEmitEvent } from './events.js';
 
 // The types `req.sso` hands out live here, so that every area can use them without importing
 // another area (auth, guards, identity and bearer all import this module).
@@ -124,6 +125,8 @@ export interface InternalContext extends CernSsoContext {
   [kRenderError]?: RenderError | undefined;
   /** The issuer of the identity provider of the `cernSso()` that set this context. */
   [kIssuer]?: string | undefined;
+  /** The `onEvent` emitter of the `cernSso()` (or `bearerAuth()`) that set this context. */
+  [kEmitEvent]?: EmitEvent | undefined;
   [kBearer]?: true;
   [kInGroupSync]?: (values: readonly string[], match: MatchMode) => boolean | undefined;
 }

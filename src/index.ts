@@ -14,6 +14,7 @@ export type { CernSsoContext, RenderError } from './context.js';
 export type { CernUser, CernClaims } from './auth/user.js';
 export { CernSsoError, loginDenied, type CernSsoErrorCode } from './errors.js';
 export type { OnLogin, OnLoginArgs } from './login-hook.js';
+export type { CernSsoEvent, CernSsoEventType, OnEvent } from './events.js';
 export { cernSsoErrorHandler } from './error-handler.js';
 export type { Logger, LoggerOption, LogFields, LogMethod } from './logger.js';
 export type { CernSsoOptions, CernSsoRoutes, Clock, IdentityProviderOptions } from './config.js';

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { builtInErrorPage, customErrorPage, pageLanguage, type PageLink } from './error-pages.js';
 import { CernSsoError, internal, type CernSsoErrorCode } from './errors.js';
+import { emitRequestEvent, upstreamName } from './events.js';
 
 /** True when the client is a browser asking for a page (explicit `text/html` in `Accept`). */
 export function wantsHtml(req: Request): boolean {
@@ -37,6 +38,7 @@ export function errorBody(error: CernSsoError, description = INTERNAL_DESCRIPTIO
  */
 export function sendError(req: Request, res: Response, error: CernSsoError, link?: PageLink): void {
   if (res.headersSent) return;
+  emitUpstreamEvent(req, error);
   if (!wantsHtml(req)) {
     sendJsonError(res, error);
     return;
@@ -50,6 +52,16 @@ export function sendError(req: Request, res: Response, error: CernSsoError, link
   const lang = pageLanguage(req);
   res.set('Content-Language', lang);
   res.type('html').send(builtInErrorPage(error, lang, link));
+}
+
+/**
+ * The one place an outage is audited: every 503 `ERR_UPSTREAM_UNAVAILABLE` of the library is
+ * answered through {@link sendError} (or `bearerAuth()`'s answer, which calls this too).
+ */
+export function emitUpstreamEvent(req: Request, error: CernSsoError): void {
+  if (error.code === 'ERR_UPSTREAM_UNAVAILABLE') {
+    emitRequestEvent(req, 'upstream_unavailable', { reason: upstreamName(error.message) });
+  }
 }
 
 /** The error's status and headers, and `Cache-Control: no-store`: the head of every error answer. */

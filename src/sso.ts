@@ -14,6 +14,8 @@ import { clockNow, resolveSsoConfig, type CernSsoOptions } from './config.js';
 import { buildIdentityProvider } from './identity/identity-provider.js';
 import type { IdentityProvider } from './identity/types.js';
 import { sendError, toCernSsoError } from './respond.js';
+import { eventPath } from './events.js';
+import { userFromClaims } from './auth/user.js';
 
 /** The middleware returned by `cernSso()`: an Express Router with a few extra members. */
 export interface CernSso extends Router {
@@ -101,6 +103,13 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
         if (loggedOut) {
           delete session.cernSso;
           records.remove(req, signedIn.ref);
+          const user = userFromClaims(signedIn.auth.claims);
+          runtime.emit('session_expired', {
+            login: user?.login,
+            issuer: user?.issuer,
+            path: eventPath(req),
+            reason: 'backchannelLogout',
+          });
           next();
         } else {
           admit(signedIn);

@@ -1,6 +1,7 @@
 import express, { type RequestHandler, type Response } from 'express';
 import * as jose from 'jose';
 import { invalidRequest } from '../errors.js';
+import { eventPath } from '../events.js';
 import type { Logger } from '../logger.js';
 import { sendJsonError } from '../respond.js';
 import { issuerKeys } from './issuer-registry.js';
@@ -168,7 +169,11 @@ export function backchannelLogoutRoute(runtime: AuthRuntime, markers: LogoutMark
     try {
       const logout = await verify(token);
       await apply(req, logout);
-      config.logger.info({ scope: logout.sid ? 'session' : 'user' }, 'back-channel logout recorded');
+      const scope = logout.sid ? 'session' : 'user';
+      config.logger.info({ scope }, 'back-channel logout recorded');
+      // No login: the token names a Keycloak session or subject, not a login. Each session it
+      // ends fires `session_expired` (reason `backchannelLogout`, with the login) when next used.
+      runtime.emit('backchannel_logout', { path: eventPath(req), reason: scope });
       res.status(200).end();
     } catch (error) {
       const reason =

@@ -20,6 +20,7 @@ import { tokensFromResponse } from './tokens.js';
 import type { SessionAuth } from './session-data.js';
 import { destroySession, regenerateSession, requireSession, saveSession } from './session-ops.js';
 import type { OnLogin } from '../login-hook.js';
+import { eventPath } from '../events.js';
 import { runOnLogin } from './on-login.js';
 import { deepFreeze } from './session-records.js';
 import { stringList, userFromClaims, type CernClaims } from './user.js';
@@ -148,6 +149,8 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
     }
   };
   return async (req, res) => {
+    // The user once the tokens are validated: named in `login_denied`/`login_failed` after that.
+    let user: { login: string; issuer: string } | undefined;
     try {
       requireSession(req);
       const login = await takePendingLogin(req, res, transaction, runtime.now());
@@ -191,6 +194,7 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
       };
       const sid = typeof claims.sid === 'string' ? claims.sid : undefined;
       if (sid) auth.sid = sid;
+      user = userFromClaims(claims);
 
       // A new session id at login (OWASP session fixation), whatever the browser had before.
       await regenerateSession(req);
@@ -210,11 +214,18 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
           logger.warn({ err: error }, 'could not cache the groups claim');
         });
       }
+      runtime.emit('login', { login: user?.login, issuer: user?.issuer, path: eventPath(req) });
       res.set('Cache-Control', 'no-store');
       res.redirect(302, appPath(runtime, login.returnTo));
     } catch (error) {
       const failure = toCernSsoError(error);
       logFailure(logger, failure);
+      runtime.emit(failure.code === 'ERR_LOGIN_DENIED' ? 'login_denied' : 'login_failed', {
+        login: user?.login,
+        issuer: user?.issuer,
+        path: eventPath(req),
+        reason: failure.code,
+      });
       sendError(req, res, failure, retryLink);
     }
   };

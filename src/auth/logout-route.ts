@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
+import { eventPath } from '../events.js';
 import { sendError, toCernSsoError } from '../respond.js';
 import { appPath, type AuthRuntime } from './runtime.js';
 import { SessionContext } from './session-context.js';
@@ -19,8 +20,10 @@ export function logoutRoute(runtime: AuthRuntime): RequestHandler {
       const ref = requireSession(req).cernSso?.ref;
       // cernSso() loaded the sign-in for this request already: no second store read.
       const idToken = req.sso instanceof SessionContext ? req.sso.signedIn?.auth.tokens.idToken : undefined;
+      const user = req.sso.user;
       await destroySession(req);
       if (ref !== undefined) runtime.records.remove(req, ref);
+      runtime.emit('logout', { login: user?.login, issuer: user?.issuer, path: eventPath(req) });
       res.set('Cache-Control', 'no-store');
       // attemptSilentLogin() must not sign the browser straight back in (idpLogout: false).
       res.append('Set-Cookie', silentAttemptCookie(runtime));

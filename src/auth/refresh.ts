@@ -8,7 +8,8 @@ import type { AuthRuntime } from './runtime.js';
 import type { SignedIn } from './session-data.js';
 import { destroySession, reloadSession, requireSession, saveSession } from './session-ops.js';
 import { tokensFromResponse } from './tokens.js';
-import type { CernClaims } from './user.js';
+import { userFromClaims, type CernClaims } from './user.js';
+import { eventPath } from '../events.js';
 
 /** Refresh this long before expiry, so a token never expires on its way to the API. */
 const EXPIRY_MARGIN_MS = 30_000;
@@ -184,7 +185,34 @@ export interface RefreshingContext {
 }
 
 /** What a refresh came to: new tokens, or the sign-in ended (`reason` for the log). */
-export type RefreshOutcome = { ended: false; signedIn: SignedIn } | { ended: true; reason: string };
+export type RefreshOutcome =
+  { ended: false; signedIn: SignedIn } | { ended: true; reason: string; code: SignInEnd };
+
+/** Why a refresh ended a sign-in, as `session_expired` events say it. */
+export type SignInEnd = 'idpSessionEnded' | 'sessionGone';
+
+/**
+ * Emits an event about the sign-in `signedIn` of this request (its user, the request's path).
+ * `reason` for `refresh_failed`: the library code of the failure.
+ */
+export function emitSignInEvent(
+  context: RefreshingContext,
+  signedIn: SignedIn,
+  type: 'session_expired' | 'refresh_failed',
+  reason: string,
+): void {
+  const user = userFromClaims(signedIn.auth.claims);
+  context.runtime.emit(type, {
+    login: user?.login,
+    issuer: user?.issuer,
+    path: eventPath(context.req),
+    reason,
+  });
+}
+
+/** The library code of a failed refresh, for `refresh_failed`. */
+export const failureCode = (error: unknown): string =>
+  error instanceof CernSsoError ? error.code : 'ERR_INTERNAL';
 
 /**
  * Refreshes the tokens (and claims) of the context's sign-in. One refresh per session is in
@@ -213,12 +241,12 @@ export async function refreshSignIn(context: RefreshingContext, signedIn: Signed
     // Saving (here or at the end of the request) would write the ended session back into
     // the store: destroy this request's copy instead. Already gone, so a failure is moot.
     await destroySession(req).catch(() => undefined);
-    return { ended: true, reason: error.message };
+    return { ended: true, reason: error.message, code: 'sessionGone' };
   }
   if (!updated) {
     context.signedIn = undefined;
     await endSignIn(req, runtime, signedIn.ref);
-    return { ended: true, reason: 'the identity provider refused the refresh' };
+    return { ended: true, reason: 'the identity provider refused the refresh', code: 'idpSessionEnded' };
   }
   // Requests that waited carry their own copy of the session: point it to the new tokens too,
   // so that their end-of-request save does not write the old pointer back.
@@ -248,10 +276,11 @@ export async function getSessionAccessToken(context: RefreshingContext): Promise
     outcome = await refreshSignIn(context, signedIn);
   } catch (error) {
     logRefreshFailure(context.runtime, error, 'token refresh failed');
+    emitSignInEvent(context, signedIn, 'refresh_failed', failureCode(error));
     throw error;
   }
   if (outcome.ended) {
-    // Hook for a `session_expired` event (reason: outcome.reason).
+    emitSignInEvent(context, signedIn, 'session_expired', outcome.code);
     context.runtime.config.logger.info(
       { reason: outcome.reason },
       'sign-in ended during a token refresh; signing the user out',

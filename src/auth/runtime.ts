@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { clockNow, type ResolvedSsoConfig } from '../config.js';
+import { createEventEmitter, type EmitEvent } from '../events.js';
 import type { OidcDiscovery } from './discovery.js';
 import { createRedirectCheck, type RedirectCheck } from './redirect-check.js';
 import type { SignedIn } from './session-data.js';
@@ -37,6 +38,8 @@ export interface AuthRuntime {
    * else `Date.now()` read at each call (so fake timers drive it).
    */
   now: () => number;
+  /** The `onEvent` listener's emitter (a no-op without one); `at` by {@link now}. */
+  emit: EmitEvent;
 }
 
 /** An app-relative path as an absolute path on this origin (adds the `baseUrl` path). */
@@ -102,5 +105,6 @@ export function createRuntime(
       : createSessionRecords(config.logger, sessionStoreTokens(), 'Session store', now),
     claimGroupSets: createGroupSets(config.cernUsersGroup),
     now,
+    emit: createEventEmitter(config.onEvent, config.logger, now),
   };
 }

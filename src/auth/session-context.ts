@@ -19,6 +19,7 @@ import {
   withCernUsersAlias,
 } from './group-names.js';
 import { notAuthenticated } from '../errors.js';
+import { kEmitEvent, type EmitEvent } from '../events.js';
 import type { Logger } from '../logger.js';
 import { getSessionAccessToken } from './refresh.js';
 import { appPath, type AuthRuntime } from './runtime.js';
@@ -54,6 +55,10 @@ export class SessionContext implements InternalContext {
 
   get [kLogger](): Logger {
     return this.runtime.config.logger;
+  }
+
+  get [kEmitEvent](): EmitEvent {
+    return this.runtime.emit;
   }
 
   get [kRenderError](): RenderError | undefined {

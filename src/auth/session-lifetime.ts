@@ -1,4 +1,11 @@
-import { claimsAreFresh, logRefreshFailure, refreshSignIn, type RefreshingContext } from './refresh.js';
+import {
+  claimsAreFresh,
+  emitSignInEvent,
+  failureCode,
+  logRefreshFailure,
+  refreshSignIn,
+  type RefreshingContext,
+} from './refresh.js';
 import { requireSession } from './session-ops.js';
 import type { SessionAuth, SignedIn } from './session-data.js';
 
@@ -43,8 +50,9 @@ function signOut(context: RefreshingContext, signedIn: SignedIn, reason: string)
   // The session is saved at the end of the request without its pointer (express-session).
   delete requireSession(req).cernSso;
   runtime.records.remove(req, signedIn.ref);
-  // Hook for a `session_expired` event (reason).
   runtime.config.logger.info({ reason }, 'sign-in expired; signing the user out');
+  // `absoluteTimeoutMs` → `absoluteTimeout`: the event says what happened, not the option.
+  emitSignInEvent(context, signedIn, 'session_expired', reason.replace(/Ms$/, ''));
 }
 
 /** Claims past `claimsTtlMs`: refreshed, or kept (outage), or the sign-in ended (IdP said so). */
@@ -53,7 +61,7 @@ async function refreshClaims(context: RefreshingContext, signedIn: SignedIn): Pr
   try {
     const outcome = await refreshSignIn(context, signedIn);
     if (outcome.ended) {
-      // Hook for a `session_expired` event (reason: outcome.reason).
+      emitSignInEvent(context, signedIn, 'session_expired', outcome.code);
       runtime.config.logger.info(
         { reason: outcome.reason },
         'sign-in ended at the identity provider (claims refresh); signing the user out',
@@ -62,8 +70,8 @@ async function refreshClaims(context: RefreshingContext, signedIn: SignedIn): Pr
   } catch (error) {
     // Stale if error: a page that needs no token works on with the claims it had.
     claimsRetryAt.set(signedIn.auth, runtime.now() + CLAIMS_RETRY_MS);
-    // Hook for a `refresh_failed` event.
     logRefreshFailure(runtime, error, 'claims refresh failed; keeping the claims obtained earlier');
+    emitSignInEvent(context, signedIn, 'refresh_failed', failureCode(error));
   }
 }
 

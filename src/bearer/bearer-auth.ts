@@ -20,7 +20,8 @@ import { sendBearerError } from './errors.js';
 import { readBearerToken } from './header.js';
 import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
 import { anonymousContext } from './anonymous-context.js';
-import { inheritedIssuer, validators } from './issuer-choice.js';
+import { eventEmitters, inheritedIssuer, validators } from './issuer-choice.js';
+import { kEmitEvent, type EmitEvent } from '../events.js';
 
 /** What a bearer `req.sso` is made of. */
 interface BearerContextInput {
@@ -36,6 +37,8 @@ interface BearerContextInput {
   cernUsersGroup: string | undefined;
   /** The logger of the `bearerAuth()`, used by the guards too. */
   logger: Logger;
+  /** The `onEvent` emitter of this request (the guards' `access_denied`). */
+  emit: EmitEvent;
 }
 
 function noIdentity(what: string): CernSsoError {
@@ -79,7 +82,7 @@ function noUser(): CernSsoError {
  * claim it has no groups.
  */
 function createBearerContext(input: BearerContextInput): InternalContext {
-  const { token, claims, identity, identityIssuer, cernUsersGroup, logger } = input;
+  const { token, claims, identity, identityIssuer, cernUsersGroup, logger, emit } = input;
   const user = userFromClaims(claims);
   const context: InternalContext = {
     [kLoginPath]: undefined,
@@ -87,6 +90,7 @@ function createBearerContext(input: BearerContextInput): InternalContext {
     [kIdentity]: identity,
     [kIssuer]: identityIssuer,
     [kLogger]: logger,
+    [kEmitEvent]: emit,
     isAuthenticated: () => true,
     user,
     claims,
@@ -183,19 +187,21 @@ function identityOf(
 export function bearerAuth(options: BearerAuthOptions): RequestHandler {
   const config = resolveBearerConfig(options);
   const validatorOf = validators(config);
+  const emitterFor = eventEmitters(config);
 
   return (req, res, next) => {
+    const emit = emitterFor(req);
     let token: string | undefined;
     try {
       token = readBearerToken(req);
     } catch (error) {
-      sendBearerError(req, res, toCernSsoError(error), config.logger);
+      sendBearerError(req, res, toCernSsoError(error), config.logger, emit);
       return;
     }
     if (token === undefined) {
       if (config.optional) {
         // Not ours (RFC 6750): the session (or anonymous) context stays; guards decide.
-        (req as { sso?: InternalContext }).sso ??= anonymousContext(config.logger);
+        (req as { sso?: InternalContext }).sso ??= anonymousContext(config.logger, emit);
         next();
         return;
       }
@@ -206,6 +212,7 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
           'WWW-Authenticate': 'Bearer',
         }),
         config.logger,
+        emit,
       );
       return;
     }
@@ -223,6 +230,7 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
             identityIssuer,
             cernUsersGroup: config.cernUsersGroup,
             logger: config.logger,
+            emit,
           });
           next();
         },
@@ -231,7 +239,7 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
           if (failure.status === 401) {
             config.logger.debug({ code: failure.code, reason: failure.message }, 'bearerAuth: token refused');
           }
-          sendBearerError(req, res, failure, config.logger);
+          sendBearerError(req, res, failure, config.logger, emit);
         },
       )
       .catch((error: unknown) => {

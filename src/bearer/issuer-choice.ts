@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { kBearer, kIssuer, type InternalContext } from '../context.js';
+import { createEventEmitter, emitterOf, type EmitEvent } from '../events.js';
 import type { ResolvedBearerConfig } from './options.js';
 import { createTokenValidator, type TokenValidator } from './validator.js';
 
@@ -12,6 +13,20 @@ export function inheritedIssuer(req: Request): string | undefined {
   const previous = (req as { sso?: InternalContext }).sso;
   if (previous === undefined || previous[kBearer] === true) return undefined;
   return previous[kIssuer];
+}
+
+/**
+ * The `onEvent` emitter of a request: the option's; else, like the issuer, the one of the
+ * `cernSso()` that set `req.sso` before this `bearerAuth()` (one audit trail per app without
+ * repeating the listener); else none.
+ */
+export function eventEmitters(config: ResolvedBearerConfig): (req: Request) => EmitEvent {
+  const own = config.onEvent ? createEventEmitter(config.onEvent, config.logger, config.now) : undefined;
+  return (req) => {
+    if (own) return own;
+    const previous = (req as { sso?: InternalContext }).sso;
+    return emitterOf(previous === undefined || previous[kBearer] === true ? undefined : previous);
+  };
 }
 
 /** A validator and the issuers it trusts. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CERN_ISSUER, isLoopbackHost } from '../config.js';
 import type { ContextIdentity } from '../context.js';
 import { configError } from '../errors.js';
+import type { OnEvent } from '../events.js';
 import { normalizeLogger, type Logger, type LoggerOption } from '../logger.js';
 import { loggerOption, parseOptions } from '../parse-options.js';
 
@@ -99,6 +100,14 @@ export interface BearerAuthOptions {
    * the process, of that issuer's discovery and JWKS retry delays.
    */
   clock?: { now(): number };
+  /**
+   * `(event) => void`: audit events of this `bearerAuth()`: `access_denied` (a request without
+   * an access token: reason `auth`; a refused one: `invalid_token` or `invalid_request`; and the
+   * guards after it, with the token's user) and `upstream_unavailable`. Default: the `onEvent` of
+   * the `cernSso()` mounted before it, per request (as `issuer`); else none. Same contract as
+   * `cernSso({ onEvent })`: synchronous, not awaited, a throwing listener is logged.
+   */
+  onEvent?: OnEvent;
 }
 
 /** Validated `bearerAuth()` options, with defaults applied. */
@@ -127,6 +136,8 @@ export interface ResolvedBearerConfig {
   logger: Logger;
   /** The clock (`clock.now`, else `Date.now`). */
   now: () => number;
+  /** The `onEvent` option (else the one of a `cernSso()` mounted before, per request). */
+  onEvent: OnEvent | undefined;
 }
 
 type Ctx = z.core.$RefinementCtx;
@@ -234,6 +245,9 @@ const schema = z
     verifiedTokenCacheMax: z.number().int().min(0).max(10_000_000).default(10_000),
     httpTimeoutMs: z.number().int().positive().default(10_000),
     logger: loggerOption.optional(),
+    onEvent: z
+      .custom<OnEvent>((value) => typeof value === 'function', 'must be a function (event) => void')
+      .optional(),
     clock: z
       .custom<{ now(): number }>(
         (value) => typeof (value as { now?: unknown } | null)?.now === 'function',
@@ -312,5 +326,6 @@ export function resolveBearerConfig(options: BearerAuthOptions): ResolvedBearerC
     httpTimeoutMs: parsed.httpTimeoutMs,
     logger: normalizeLogger(parsed.logger),
     now: clock ? () => clock.now() : Date.now,
+    onEvent: parsed.onEvent,
   };
 }

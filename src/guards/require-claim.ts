@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import type { CernClaims } from '../context.js';
 import { configError } from '../errors.js';
 import { answerGuardFailure } from './guard-failure.js';
-import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
+import { contextOf, denyAnonymous, denyForbidden, requirement } from './deny.js';
 import { meetsMatch, normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
 import { describe } from './require-role.js';
 
@@ -110,6 +110,7 @@ export function requireClaim(
   const path = validatePath(claim);
   const check =
     typeof values === 'function' ? predicateCheck(path, values) : valuesCheck(path, values, options);
+  const reason = requirement('claim', [path]);
   return (req, res, next) => {
     try {
       const context = contextOf(req, 'requireClaim()');
@@ -122,7 +123,7 @@ export function requireClaim(
         next();
         return;
       }
-      denyForbidden(req, res, context, check.message);
+      denyForbidden(req, res, context, check.message, reason);
     } catch (error) {
       answerGuardFailure(req, res, 'requireClaim()', error);
     }

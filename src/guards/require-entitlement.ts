@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { configError } from '../errors.js';
 import { answerGuardFailure } from './guard-failure.js';
-import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
+import { contextOf, denyAnonymous, denyForbidden, requirement } from './deny.js';
 import { meetsMatch, normalizeRequirement, type MatchMode, type MatchOptions } from './match.js';
 import { claimAt, claimValues } from './require-claim.js';
 import { describe } from './require-role.js';
@@ -128,6 +128,7 @@ export function requireEntitlement(
     throw configError(`requireEntitlement(): ${problems.join('; ')}`, problems);
   }
   const required = values.map((value) => parseEntitlement(value)).filter((value) => value !== undefined);
+  const reason = requirement('entitlement', values);
   return (req, res, next) => {
     try {
       const context = contextOf(req, 'requireEntitlement()');
@@ -142,7 +143,7 @@ export function requireEntitlement(
         next();
         return;
       }
-      denyForbidden(req, res, context, `Access requires the entitlement ${describe(values, match)}.`);
+      denyForbidden(req, res, context, `Access requires the entitlement ${describe(values, match)}.`, reason);
     } catch (error) {
       answerGuardFailure(req, res, 'requireEntitlement()', error);
     }

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { kInGroupSync, type InternalContext } from '../context.js';
-import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
+import { contextOf, denyAnonymous, denyForbidden, requirement } from './deny.js';
 import { answerGuardFailure } from './guard-failure.js';
 import { normalizeRequirement, type MatchOptions } from './match.js';
 import { describe } from './require-role.js';
@@ -15,6 +15,7 @@ import { describe } from './require-role.js';
 export function requireGroup(group: string | readonly string[], options?: MatchOptions): RequestHandler {
   const { values, match } = normalizeRequirement('requireGroup()', group, options);
   const required = `Access requires membership of ${describe(values, match)}.`;
+  const reason = requirement('group', values);
   return (req, res, next) => {
     try {
       const context = contextOf(req, 'requireGroup()');
@@ -23,21 +24,21 @@ export function requireGroup(group: string | readonly string[], options?: MatchO
         return;
       }
       if (!context.user) {
-        denyForbidden(req, res, context, `${required} The access token names no user.`);
+        denyForbidden(req, res, context, `${required} The access token names no user.`, reason);
         return;
       }
       // Warm cache or a groups claim: decided here, without a promise (the common case).
       const known = (context as InternalContext)[kInGroupSync]?.(values, match);
       if (known !== undefined) {
         if (known) next();
-        else denyForbidden(req, res, context, required);
+        else denyForbidden(req, res, context, required, reason);
         return;
       }
       context
         .inGroup(values, { match })
         .then((member) => {
           if (member) next();
-          else denyForbidden(req, res, context, required);
+          else denyForbidden(req, res, context, required, reason);
         })
         .catch((error: unknown) => {
           answerGuardFailure(req, res, 'requireGroup()', error);

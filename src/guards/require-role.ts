@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { answerGuardFailure } from './guard-failure.js';
-import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
+import { contextOf, denyAnonymous, denyForbidden, requirement } from './deny.js';
 import { matches, normalizeRequirement, type MatchOptions } from './match.js';
 
 /**
@@ -10,6 +10,7 @@ import { matches, normalizeRequirement, type MatchOptions } from './match.js';
  */
 export function requireRole(role: string | readonly string[], options?: MatchOptions): RequestHandler {
   const { values, match } = normalizeRequirement('requireRole()', role, options);
+  const reason = requirement('role', values);
   return (req, res, next) => {
     try {
       const context = contextOf(req, 'requireRole()');
@@ -20,14 +21,14 @@ export function requireRole(role: string | readonly string[], options?: MatchOpt
       const required = `Access requires the role ${describe(values, match)}.`;
       const user = context.user;
       if (!user) {
-        denyForbidden(req, res, context, `${required} The access token names no user.`);
+        denyForbidden(req, res, context, `${required} The access token names no user.`, reason);
         return;
       }
       if (matches(user.roles, values, match)) {
         next();
         return;
       }
-      denyForbidden(req, res, context, required);
+      denyForbidden(req, res, context, required, reason);
     } catch (error) {
       answerGuardFailure(req, res, 'requireRole()', error);
     }

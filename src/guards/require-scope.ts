@@ -3,7 +3,7 @@ import { SCOPE_TOKEN } from '../challenge.js';
 import type { CernClaims } from '../context.js';
 import { configError } from '../errors.js';
 import { answerGuardFailure } from './guard-failure.js';
-import { contextOf, denyAnonymous, denyForbidden } from './deny.js';
+import { contextOf, denyAnonymous, denyForbidden, requirement } from './deny.js';
 import { meetsMatch, normalizeRequirement, type MatchOptions } from './match.js';
 import { describe } from './require-role.js';
 
@@ -43,6 +43,7 @@ export function requireScope(scope: string | readonly string[], options?: MatchO
     throw configError(`requireScope(): ${problems.join('; ')}`, problems);
   }
   const required = `Access requires the scope ${describe(values, match)}.`;
+  const reason = requirement('scope', values);
   return (req, res, next) => {
     try {
       const context = contextOf(req, 'requireScope()');
@@ -55,7 +56,7 @@ export function requireScope(scope: string | readonly string[], options?: MatchO
         next();
         return;
       }
-      denyForbidden(req, res, context, required, values);
+      denyForbidden(req, res, context, required, reason, values);
     } catch (error) {
       answerGuardFailure(req, res, 'requireScope()', error);
     }

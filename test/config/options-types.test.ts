@@ -11,7 +11,7 @@ import type {
   CernSsoOptions,
   IdentityProviderOptions,
 } from '../../src/config.js';
-import { createIdentityProvider } from '../../src/index.js';
+import { createIdentityProvider, type BearerAuthOptions, type OnEvent } from '../../src/index.js';
 
 // Every option may be left out: the required ones have environment fallbacks.
 type SsoSchemaInput = Partial<z.input<typeof ssoOptionsSchema>>;
@@ -24,6 +24,11 @@ describe('option types', () => {
 
   it('IdentityProviderOptions is exactly what the createIdentityProvider() schema accepts', () => {
     expectTypeOf<IdentityProviderOptions>().toEqualTypeOf<IdentitySchemaInput>();
+  });
+
+  it('onEvent is the same listener type on cernSso() and bearerAuth()', () => {
+    expectTypeOf<CernSsoOptions['onEvent']>().toEqualTypeOf<OnEvent | undefined>();
+    expectTypeOf<BearerAuthOptions['onEvent']>().toEqualTypeOf<OnEvent | undefined>();
   });
 
   it('createIdentityProvider() takes its options and nothing else', () => {
