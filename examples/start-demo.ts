@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Clock, OnEvent } from 'express-cern-sso';
 import { demoClient, startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { createBasicApp } from './basic/app.js';
 
@@ -15,7 +16,20 @@ export interface StartDemoOptions {
   emulatorPort?: number;
   /** Library warnings and errors to the console (default true); false silences them. */
   log?: boolean;
+  /** Audit events (default: one console line each when `log` is on). */
+  onEvent?: OnEvent;
+  /** The app's clock (tests move it; default the system clock). */
+  clock?: Clock;
 }
+
+/** One console line per audit event: what `onEvent` is for. */
+const printEvent: OnEvent = (event) => {
+  const who = event.login === undefined ? '' : ` ${event.login}`;
+  const why = event.reason === undefined ? '' : ` (${event.reason})`;
+  console.log(
+    `  audit ${event.at} ${event.type}${who}${event.path === undefined ? '' : ` ${event.path}`}${why}`,
+  );
+};
 
 export interface Demo {
   /** The app's URL, `http://localhost:PORT` (no trailing slash). */
@@ -79,6 +93,12 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
       authzApiUrl: emulator.authzApiUrl,
       cernUsersGroup: 'cern-users-demo',
       ...(options.log === false ? { logger: {} } : {}),
+      ...(options.onEvent !== undefined
+        ? { onEvent: options.onEvent }
+        : options.log === false
+          ? {}
+          : { onEvent: printEvent }),
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
     },
   });
   server.on('request', app);
