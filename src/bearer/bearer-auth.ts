@@ -6,6 +6,7 @@ import {
   kIssuer,
   kLogger,
   kLoginPath,
+  kSignIn,
   type ContextIdentity,
   type InternalContext,
 } from '../context.js';
@@ -36,6 +37,8 @@ interface BearerContextInput {
   cernUsersGroup: string | undefined;
   /** The logger of the `bearerAuth()`, used by the guards too. */
   logger: Logger;
+  /** The clock of the `bearerAuth()` (the age of `auth_time` for `requireAuth({ maxAgeSec })`). */
+  now: () => number;
 }
 
 function noIdentity(what: string): CernSsoError {
@@ -79,7 +82,7 @@ function noUser(): CernSsoError {
  * claim it has no groups.
  */
 function createBearerContext(input: BearerContextInput): InternalContext {
-  const { token, claims, identity, identityIssuer, cernUsersGroup, logger } = input;
+  const { token, claims, identity, identityIssuer, cernUsersGroup, logger, now } = input;
   const user = userFromClaims(claims);
   const context: InternalContext = {
     [kLoginPath]: undefined,
@@ -87,6 +90,7 @@ function createBearerContext(input: BearerContextInput): InternalContext {
     [kIdentity]: identity,
     [kIssuer]: identityIssuer,
     [kLogger]: logger,
+    [kSignIn]: () => ({ now: now() }),
     isAuthenticated: () => true,
     user,
     claims,
@@ -223,6 +227,7 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
             identityIssuer,
             cernUsersGroup: config.cernUsersGroup,
             logger: config.logger,
+            now: config.now,
           });
           next();
         },
