@@ -25,6 +25,7 @@ beforeAll(async () => {
     routes: (express) => {
       express.get('/recent', requireAuth({ maxAgeSec: 300 }), (_req, res) => res.send('recent ok'));
       express.get('/strong', requireAuth({ acr: ['2fa'] }), (_req, res) => res.send('strong ok'));
+      express.get('/both', requireAuth({ maxAgeSec: 60, acr: '2fa' }), (_req, res) => res.send('both ok'));
       express.get('/instant', requireAuth({ maxAgeSec: 0 }), (_req, res) => res.send('instant ok'));
       express.get(
         '/bearer/recent',
@@ -145,6 +146,54 @@ describe('requireAuth({ acr })', () => {
     const json = await browser.request(`${app.baseUrl}/strong`, { headers: JSON_ACCEPT });
     expect(json.status).toBe(401);
     expect(((await json.json()) as { code: string }).code).toBe('ERR_STEP_UP_REQUIRED');
+  });
+});
+
+describe('requireAuth({ maxAgeSec, acr }) for anonymous browsers', () => {
+  it('go to /login with max_age and acr_values (no prompt=login): the first sign-in satisfies the page', async () => {
+    const browser = new TestBrowser();
+    const redirect = await browser.request(`${app.baseUrl}/both`);
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('location')).toBe('/login?returnTo=%2Fboth&max_age=60&acr_values=2fa');
+    emulator.setAutoLogin('jdoe');
+    const page = await browser.navigate(`${app.baseUrl}/both`);
+    expect(page.status).toBe(200);
+    expect(page.body).toBe('both ok');
+  });
+});
+
+describe("the emulator's acr, like Keycloak without an ACR-to-LoA mapping", () => {
+  it('is "1" when the user authenticated in that request, "0" when the SSO session was reused', async () => {
+    const plain = await startCernSsoEmulator();
+    const plainApp = await startTestApp(plain, {
+      clientId: 'acr-plain',
+      routes: (express) => {
+        express.get('/acr', requireAuth(), (req, res) => res.json({ acr: req.sso.claims?.acr ?? null }));
+      },
+    });
+    try {
+      const browser = new TestBrowser();
+      plain.setAutoLogin('jdoe');
+      await browser.navigate(`${plainApp.baseUrl}/login`);
+      const acr = async () =>
+        (
+          (await (await browser.request(`${plainApp.baseUrl}/acr`, { headers: JSON_ACCEPT })).json()) as {
+            acr: unknown;
+          }
+        ).acr;
+      expect(await acr()).toBe('1');
+      // A second login in the same browser: the emulator's SSO cookie is reused, no password.
+      plain.setAutoLogin(false);
+      await browser.navigate(`${plainApp.baseUrl}/login`);
+      expect(await acr()).toBe('0');
+      // prompt=login authenticates again.
+      plain.setAutoLogin('jdoe');
+      await browser.navigate(`${plainApp.baseUrl}/login?prompt=login`);
+      expect(await acr()).toBe('1');
+    } finally {
+      await plainApp.close();
+      await plain.close();
+    }
   });
 });
 
