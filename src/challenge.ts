@@ -22,9 +22,17 @@ export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /**
  * `WWW-Authenticate: Bearer error="…", error_description="…"`, with RFC 6750 §3's `scope="a b"`
- * when `scopes` are given (they must be {@link SCOPE_TOKEN}s; `requireScope()` checks at start-up).
+ * when `scopes` are given (they must be {@link SCOPE_TOKEN}s; `requireScope()` checks at start-up),
+ * then the `attributes` in order (RFC 9470 §3's `acr_values` and `max_age`; values the library
+ * validated, quoted as they are).
  */
-export function bearerChallenge(error: string, description: string, scopes: readonly string[] = []): string {
+export function bearerChallenge(
+  error: string,
+  description: string,
+  scopes: readonly string[] = [],
+  attributes: readonly (readonly [string, string])[] = [],
+): string {
   const scope = scopes.length > 0 ? `, scope="${scopes.join(' ')}"` : '';
-  return `Bearer error="${error}", error_description="${challengeText(description)}"${scope}`;
+  const extra = attributes.map(([name, value]) => `, ${name}="${challengeText(value)}"`).join('');
+  return `Bearer error="${error}", error_description="${challengeText(description)}"${scope}${extra}`;
 }

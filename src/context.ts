@@ -106,6 +106,23 @@ export const kBearer = Symbol('express-cern-sso.bearer');
  */
 export const kIssuer = Symbol('express-cern-sso.issuer');
 
+/**
+ * Internal: what `requireAuth({ maxAgeSec, acr })` needs besides the claims: the clock of the
+ * `cernSso()` or `bearerAuth()` that set `req.sso` and, for sessions, when the callback ran and
+ * what that login asked for (`max_age`, `acr_values`), to tell a step-up loop. Not public API.
+ */
+export const kSignIn = Symbol('express-cern-sso.signIn');
+
+/** See {@link kSignIn}. */
+export interface SignInFacts {
+  /** Now, by the clock of `cernSso()` / `bearerAuth()` (epoch ms). */
+  now: number;
+  /** Session only: when the callback ran (epoch ms). */
+  loggedInAt?: number | undefined;
+  /** Session only: the `max_age` / `acr_values` the login's authorization request carried. */
+  askedFor?: { maxAge?: number; acrValues?: string } | undefined;
+}
+
 /** What `req.sso` needs from an identity provider (`IdentityProvider`): groups and token exchange. */
 export interface ContextIdentity {
   getUserGroups(login: string): Promise<string[]>;
@@ -128,6 +145,7 @@ export interface InternalContext extends CernSsoContext {
   /** The `onEvent` emitter of the `cernSso()` (or `bearerAuth()`) that set this context. */
   [kEmitEvent]?: EmitEvent | undefined;
   [kBearer]?: true;
+  [kSignIn]?: () => SignInFacts;
   [kInGroupSync]?: (values: readonly string[], match: MatchMode) => boolean | undefined;
 }
 

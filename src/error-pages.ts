@@ -86,6 +86,16 @@ const PAGES = new Map<CernSsoErrorCode, { title: Texts; sentence: Texts }>([
     },
   ],
   [
+    'ERR_STEP_UP_REQUIRED',
+    {
+      title: SIGN_IN_REQUIRED,
+      sentence: {
+        en: 'This page requires a more recent or stronger sign-in.',
+        fr: 'Cette page demande une connexion plus récente ou plus forte.',
+      },
+    },
+  ],
+  [
     'ERR_NOT_AUTHENTICATED',
     {
       title: SIGN_IN_REQUIRED,

@@ -13,6 +13,7 @@ export type CernSsoErrorCode =
   | 'ERR_LOGIN_DENIED'
   | 'ERR_NOT_AUTHENTICATED'
   | 'ERR_FORBIDDEN'
+  | 'ERR_STEP_UP_REQUIRED'
   | 'ERR_SESSION_MISSING'
   | 'ERR_SESSION_EXPIRED'
   | 'ERR_TOKEN_EXCHANGE'
@@ -64,6 +65,8 @@ export function oauthErrorFor(code: CernSsoErrorCode, status: number): OAuthErro
     case 'ERR_SESSION_MISSING':
     case 'ERR_SESSION_EXPIRED':
       return 'login_required';
+    case 'ERR_STEP_UP_REQUIRED':
+      return 'insufficient_user_authentication';
     case 'ERR_FORBIDDEN':
     case 'ERR_LOGIN_DENIED':
       return 'access_denied';
@@ -168,6 +171,42 @@ export function forbidden(
     headers: options.headers ?? {},
     oauthError: options.bearer === true ? 'insufficient_scope' : 'access_denied',
   });
+}
+
+/**
+ * Signed in, but not recently or strongly enough for this route (`requireAuth({ maxAgeSec, acr })`):
+ * `ERR_STEP_UP_REQUIRED`, 401, RFC 9470 `insufficient_user_authentication` with its challenge
+ * (`acr_values` and `max_age` when given: what a new sign-in must satisfy).
+ */
+export function stepUpRequired(
+  description: string,
+  requirement: { acrValues?: string | undefined; maxAge?: number | undefined },
+): CernSsoError {
+  const attributes: [string, string][] = [];
+  if (requirement.acrValues !== undefined) attributes.push(['acr_values', requirement.acrValues]);
+  if (requirement.maxAge !== undefined) attributes.push(['max_age', String(requirement.maxAge)]);
+  return new CernSsoError('ERR_STEP_UP_REQUIRED', description, {
+    status: 401,
+    headers: {
+      'WWW-Authenticate': bearerChallenge('insufficient_user_authentication', description, [], attributes),
+    },
+  });
+}
+
+/**
+ * A sign-in that asked for `acr_values` came back with another `acr` (the identity provider
+ * ignored the request, or the user could not reach that level): `ERR_LOGIN_FAILED`, 403
+ * `access_denied`. Nobody is signed in by it (an earlier sign-in of the browser stays).
+ */
+export function acrNotAchieved(asked: string, got: unknown): CernSsoError {
+  const shown = typeof got === 'string' && got.length <= 64 ? `"${sanitizeUpstreamMessage(got)}"` : 'none';
+  return new CernSsoError(
+    'ERR_LOGIN_FAILED',
+    `This page needs a stronger sign-in (authentication level ${asked.split(' ').join(' or ')}), ` +
+      `but the identity provider signed you in at level ${shown}. Ask the application's ` +
+      'administrators which sign-in method it needs.',
+    { status: 403, oauthError: 'access_denied', details: ['acr'] },
+  );
 }
 
 /** The sign-in ended (refresh refused, session gone): `ERR_SESSION_EXPIRED`, 401. */

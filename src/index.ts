@@ -1,5 +1,5 @@
 export { cernSso, type CernSso } from './sso.js';
-export { requireAuth } from './guards/require-auth.js';
+export { requireAuth, type RequireAuthOptions } from './guards/require-auth.js';
 export { attemptSilentLogin } from './auth/attempt-silent-login.js';
 export type { AuthorizationParams } from './authorization-params.js';
 export { requireRole } from './guards/require-role.js';

@@ -8,7 +8,7 @@ import {
   mapUpstreamError,
   upstreamTextForLog,
 } from '../error-mapper.js';
-import { loginFailed, loginStateLogNote, type CernSsoError } from '../errors.js';
+import { acrNotAchieved, loginFailed, loginStateLogNote, type CernSsoError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { sendError, toCernSsoError } from '../respond.js';
 import { decideCallback } from './callback-login.js';
@@ -60,6 +60,20 @@ function silentLoginFailed(error: unknown, login: PendingLogin): boolean {
     error instanceof client.AuthorizationResponseError &&
     SILENT_LOGIN_FAILURES.has(error.error)
   );
+}
+
+/** Whether the ID token's `acr` is one of the space-separated `acrValues` asked for. */
+function acrValueOf(claims: CernClaims, acrValues: string): boolean {
+  return typeof claims.acr === 'string' && acrValues.split(' ').includes(claims.acr);
+}
+
+/** The step-up parameters of the login (kept with the sign-in: see `SessionAuth.askedFor`). */
+function stepUpAsked(login: PendingLogin): SessionAuth['askedFor'] {
+  if (login.maxAge === undefined && login.acrValues === undefined) return undefined;
+  return {
+    ...(login.maxAge === undefined ? {} : { maxAge: login.maxAge }),
+    ...(login.acrValues === undefined ? {} : { acrValues: login.acrValues }),
+  };
 }
 
 /**
@@ -186,12 +200,18 @@ export function callbackRoute(runtime: AuthRuntime, transaction: LoginTransactio
       }
       const claims = response.claims() as CernClaims | undefined;
       if (!claims?.sub) throw loginFailed('The sign-in response carried no identity.');
+      // OIDC Core §3.1.2.1 does not make the provider honour `acr_values`: check what it did.
+      if (login.acrValues !== undefined && !acrValueOf(claims, login.acrValues)) {
+        throw acrNotAchieved(login.acrValues, claims.acr);
+      }
       const auth: SessionAuth = {
         tokens: tokensFromResponse(response, runtime.now()),
         claims,
         sub: claims.sub,
         loggedInAt: runtime.now(),
       };
+      const askedFor = stepUpAsked(login);
+      if (askedFor) auth.askedFor = askedFor;
       const sid = typeof claims.sid === 'string' ? claims.sid : undefined;
       if (sid) auth.sid = sid;
       user = userFromClaims(claims);

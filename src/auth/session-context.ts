@@ -6,7 +6,9 @@ import {
   kLogger,
   kLoginPath,
   kRenderError,
+  kSignIn,
   type ContextIdentity,
+  type SignInFacts,
   type RenderError,
   type InternalContext,
 } from '../context.js';
@@ -63,6 +65,11 @@ export class SessionContext implements InternalContext {
 
   get [kRenderError](): RenderError | undefined {
     return this.runtime.config.renderError;
+  }
+
+  [kSignIn](): SignInFacts {
+    const auth = this.signedIn?.auth;
+    return { now: this.runtime.now(), loggedInAt: auth?.loggedInAt, askedFor: auth?.askedFor };
   }
 
   isAuthenticated(): boolean {

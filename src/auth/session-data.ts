@@ -28,6 +28,12 @@ export interface SessionAuth {
    * Set by every refresh, also one that returned no ID token (so it is not tried at each request).
    */
   claimsAt?: number;
+  /**
+   * The `max_age` / `acr_values` this login asked Keycloak for (a step-up), absent otherwise:
+   * `requireAuth({ maxAgeSec, acr })` answers 403 rather than loop when a step-up just done
+   * still falls short.
+   */
+  askedFor?: { maxAge?: number; acrValues?: string };
 }
 
 /** What the library keeps in `req.session.cernSso` once a user is signed in. */

@@ -6,6 +6,7 @@ import {
   kIssuer,
   kLogger,
   kLoginPath,
+  kSignIn,
   type ContextIdentity,
   type InternalContext,
 } from '../context.js';
@@ -39,6 +40,8 @@ interface BearerContextInput {
   logger: Logger;
   /** The `onEvent` emitter of this request (the guards' `access_denied`). */
   emit: EmitEvent;
+  /** The clock of the `bearerAuth()` (the age of `auth_time` for `requireAuth({ maxAgeSec })`). */
+  now: () => number;
 }
 
 function noIdentity(what: string): CernSsoError {
@@ -82,7 +85,7 @@ function noUser(): CernSsoError {
  * claim it has no groups.
  */
 function createBearerContext(input: BearerContextInput): InternalContext {
-  const { token, claims, identity, identityIssuer, cernUsersGroup, logger, emit } = input;
+  const { token, claims, identity, identityIssuer, cernUsersGroup, logger, emit, now } = input;
   const user = userFromClaims(claims);
   const context: InternalContext = {
     [kLoginPath]: undefined,
@@ -91,6 +94,7 @@ function createBearerContext(input: BearerContextInput): InternalContext {
     [kIssuer]: identityIssuer,
     [kLogger]: logger,
     [kEmitEvent]: emit,
+    [kSignIn]: () => ({ now: now() }),
     isAuthenticated: () => true,
     user,
     claims,
@@ -231,6 +235,7 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
             cernUsersGroup: config.cernUsersGroup,
             logger: config.logger,
             emit,
+            now: config.now,
           });
           next();
         },

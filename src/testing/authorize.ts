@@ -1,4 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
+import { needsStepUp, settleAcr } from './acr.js';
 import { matchesRedirectUri } from './clients.js';
 import { findUser, type EmulatorContext } from './context.js';
 import { issuerFor } from './faults.js';
@@ -90,6 +91,7 @@ export function parseAuthorizationRequest(ctx: EmulatorContext, params: Record<s
         prompt,
         maxAge: maxAgeText === undefined ? undefined : Number(maxAgeText),
         loginHint: param(params, 'login_hint'),
+        acrValues: (param(params, 'acr_values') ?? '').split(' ').filter(Boolean),
       },
     };
   } catch (error) {
@@ -142,7 +144,9 @@ function completeAuthorization(
   res: Response,
   request: AuthorizationRequest,
   session: SsoSession,
+  authenticatedNow: boolean,
 ): void {
+  settleAcr(ctx, request, session, findUser(ctx, session.login), authenticatedNow);
   session.clients.add(request.clientId);
   session.lastActive = Date.now();
   const code = ctx.store.createCode(request, session);
@@ -187,7 +191,8 @@ function handleAuthorize(
   const fresh =
     current !== undefined &&
     !request.prompt.has('login') &&
-    (request.maxAge === undefined || nowSec() - current.authTime <= request.maxAge);
+    (request.maxAge === undefined || nowSec() - current.authTime <= request.maxAge) &&
+    !needsStepUp(ctx, request, current);
 
   // emulator.login(): a one-time ticket names the user, whatever autoLogin says.
   const ticketLogin = ctx.loginTickets.take(req.get(LOGIN_TICKET_HEADER));
@@ -206,12 +211,13 @@ function handleAuthorize(
       redirectError(ctx, res, request.redirectUri, request.state, accountDisabled());
       return;
     }
-    const session = fresh && current.login === user.login ? current : loginSession(ctx, user.login, current);
-    completeAuthorization(ctx, res, request, session);
+    const reuse = fresh && current.login === user.login;
+    const session = reuse ? current : loginSession(ctx, user.login, current);
+    completeAuthorization(ctx, res, request, session, !reuse);
     return;
   }
   if (fresh) {
-    completeAuthorization(ctx, res, request, current);
+    completeAuthorization(ctx, res, request, current, false);
     return;
   }
   if (silent) {
@@ -267,7 +273,7 @@ function handleLoginForm(ctx: EmulatorContext, req: Request, res: Response): voi
     return;
   }
   ctx.store.deletePending(pending.id);
-  completeAuthorization(ctx, res, request, loginSession(ctx, user.login, sessionFromCookie(ctx, req)));
+  completeAuthorization(ctx, res, request, loginSession(ctx, user.login, sessionFromCookie(ctx, req)), true);
 }
 
 /** The authorization endpoint (GET and POST) and the login form's action. */

@@ -10,6 +10,8 @@ export interface EmulatorSettings {
   apiTokenTtlSec: number;
   revokeRefreshTokens: boolean;
   autoLogin: string | false;
+  /** `EmulatorOptions.acrLevels`, as a Map (names come from requests). */
+  acrLevels: ReadonlyMap<string, number> | undefined;
 }
 
 /** Everything the route handlers share. */

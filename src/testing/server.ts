@@ -177,6 +177,7 @@ export async function startCernSsoEmulator(options: EmulatorOptions = {}): Promi
     apiTokenTtlSec: positiveInt('apiTokenTtlSec', options.apiTokenTtlSec, 1200),
     revokeRefreshTokens: options.revokeRefreshTokens ?? true,
     autoLogin: options.autoLogin ?? false,
+    acrLevels: options.acrLevels === undefined ? undefined : new Map(Object.entries(options.acrLevels)),
   };
   const clients = (options.clients ?? [demoClient]).map((client) => structuredClone(client));
   clients.forEach(validateClient);

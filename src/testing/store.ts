@@ -13,6 +13,10 @@ export interface SsoSession {
   readonly cookie: string;
   /** Clients that obtained a code in this session (they get back-channel logouts). */
   readonly clients: Set<string>;
+  /** The `acr` of the last authorization in this session (see `acr.ts`); tokens carry it. */
+  acr?: string;
+  /** Level of authentication reached in this session (with `acrLevels`). */
+  loa?: number;
 }
 
 /** A validated authorization request (kept while the login form is shown, and in codes). */
@@ -26,6 +30,8 @@ export interface AuthorizationRequest {
   prompt: ReadonlySet<string>;
   maxAge: number | undefined;
   loginHint: string | undefined;
+  /** `acr_values`, split on spaces (empty when absent). */
+  acrValues: readonly string[];
 }
 
 /** An authorization code: single use, 60 s. */

@@ -26,6 +26,12 @@ export interface EmulatorUser {
   gid?: number;
   /** Default true. */
   active?: boolean;
+  /**
+   * The user has a second factor: a login that asks (`acr_values`) for an acr mapped to level 2
+   * or more in `acrLevels` reaches level 2 (the emulator "asks" for it and it succeeds); without
+   * it, such a login reaches level 1 only. Default false.
+   */
+  mfa?: boolean;
   /** ISO timestamp (`modificationTime`); default a fixed date. */
   modificationTime?: string;
 }
@@ -117,6 +123,14 @@ export interface EmulatorOptions {
   revokeRefreshTokens?: boolean;
   /** Realm name (`/auth/realms/<realm>`). Default `cern`. */
   realm?: string;
+  /**
+   * Keycloak's ACR-to-LoA mapping, e.g. `{ '1fa': 1, '2fa': 2 }`. Without it (the default, as
+   * in a realm without mapping) tokens carry `acr: "1"` when the user authenticated in that
+   * request and `"0"` when the SSO session was reused, whatever `acr_values` asked. With it, a
+   * login asking `acr_values` reaches level 2 for users with `mfa`, else 1, and tokens carry the
+   * asked acr of the highest level reached (else a mapped acr of that level).
+   */
+  acrLevels?: Record<string, number>;
 }
 
 /** Options of `emulator.issueAccessToken()`. */
