@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
-import { bearerAuth, requireAuth } from '../../src/index.js';
+import { bearerAuth, requireAuth, type CernSsoEvent } from '../../src/index.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
@@ -14,6 +14,7 @@ const JSON_ACCEPT = { accept: 'application/json' };
 
 let emulator: CernSsoEmulator;
 let app: TestApp;
+const events: CernSsoEvent[] = [];
 
 beforeAll(async () => {
   emulator = await startCernSsoEmulator({
@@ -22,6 +23,11 @@ beforeAll(async () => {
   });
   app = await startTestApp(emulator, {
     clientId: 'step-up',
+    sso: {
+      onEvent: (event) => {
+        events.push(event);
+      },
+    },
     routes: (express) => {
       express.get('/recent', requireAuth({ maxAgeSec: 300 }), (_req, res) => res.send('recent ok'));
       express.get('/strong', requireAuth({ acr: ['2fa'] }), (_req, res) => res.send('strong ok'));
@@ -96,6 +102,13 @@ describe('requireAuth({ maxAgeSec })', () => {
       error: 'insufficient_user_authentication',
       error_description: 'This page requires a sign-in within the last 300 seconds.',
       code: 'ERR_STEP_UP_REQUIRED',
+    });
+    // Audited like the other guards' refusals, with what fell short.
+    expect(events.at(-1)).toMatchObject({
+      type: 'access_denied',
+      login: 'jdoe',
+      path: '/recent',
+      reason: 'maxAge:300',
     });
   });
 
