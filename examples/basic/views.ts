@@ -108,14 +108,21 @@ export function profilePage(user: CernUser, groups?: readonly string[], account?
   );
 }
 
-export function adminPage(user: CernUser, group: string, groups: readonly string[]): string {
+export function adminPage(
+  user: CernUser,
+  group: string,
+  groups: readonly string[],
+  maxAgeSec: number,
+): string {
   const tags = groups.map((g) => `<span class="tag">${escape(g)}</span>`).join('');
   return layout(
     'Admins only',
     user,
     `<div class="card"><h1>Admins only</h1>
       <p>Only members of the e-group <strong>${escape(group)}</strong> see this page, guarded by
-      <code>requireGroup('${escape(group)}')</code>.</p>
+      <code>requireGroup('${escape(group)}')</code>, and only with a recent sign-in: a step-up,
+      <code>requireAuth({ maxAgeSec: ${maxAgeSec} })</code>, sends an older sign-in through the
+      CERN login again.</p>
       <h2>Your e-groups</h2><p>${tags || '<span class="muted">none</span>'}</p></div>`,
   );
 }
