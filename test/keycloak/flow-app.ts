@@ -96,6 +96,9 @@ export async function startFlowApp(options: {
   app.get('/me', requireAuth(), (req, res) => {
     res.json({ user: req.sso.user, claims: req.sso.claims });
   });
+  app.get('/recent', requireAuth({ maxAgeSec: 60 }), (req, res) => {
+    res.json({ user: req.sso.user, claims: req.sso.claims });
+  });
   app.get('/admin', requireRole('admin'), (req, res) => {
     res.json({ user: req.sso.user });
   });

@@ -2,7 +2,8 @@
  * The login lifecycle of issue 12 against real Keycloak: silent login with a Keycloak session,
  * claims refreshed through the refresh token after `claimsTtlMs` (a role granted or taken away
  * in Keycloak reaches `requireRole`), and a Keycloak session ended by an administrator signing
- * the user out at the next claims refresh. Its own client (`cern-app-lifecycle`, whose roles
+ * the user out at the next claims refresh, a step-up (`requireAuth({ maxAgeSec })`) through
+ * Keycloak's `max_age` and `prompt=login`, and the `acr` Keycloak puts in ID tokens. Its own client (`cern-app-lifecycle`, whose roles
  * are `cern_roles`) and user (`lifecycle1`), so no other Keycloak test is disturbed.
  *
  * Time: the app's clock is Keycloak's plus an offset the test moves; never a real wait.
@@ -98,6 +99,51 @@ describe.skipIf(!keycloak)(`login lifecycle with Keycloak ${keycloak?.version ??
     expect(landed.headers.get('location')).toBe('/x');
     const page = (await get(browser, '/x')).body as { user: CernUser };
     expect(page.user).toMatchObject({ login: USER, issuer: kc.issuer });
+    // Keycloak's acr without an ACR-to-LoA mapping: "0" for a reused SSO session (the emulator
+    // does the same; the README's step-up recipe says so).
+    const me = (await get(browser, '/me')).body as { claims: Record<string, unknown> };
+    expect(me.claims.acr).toBe('0');
+  });
+
+  it('step-up: past maxAgeSec Keycloak asks for the password again (max_age, prompt=login) and the page passes; JSON gets the RFC 9470 401', async () => {
+    offsetMs = 0;
+    const browser = await signIn();
+    const first = (await get(browser, '/recent')).body as { claims: Record<string, unknown> };
+    expect(first.claims.acr).toBe('1'); // authenticated with the form in this login
+
+    offsetMs = 120_000; // the sign-in is now two minutes old for the app
+    const api = await browser.request(`${app.url}/recent`, { headers: JSON_ACCEPT });
+    expect(api.status).toBe(401);
+    expect(api.headers.get('www-authenticate')).toContain('error="insufficient_user_authentication"');
+    expect(api.headers.get('www-authenticate')).toContain('max_age="60"');
+    await api.arrayBuffer();
+
+    const stale = await browser.request(`${app.url}/recent`);
+    await stale.arrayBuffer();
+    expect(stale.status).toBe(302);
+    const login = new URL(stale.headers.get('location') ?? '', app.url);
+    expect(login.searchParams.get('max_age')).toBe('60');
+    expect(login.searchParams.get('prompt')).toBe('login');
+
+    offsetMs = 0; // the new login happens now, for Keycloak and the app alike
+    const authorize = await browser.request(`${app.url}${login.pathname}${login.search}`);
+    await authorize.arrayBuffer();
+    const authorizeUrl = new URL(authorize.headers.get('location') ?? '');
+    expect(authorizeUrl.searchParams.get('max_age')).toBe('60');
+    expect(authorizeUrl.searchParams.get('prompt')).toBe('login');
+    // Keycloak shows its login form although its SSO session is alive: prompt=login.
+    const callback = await submitLogin(
+      browser,
+      loginFormAction(await browser.navigate(authorizeUrl.href)),
+      USER,
+    );
+    const landed = await browser.request(callback.href);
+    await landed.arrayBuffer();
+    expect(landed.headers.get('location')).toBe('/recent');
+    const passed = await get(browser, '/recent');
+    expect(passed.status).toBe(200);
+    const claims = (passed.body as { claims: Record<string, unknown> }).claims;
+    expect(claims.auth_time).toBeGreaterThanOrEqual(first.claims.auth_time as number);
   });
 
   it('a role granted and taken away in Keycloak reaches requireRole after claimsTtlMs, not before', async () => {
