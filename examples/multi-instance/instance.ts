@@ -26,6 +26,8 @@ const redis = createClient({
 // node-redis requires an error listener; the library logs its own degraded-mode warnings.
 redis.on('error', () => undefined);
 
+const claimsTtlMs = process.env.CLAIMS_TTL_MS ? Number(process.env.CLAIMS_TTL_MS) : undefined;
+
 async function main(): Promise<void> {
   await redis.connect();
   // Only with the variable set does the clock-moving route exist (the test of the example sets it).
@@ -35,7 +37,8 @@ async function main(): Promise<void> {
     instance,
     sessionSecrets: secrets,
     behindProxy: process.env.BEHIND_PROXY === 'true',
-    sso: {},
+    // CLAIMS_TTL_MS: how soon role changes in the Application Portal reach the app (default 30 min).
+    sso: claimsTtlMs === undefined ? {} : { claimsTtlMs },
     ...(test ? { clock: test.clock } : {}),
   });
   if (test) app.post(TEST_CLOCK_PATH, test.advance);
