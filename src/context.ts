@@ -27,6 +27,14 @@ export interface CernUser {
   preferredLanguage?: string;
   /** Application Portal roles of this application (`cern_roles`). */
   roles: string[];
+  /**
+   * The kind of account, only where CERN's (or Keycloak's) documentation says how to tell;
+   * absent otherwise (README, "Account kinds"): `'person'` with a `cern_person_id`, `'service'`
+   * for a client-credentials token (`preferred_username` `service-account-<client>`),
+   * `'external'` for a login scoped to an identity provider (eduGAIN, social: `...@google`,
+   * `...@unibe.ch`, or containing `/`). `'guest'` is reserved: no claim tells guests apart.
+   */
+  accountType?: 'person' | 'guest' | 'external' | 'service';
 }
 
 /** Validated token claims (ID token in sessions, access token on bearer routes). */

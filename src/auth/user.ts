@@ -1,4 +1,5 @@
 import type { CernClaims, CernUser } from '../context.js';
+import { accountTypeOf } from './account-type.js';
 
 // Declared in context.ts (what `req.sso` hands out); re-exported for the modules that map claims.
 export type { CernClaims, CernUser };
@@ -53,8 +54,10 @@ function mapUser(claims: CernClaims): CernUser | undefined {
     displayName: optionalString(claims.name),
     preferredLanguage: optionalString(claims.cern_preferred_language),
   };
+  const accountType = accountTypeOf(claims, login, fields.personId);
   for (const [key, value] of Object.entries(fields)) {
     if (value !== undefined) (user as unknown as Record<string, unknown>)[key] = value;
   }
+  if (accountType !== undefined) user.accountType = accountType;
   return user;
 }

@@ -440,6 +440,7 @@ describe('conformance with oidc-provider (strict reference OP)', () => {
       displayName: 'Jdoe Tester',
       preferredLanguage: 'EN',
       roles: ['default-role', 'admins'],
+      accountType: 'person',
     });
     // The ID token is the OP's, for this client, bound to the nonce of this login.
     expect(me.iss).toBe(op.issuer);

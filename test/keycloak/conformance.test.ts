@@ -315,6 +315,7 @@ describe.skipIf(!keycloak)(`conformance with Keycloak ${keycloak?.version ?? ''}
       displayName: 'John Doe',
       preferredLanguage: 'EN',
       roles: ['admin', 'user'],
+      accountType: 'person',
     });
     expect(claims.nonce).toBe(request.get('nonce'));
     expect(claims.aud).toBe('cern-app');
