@@ -438,7 +438,11 @@ describe.skipIf(!keycloak)(`conformance with Keycloak ${keycloak?.version ?? ''}
         headers: { authorization: `Bearer ${token}`, ...JSON_ACCEPT },
       });
       expect(response.status).toBe(200);
-      expect(((await response.json()) as { azp: string }).azp).toBe('cern-service');
+      const body = (await response.json()) as { azp: string; user: { login: string; accountType?: string } };
+      expect(body.azp).toBe('cern-service');
+      // Keycloak's client-credentials user is service-account-<client> (preferred_username; the
+      // login is its sub, a UUID in plain Keycloak): accountType 'service'.
+      expect(body.user.accountType).toBe('service');
     } finally {
       await identity.close();
     }
