@@ -128,7 +128,7 @@ export function createIdentityLookups(deps: LookupDeps): IdentityLookups {
   }
 
   return {
-    getUserByPersonId: (personId) => {
+    getUserByPersonId: async (personId) => {
       const id = requirePersonId('getUserByPersonId', personId);
       return findIdentity(
         cacheKey(`user-by-person-id${deps.keyTag}`, String(id)),
@@ -137,7 +137,7 @@ export function createIdentityLookups(deps: LookupDeps): IdentityLookups {
       );
     },
 
-    getUserByEmail: (email) => {
+    getUserByEmail: async (email) => {
       const address = requireEmail('getUserByEmail', email);
       return findIdentity(
         cacheKey(`user-by-email${deps.keyTag}`, address),
