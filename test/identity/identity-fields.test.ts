@@ -1,9 +1,12 @@
+import express from 'express';
+import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CernSsoEmulator } from '../../src/testing/index.js';
 import { identityId } from '../../src/testing/authz/index.js';
 import { memoryCache } from '../../src/cache/memory.js';
 import { createIdentityProvider } from '../../src/identity/identity-provider.js';
 import { copyIdentity, toCernIdentity } from '../../src/identity/identity-mapping.js';
+import { userSearchHandler } from '../../src/identity/user-search-handler.js';
 import { makeProvider, rejectionOf, startEmulator, type ProviderSetup } from './helpers.js';
 
 const FIELDS = ['cernDepartment', 'cernGroup', 'cernSection', 'uid', 'gid', 'activeUser', 'source'];
@@ -129,5 +132,21 @@ describe('prototype keys from upstream', () => {
     expect(copy.fields?.uid).toBe(7);
     // A missing name reads undefined, not Object.prototype's member.
     expect(copy.fields?.constructor).toBeUndefined();
+  });
+});
+
+describe('userSearchHandler and identityFields', () => {
+  it('the autocomplete answer never carries `fields` (they are for the application)', async () => {
+    const server = express();
+    server.use((req, _res, next) => {
+      Object.assign(req, { sso: { isAuthenticated: () => true } });
+      next();
+    });
+    server.get('/api/users', userSearchHandler(setup.identity));
+    const res = await request(server).get('/api/users?q=jdoe');
+    expect(res.status).toBe(200);
+    const users = (res.body as { users: Record<string, unknown>[] }).users;
+    expect(users.map((user) => user.login)).toContain('jdoe');
+    expect(users.every((user) => !Object.hasOwn(user, 'fields'))).toBe(true);
   });
 });
