@@ -106,6 +106,9 @@ const clockSchema = z.custom<Clock>(
 );
 const cacheSchema = z.custom<CacheStore>(isCacheStore, 'must be a CacheStore (get, set, delete)');
 
+/** An AuthZ field name: a letter, then letters, digits or `_` (so never `__proto__`). */
+const IDENTITY_FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
 /** Options shared by `cernSso()` and `createIdentityProvider()`. */
 const identityShape = {
   clientId: z.string().trim().min(1, 'is required (or set CERN_SSO_CLIENT_ID)'),
@@ -127,6 +130,10 @@ const identityShape = {
     )
     .default([]),
   phonePrefix: z.string().default('+412276'),
+  identityFields: z
+    .array(z.string().regex(IDENTITY_FIELD_NAME, 'must be an AuthZ field name such as "cernDepartment"'))
+    .max(64)
+    .default([]),
   httpTimeoutMs: positiveMs.default(10_000),
   /** Each page of a search or iteration; default `max(30 s, httpTimeoutMs)`. */
   searchTimeoutMs: positiveMs.optional(),
@@ -278,8 +285,17 @@ export interface IdentityProviderOptions {
    * look like `field:op:value` (op `eq`, `contains`, `startswith`, `gt`, `neq`, `ne` or `lt`).
    */
   extraSearchFilters?: string[] | undefined;
-  /** Prefixed to internal (5-digit) phone numbers. Default `+412276`. */
+  /**
+   * Prefixed to phone numbers (`telephone1`) that do not start with `+`, as Flask-Multipass-CERN
+   * does. Default `+412276` (`71234` becomes `+41227671234`); `''` leaves numbers unchanged.
+   */
   phonePrefix?: string | undefined;
+  /**
+   * Extra AuthZ identity fields to request (`field=`) and return raw in `CernIdentity.fields`,
+   * e.g. `['cernDepartment', 'cernGroup', 'cernSection', 'uid', 'gid', 'activeUser']`. Default
+   * `[]` (no `fields`). Names: a letter, then letters, digits or `_`; at most 64 of them.
+   */
+  identityFields?: string[] | undefined;
   /** Timeout of every outbound HTTP call, in ms (searches: `searchTimeoutMs`). Default 10 000. */
   httpTimeoutMs?: number | undefined;
   /**

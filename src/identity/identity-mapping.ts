@@ -12,22 +12,18 @@ export const IDENTITY_API_FIELDS = [
   'telephone1',
 ] as const;
 
-/** CERN internal extensions: exactly five digits (e.g. `71234`), once spaces and dashes are removed. */
-const INTERNAL_EXTENSION = /^\d{5}$/;
-
 /**
- * `telephone1` as a dialable number. Only a CERN internal extension, i.e. exactly five digits
- * after removing spaces, dots and dashes (`71234`, `7 1234`), gets `prefix` prepended
- * (`+412276` + `71234` = `+41227671234`). Anything else is returned as given (trimmed):
- * international numbers (`+41 22 76 71234`, `0041...`), national ones (`022 767 1234`) and
- * CERN mobile short codes (six digits, `16xxxx`, which are not under the `2276` prefix), since
- * prefixing those would produce a wrong number. Empty values give `undefined`.
+ * `telephone1` as Flask-Multipass-CERN shows it (its `_fix_phone`): a value that does not start
+ * with `+` gets `prefix` prepended as it is (`71234` with `+412276` gives `+41227671234`); a
+ * value starting with `+` is returned unchanged. Values are trimmed first, nothing else is
+ * rewritten (`0041...` and `022 767 1234` are prefixed too, as in Flask-Multipass-CERN: the
+ * AuthZ API stores CERN numbers as internal extensions, others with `+`). An empty `prefix`
+ * leaves every number unchanged; empty values give `undefined`.
  */
 export function formatPhone(raw: unknown, prefix: string): string | undefined {
   const phone = text(raw);
   if (phone === undefined) return undefined;
-  const digits = phone.replace(/[\s.-]/g, '');
-  return prefix !== '' && INTERNAL_EXTENSION.test(digits) ? `${prefix}${digits}` : phone;
+  return phone.startsWith('+') ? phone : `${prefix}${phone}`;
 }
 
 /**
@@ -48,16 +44,37 @@ function text(raw: unknown): string | undefined {
 }
 
 /**
- * Maps one AuthZ identity record to a {@link CernIdentity}. Records without a usable `upn`
- * (which cannot be addressed by login) give `null` and are dropped by callers.
+ * The `extraFields` of `record` that it has as own properties, in a null-prototype object:
+ * upstream keys such as `__proto__` or `constructor` can never reach or shadow a prototype.
  */
-export function toCernIdentity(row: unknown, phonePrefix: string): CernIdentity | null {
+export function pickFields(record: object, extraFields: readonly string[]): Record<string, unknown> {
+  const fields = Object.create(null) as Record<string, unknown>;
+  for (const name of extraFields) {
+    if (!Object.hasOwn(record, name)) continue;
+    const value = (record as Record<string, unknown>)[name];
+    if (value !== undefined) fields[name] = value;
+  }
+  return fields;
+}
+
+/**
+ * Maps one AuthZ identity record to a {@link CernIdentity}. Records without a usable `upn`
+ * (which cannot be addressed by login) give `null` and are dropped by callers. With
+ * `extraFields` (the `identityFields` option), those fields are copied raw into `fields`.
+ */
+export function toCernIdentity(
+  row: unknown,
+  phonePrefix: string,
+  extraFields: readonly string[] = [],
+): CernIdentity | null {
   if (typeof row !== 'object' || row === null) return null;
   const record = row as Record<string, unknown>;
-  const login = text(record.upn);
+  const login = text(Object.hasOwn(record, 'upn') ? record.upn : undefined);
   if (login === undefined) return null;
   const identity: CernIdentity = { login };
-  const optional: [keyof Omit<CernIdentity, 'login' | 'personId'>, string | undefined][] = [
+  const id = text(Object.hasOwn(record, 'id') ? record.id : undefined);
+  if (id !== undefined) identity.id = id;
+  const optional: [keyof Omit<CernIdentity, 'login' | 'personId' | 'id' | 'fields'>, string | undefined][] = [
     ['firstName', text(record.firstName)],
     ['lastName', text(record.lastName)],
     ['displayName', text(record.displayName)],
@@ -68,15 +85,20 @@ export function toCernIdentity(row: unknown, phonePrefix: string): CernIdentity 
   for (const [name, value] of optional) if (value !== undefined) identity[name] = value;
   const personId = toPersonId(record.personId);
   if (personId !== undefined) identity.personId = personId;
+  if (extraFields.length > 0) identity.fields = pickFields(record, extraFields);
   return identity;
 }
 
 /** Maps records, drops those without `upn` and duplicates (same login, case-insensitive). */
-export function toCernIdentities(rows: readonly unknown[], phonePrefix: string): CernIdentity[] {
+export function toCernIdentities(
+  rows: readonly unknown[],
+  phonePrefix: string,
+  extraFields: readonly string[] = [],
+): CernIdentity[] {
   const seen = new Set<string>();
   const identities: CernIdentity[] = [];
   for (const row of rows) {
-    const identity = toCernIdentity(row, phonePrefix);
+    const identity = toCernIdentity(row, phonePrefix, extraFields);
     if (identity === null) continue;
     const key = identity.login.toLowerCase();
     if (seen.has(key)) continue;
@@ -88,10 +110,22 @@ export function toCernIdentities(rows: readonly unknown[], phonePrefix: string):
 
 /** True for a value shaped like a {@link CernIdentity} (checks cache entries read back). */
 export function isCernIdentity(value: unknown): value is CernIdentity {
+  if (typeof value !== 'object' || value === null) return false;
+  const { login, fields } = value as { login?: unknown; fields?: unknown };
   return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { login?: unknown }).login === 'string' &&
-    (value as { login: string }).login !== ''
+    typeof login === 'string' &&
+    login !== '' &&
+    (fields === undefined || (typeof fields === 'object' && fields !== null && !Array.isArray(fields)))
   );
+}
+
+/**
+ * A copy for the caller (cached objects are never handed out). `fields` is rebuilt as a
+ * null-prototype object from its own keys: a store that serialises (Redis) gives back a plain
+ * object, on which a missing name such as `constructor` would read `Object.prototype`.
+ */
+export function copyIdentity(identity: CernIdentity): CernIdentity {
+  const copy: CernIdentity = { ...identity };
+  if (identity.fields !== undefined) copy.fields = pickFields(identity.fields, Object.keys(identity.fields));
+  return copy;
 }

@@ -11,7 +11,7 @@ import {
 } from '../auth/group-names.js';
 import { issuerDiscovery } from '../auth/issuer-registry.js';
 import { createCachedLoader } from '../cache/cached-loader.js';
-import { cacheKey, hashedCacheKey } from '../cache/keys.js';
+import { cacheKey, hashedCacheKey, sha256 } from '../cache/keys.js';
 import {
   clockNow,
   resolveIdentityConfig,
@@ -21,7 +21,15 @@ import {
 import { kIssuer } from '../context.js';
 import { createApiTokenSource } from './api-token.js';
 import { createAuthzClient, pathSegment, type QueryParams } from './authz-client.js';
-import { IDENTITY_API_FIELDS, isCernIdentity, toCernIdentities, toCernIdentity } from './identity-mapping.js';
+import { cernUsersAlias } from './cern-users-alias.js';
+import {
+  copyIdentity,
+  IDENTITY_API_FIELDS,
+  isCernIdentity,
+  toCernIdentities,
+  toCernIdentity,
+} from './identity-mapping.js';
+import { createIdentityLookups } from './lookups.js';
 import { createTokenExchanger } from './token-exchange.js';
 import type { CernGroup, CernIdentity, IdentityProvider, UserSearchResult } from './types.js';
 import { isUserSearchResult, mergeOutcomes, planUserSearch, type QueryOutcome } from './user-search.js';
@@ -39,7 +47,10 @@ const FULL_PAGE_SIZE = 1000;
 /** Default per-page timeout of searches and iterations (at least `httpTimeoutMs`). */
 const SEARCH_TIMEOUT_MS = 30_000;
 
-const identityFields: QueryParams = IDENTITY_API_FIELDS.map((name) => ['field', name] as const);
+/** `field=` parameters of identity requests: the library's fields, then `identityFields`. */
+function identityQuery(extra: readonly string[]): QueryParams {
+  return [...new Set([...IDENTITY_API_FIELDS, ...extra])].map((name) => ['field', name] as const);
+}
 const groupFields: QueryParams = [
   ['field', 'groupIdentifier'],
   ['field', 'displayName'],
@@ -67,8 +78,6 @@ async function mapConcurrently<T, R>(
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return results;
 }
-
-const copyIdentity = (identity: CernIdentity): CernIdentity => ({ ...identity });
 
 /**
  * Creates the identity provider: the CERN Authorization Service API (groups, users, searches,
@@ -139,6 +148,21 @@ export function buildIdentityProvider(
   const freshMs = config.groupsTtlMs;
   const staleMs = config.staleTtlMs;
   const phonePrefix = config.phonePrefix;
+  const extraFields = config.identityFields;
+  const identityFields = identityQuery(extraFields);
+  // Identities cached with other `identityFields` (another app on the same Redis) lack fields.
+  const fieldsTag = extraFields.length === 0 ? '' : `~${sha256(extraFields.join(',')).slice(0, 16)}`;
+  const cernUsers = cernUsersAlias(config.cernUsersGroup);
+  const lookups = createIdentityLookups({
+    api,
+    loader,
+    freshMs,
+    staleMs,
+    identityQuery: identityFields,
+    mapIdentity: (row) => toCernIdentity(row, phonePrefix, extraFields),
+    resolveGroup: cernUsers.resolve,
+    keyTag: fieldsTag,
+  });
 
   /** Rows of every page (or until `limit` mapped identities), with completeness and total. */
   async function collectIdentities(path: string, query: QueryParams, limit?: number): Promise<QueryOutcome> {
@@ -149,12 +173,16 @@ export function buildIdentityProvider(
     for await (const page of api.pages(path, query, { pageSize })) {
       total ??= page.total;
       rows.push(...page.rows);
-      if (limit !== undefined && !page.last && toCernIdentities(rows, phonePrefix).length >= limit) {
+      if (
+        limit !== undefined &&
+        !page.last &&
+        toCernIdentities(rows, phonePrefix, extraFields).length >= limit
+      ) {
         complete = false;
         break;
       }
     }
-    return { users: toCernIdentities(rows, phonePrefix), total, complete };
+    return { users: toCernIdentities(rows, phonePrefix, extraFields), total, complete };
   }
 
   /** Every row of every page; `timeoutMs` per page (default: the search timeout). */
@@ -208,7 +236,7 @@ export function buildIdentityProvider(
       pageSize: FULL_PAGE_SIZE,
     })) {
       for (const row of page.rows) {
-        const identity = toCernIdentity(row, phonePrefix);
+        const identity = toCernIdentity(row, phonePrefix, extraFields);
         if (identity !== null) yield identity;
       }
     }
@@ -264,14 +292,14 @@ export function buildIdentityProvider(
     async getUser(login) {
       const name = requireName('getUser', 'login', login);
       const user = await loader.get<CernIdentity | null>({
-        key: cacheKey('user', name),
+        key: cacheKey(`user${fieldsTag}`, name),
         description: `identity of ${name}`,
         freshMs,
         staleMs,
         isValid: (value): value is CernIdentity | null => value === null || isCernIdentity(value),
         load: async () => {
           const data = await api.getData(`/Identity/${pathSegment(name)}`, identityFields);
-          return toCernIdentity(Array.isArray(data) ? data[0] : data, phonePrefix);
+          return toCernIdentity(Array.isArray(data) ? data[0] : data, phonePrefix, extraFields);
         },
       });
       return user === null ? null : copyIdentity(user);
@@ -283,7 +311,7 @@ export function buildIdentityProvider(
       const limit = optionalLimit('searchUsers', searchOptions.limit);
       const plan = planUserSearch(criteria, exact, config.extraSearchFilters);
       const result = await loader.get<UserSearchResult>({
-        key: hashedCacheKey('user-search', { plan, limit: limit ?? null }),
+        key: hashedCacheKey(`user-search${fieldsTag}`, { plan, limit: limit ?? null }),
         description: 'user search results',
         freshMs,
         staleMs,
@@ -315,13 +343,14 @@ export function buildIdentityProvider(
           return cleanGroupNames(groupIdentifiers(rows));
         },
       });
-      return [...found];
+      return cernUsers.withSearchAlias(found, value, op === 'eq');
     },
 
     async getGroupMembers(group) {
-      const name = requireName('getGroupMembers', 'group', group);
+      // `CERN Users` lists the members of `cernUsersGroup`, as in Flask-Multipass-CERN.
+      const name = cernUsers.resolve(requireName('getGroupMembers', 'group', group));
       const members = await loader.get<CernIdentity[]>({
-        key: cacheKey('group-members', name.toLowerCase()),
+        key: cacheKey(`group-members${fieldsTag}`, name.toLowerCase()),
         description: `members of ${name}`,
         freshMs,
         staleMs,
@@ -332,7 +361,7 @@ export function buildIdentityProvider(
             identityFields,
             config.httpTimeoutMs,
           );
-          return toCernIdentities(rows, phonePrefix);
+          return toCernIdentities(rows, phonePrefix, extraFields);
         },
       });
       return members.map(copyIdentity);
@@ -347,9 +376,13 @@ export function buildIdentityProvider(
       return groups(requireFilters('iterateGroups', filters));
     },
 
-    getApiToken() {
-      return tokens.get();
+    getApiToken(audience) {
+      return tokens.get(audience);
     },
+
+    getUserByPersonId: lookups.getUserByPersonId,
+    getUserByEmail: lookups.getUserByEmail,
+    getGroup: lookups.getGroup,
 
     exchangeToken(subjectToken, audience) {
       return exchangeToken(subjectToken, audience);

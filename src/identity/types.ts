@@ -3,6 +3,8 @@
  * Absent fields are omitted, never `null`.
  */
 export interface CernIdentity {
+  /** The AuthZ identity `id` (a UUID), when the API returned one. */
+  id?: string;
   /** CERN login (the AuthZ `upn`); eduGAIN logins may contain `/` or `@`. */
   login: string;
   firstName?: string;
@@ -12,10 +14,19 @@ export interface CernIdentity {
   email?: string;
   /** `instituteName`, e.g. `CERN`. */
   affiliation?: string;
-  /** `telephone1`; internal 5-digit extensions get `phonePrefix` (see `formatPhone`). */
+  /**
+   * `telephone1`. As in Flask-Multipass-CERN, a number that does not start with `+` gets
+   * `phonePrefix` (default `+412276`) prepended: `71234` becomes `+41227671234`.
+   */
   phone?: string;
   /** CERN person id; absent for guests, eduGAIN and service accounts. */
   personId?: number;
+  /**
+   * The AuthZ fields named by the `identityFields` option, raw as the API returned them (absent
+   * ones omitted). A null-prototype object: read it with `Object.hasOwn` or `in`, never
+   * assuming `Object.prototype` methods. Present only when `identityFields` is set.
+   */
+  fields?: Readonly<Record<string, unknown>>;
 }
 
 /** Fields `searchUsers()` can match; each takes one value or several (any of them, OR). */
@@ -71,9 +82,16 @@ export interface IdentityProvider {
   getUser(login: string): Promise<CernIdentity | null>;
   /** Searches persons (`type:eq:Person` and `extraSearchFilters` always apply). Cached. */
   searchUsers(criteria: UserSearchCriteria, options?: UserSearchOptions): Promise<UserSearchResult>;
-  /** Names of groups whose name contains (or, with `exact`, equals) `query`. Cached. */
+  /**
+   * Names of groups whose name contains (or, with `exact`, equals) `query`, plus `CERN Users`
+   * when `cernUsersGroup` is set and `query` equals the alias or (not `exact`) is part of it,
+   * as in Flask-Multipass-CERN. Cached.
+   */
   searchGroups(query: string, options?: { exact?: boolean }): Promise<string[]>;
-  /** Members of `group`, nested groups included; an unknown group has none (`[]`). Cached. */
+  /**
+   * Members of `group`, nested groups included; an unknown group has none (`[]`). `CERN Users`
+   * lists the members of `cernUsersGroup` when it is set. Cached.
+   */
   getGroupMembers(group: string): Promise<CernIdentity[]>;
   /**
    * Every identity matching the AuthZ `filters` (`field:op:value`, AND-ed), page by page, for
@@ -82,8 +100,31 @@ export interface IdentityProvider {
   iterateIdentities(filters?: readonly string[]): AsyncIterable<CernIdentity>;
   /** Every group matching `filters`, page by page. Not cached. */
   iterateGroups(filters?: readonly string[]): AsyncIterable<CernGroup>;
-  /** A valid token for the Authorization Service API (client credentials, shared via the cache). */
-  getApiToken(): Promise<string>;
+  /**
+   * A service token of this application from Keycloak's API-access endpoint (client credentials)
+   * for `audience` (default `authorization-service-api`, the Authorization Service API; another
+   * application's client id to call its API). Cached per audience until `expires_in` minus 30 s
+   * (shared via the cache store); concurrent calls for one audience share one request.
+   */
+  getApiToken(audience?: string): Promise<string>;
+  /**
+   * The identity whose `personId` is `personId` (a positive integer, or its digits as a string),
+   * or `null` when the API knows none. The `Person` account wins when several accounts share the
+   * person id. Cached like `getUser`. A bad id is a 400 `ERR_BAD_REQUEST`.
+   */
+  getUserByPersonId(personId: number | string): Promise<CernIdentity | null>;
+  /**
+   * The identity whose `primaryAccountEmail` is `email` (case-insensitive), or `null`. The
+   * `Person` account wins when several share the address. Cached like `getUser`. An argument that
+   * is not an e-mail address is a 400 `ERR_BAD_REQUEST`.
+   */
+  getUserByEmail(email: string): Promise<CernIdentity | null>;
+  /**
+   * The e-group `name` (case-insensitive; `CERN Users` stands for `cernUsersGroup`) with its
+   * title and description, e.g. to show next to its name, or `null` when it does not exist.
+   * Cached like `getUser`.
+   */
+  getGroup(name: string): Promise<CernGroup | null>;
   /** RFC 8693: exchanges a user's access token for one whose audience is `audience`. Cached until expiry. */
   exchangeToken(subjectToken: string, audience: string): Promise<string>;
   /**

@@ -33,7 +33,8 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 }
 
 /**
- * An Express handler for user autocomplete: `GET ?q=jdo` answers `{ users: CernIdentity[] }`,
+ * An Express handler for user autocomplete: `GET ?q=jdo` answers `{ users: CernIdentity[] }`
+ * (without `fields`, whatever `identityFields` says),
  * the people whose login, display name or e-mail contains `q` (three searches, merged and
  * de-duplicated, at most `limit`). Mount it under your own path, e.g.
  * `app.get('/api/users', userSearchHandler(sso.identity))`.
@@ -53,10 +54,13 @@ export function userSearchHandler(
   async function search(q: string): Promise<CernIdentity[]> {
     const fields: UserSearchCriteria[] = [{ login: q }, { displayName: q }, { email: q }];
     const results = await Promise.all(fields.map((criteria) => identity.searchUsers(criteria, { limit })));
-    return mergeOutcomes(
+    const { users } = mergeOutcomes(
       results.map((result) => ({ users: result.users, total: result.total, complete: true })),
       limit,
-    ).users;
+    );
+    // `identityFields` (uid, department, ...) are for the application, not for every signed-in
+    // person typing in a search box: the answer keeps the directory fields only.
+    return users.map(({ fields: _fields, ...user }) => user);
   }
 
   async function handle(req: Request, res: Response): Promise<void> {

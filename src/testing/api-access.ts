@@ -9,7 +9,9 @@ export const AUTHZ_API_AUDIENCE = 'authorization-service-api';
 
 /**
  * CERN's service-token endpoint `{realm}/api-access/token`: client credentials only, for the
- * Authorization Service API (`audience=authorization-service-api`).
+ * Authorization Service API (`audience=authorization-service-api`) or another registered
+ * application (`audience=<its client id>`, as for calling that application's API). Any other
+ * audience is a 400 `invalid_request`.
  */
 export function apiAccessRouter(ctx: EmulatorContext): Router {
   const router = express.Router();
@@ -26,11 +28,11 @@ export function apiAccessRouter(ctx: EmulatorContext): Router {
       }
       const audience = param(body, 'audience');
       if (audience === undefined) throw new OAuthError(400, 'invalid_request', 'Missing parameter: audience');
-      if (audience !== AUTHZ_API_AUDIENCE) {
+      if (audience !== AUTHZ_API_AUDIENCE && !ctx.clients.has(audience)) {
         throw new OAuthError(400, 'invalid_request', `Invalid audience: ${audience}`);
       }
       return clientCredentialsToken(ctx, res, client, {
-        audience: [AUTHZ_API_AUDIENCE],
+        audience: [audience],
         ttlSec: ctx.settings.apiTokenTtlSec,
         scope: 'profile email',
       });

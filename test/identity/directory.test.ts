@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CernSsoEmulator } from '../../src/testing/index.js';
+import { identityId } from '../../src/testing/authz/index.js';
 import { EDUGAIN_LOGIN, GENERATED_USER_COUNT } from '../../src/testing/seed.js';
 import type { CernIdentity } from '../../src/identity/types.js';
 import { API, makeProvider, rejectionOf, startEmulator, type ProviderSetup } from './helpers.js';
@@ -27,8 +28,9 @@ afterEach(async () => {
 const logins = (users: readonly CernIdentity[]): string[] => users.map((user) => user.login).sort();
 
 describe('getUser', () => {
-  it('maps the identity, prefixing internal phone numbers', async () => {
+  it('maps the identity (with its AuthZ id), prefixing internal phone numbers', async () => {
     expect(await setup.identity.getUser('jdoe')).toEqual({
+      id: identityId('jdoe'),
       login: 'jdoe',
       firstName: 'John',
       lastName: 'Doe',

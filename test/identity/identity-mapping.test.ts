@@ -25,6 +25,7 @@ describe('identity mapping', () => {
         '+412276',
       ),
     ).toEqual({
+      id: 'uuid',
       login: 'jdoe',
       displayName: 'John Doe',
       firstName: 'John',
@@ -65,15 +66,22 @@ describe('identity mapping', () => {
     expect(toPersonId(null)).toBeUndefined();
   });
 
-  it('phone: only 5-digit internal extensions get the prefix', () => {
-    expect(formatPhone('71234', '+412276')).toBe('+41227671234');
-    expect(formatPhone(' 7 1234 ', '+412276')).toBe('+41227671234');
-    expect(formatPhone('+41 22 76 71234', '+412276')).toBe('+41 22 76 71234');
-    expect(formatPhone('0041227671234', '+412276')).toBe('0041227671234');
-    expect(formatPhone('022 767 1234', '+412276')).toBe('022 767 1234');
-    expect(formatPhone('161234', '+412276')).toBe('161234');
-    expect(formatPhone('71234', '')).toBe('71234');
-    expect(formatPhone('', '+412276')).toBeUndefined();
-    expect(formatPhone(71234, '+412276')).toBeUndefined();
+  // Flask-Multipass-CERN's `_fix_phone`: `if not phone or phone.startswith('+'): keep; else prefix + phone`.
+  it.each([
+    ['71234', '+412276', '+41227671234'],
+    ['61122', '+41227', '+4122761122'],
+    [' 71234 ', '+412276', '+41227671234'],
+    ['7 1234', '+412276', '+4122767 1234'],
+    ['161234', '+412276', '+412276161234'],
+    ['0041227671234', '+412276', '+4122760041227671234'],
+    ['+41 22 76 71234', '+412276', '+41 22 76 71234'],
+    ['+33123456789', '+412276', '+33123456789'],
+    ['71234', '', '71234'],
+    ['', '+412276', undefined],
+    ['   ', '+412276', undefined],
+    [71234, '+412276', undefined],
+    [null, '+412276', undefined],
+  ])('phone rule (as Flask-Multipass-CERN): %j with prefix %j gives %j', (raw, prefix, expected) => {
+    expect(formatPhone(raw, prefix)).toBe(expected);
   });
 });

@@ -28,6 +28,8 @@ export interface AuthzHandlers {
   identityGroups: RequestHandler;
   /** `GET /Group?filter=&field=&limit=&token=` */
   listGroups: RequestHandler;
+  /** `GET /Group/{groupIdentifier or id}?field=` */
+  getGroup: RequestHandler;
   /** `GET /Group/{groupIdentifier or id}/memberidentities/precomputed?filter=&field=&limit=&token=` */
   groupMembers: RequestHandler;
 }
@@ -97,6 +99,14 @@ export function createHandlers(sources: HandlerSources): AuthzHandlers {
 
     listGroups: (req, res) => {
       res.json(listResponse(req, groups().map(toGroup), GROUP_FIELDS, byIdentifier, 'Group', '/Group'));
+    },
+
+    getGroup: (req, res) => {
+      const key = pathParam(req, 'id');
+      const fields = parseFieldSelection(queryParams(req).getAll('field'), GROUP_FIELDS);
+      const group = findGroup(groups(), key);
+      if (group === undefined) throw new ApiError(404, `Group '${key}' not found`);
+      res.json({ data: project(toGroup(group), fields) });
     },
 
     groupMembers: (req, res) => {

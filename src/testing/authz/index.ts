@@ -33,7 +33,7 @@ export interface AuthzApiDeps {
 /**
  * An Express router emulating the CERN Authorization Service API (`/api/v1.0`):
  * `GET /Identity`, `/Identity/{upn}`, `/IdentityMembership/{upn}/precomputed`, `/Group`,
- * `/Group/{id}/memberidentities/precomputed`, with the real API's filter language, field
+ * `/Group/{id}`, `/Group/{id}/memberidentities/precomputed`, with the real API's filter language, field
  * selection, token pagination and JSON `{ message }` errors. Every request needs a bearer token
  * accepted by `deps.verifyApiToken` whose `aud` includes `authorization-service-api`.
  *
@@ -56,6 +56,7 @@ export function createAuthzApiRouter(deps: AuthzApiDeps): Router {
     .get(handlers.identityGroups)
     .all(methodNotAllowedHandler);
   router.route('/Group').get(handlers.listGroups).all(methodNotAllowedHandler);
+  router.route('/Group/:id').get(handlers.getGroup).all(methodNotAllowedHandler);
   router
     .route('/Group/:id/memberidentities/precomputed')
     .get(handlers.groupMembers)
