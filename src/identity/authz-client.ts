@@ -4,7 +4,9 @@ import axios, { type AxiosResponse, type CreateAxiosDefaults } from 'axios';
 import { proxyTransport } from '../http/proxy-fetch.js';
 import type { Logger } from '../logger.js';
 import type { ApiTokenSource } from './api-token.js';
+import { CernSsoError } from '../errors.js';
 import { malformedResponseError, noResponseError, statusError } from './authz-errors.js';
+import { withPageRetry, type PageAttempt, type PageRetryPolicy } from './page-retry.js';
 
 /** Query parameters in order; repeated names (`filter`, `field`) are repeated pairs. */
 export type QueryParams = readonly (readonly [string, string])[];
@@ -16,6 +18,8 @@ export interface AuthzPage {
   total: number | undefined;
   /** True when there is no further page: the rows seen so far are every match. */
   last: boolean;
+  /** The next page's path and query on the API host (a resume cursor); undefined on the last page. */
+  next: string | undefined;
 }
 
 export interface PageOptions {
@@ -23,6 +27,10 @@ export interface PageOptions {
   pageSize?: number;
   /** Timeout of each page request. Default the client's `listTimeoutMs`. */
   timeoutMs?: number;
+  /** Start at this page (a validated cursor on the API origin) instead of the first. */
+  start?: URL;
+  /** Retry a page that failed with an outage. Default: no retry. */
+  retry?: PageRetryPolicy;
 }
 
 export interface AuthzClientOptions {
@@ -45,6 +53,8 @@ export interface AuthzClient {
    * without it, `pagination.token`. A 404 on the first page yields nothing.
    */
   pages(path: string, query: QueryParams, options?: PageOptions): AsyncGenerator<AuthzPage, void, undefined>;
+  /** The URL of a list resource (`path` relative to `/api/v1.0`), e.g. to check a cursor against. */
+  listUrl(path: string): URL;
   /** Closes kept-alive sockets. */
   close(): void;
 }
@@ -147,6 +157,32 @@ export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
     }
   }
 
+  /** `send`, retried on outages when a policy is given (for sync-job listings). */
+  async function sendPage(url: URL, timeoutMs: number, retry: PageRetryPolicy | undefined) {
+    if (retry === undefined) return send(url, timeoutMs);
+    return withPageRetry(async (): Promise<PageAttempt<AxiosResponse<unknown>>> => {
+      try {
+        const response = await send(url, timeoutMs);
+        return {
+          kind: 'answer',
+          status: response.status,
+          retryAfter: response.headers['retry-after'],
+          response,
+        };
+      } catch (error) {
+        // No answer, or the API token could not be had because Keycloak is down: an outage.
+        if (error instanceof CernSsoError && error.code === 'ERR_UPSTREAM_UNAVAILABLE') {
+          logger.warn(
+            { method: 'GET', path: url.pathname },
+            'Authorization Service API page failed; retrying',
+          );
+          return { kind: 'no-answer', error };
+        }
+        throw error;
+      }
+    }, retry);
+  }
+
   function parsePage(body: unknown, resource: string): ParsedPage {
     if (typeof body !== 'object' || body === null) throw malformedResponseError(resource, 'no JSON body');
     const { data, pagination } = body as { data?: unknown; pagination?: unknown };
@@ -212,17 +248,17 @@ export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
 
     async *pages(path, query, pageOptions = {}) {
       const timeoutMs = pageOptions.timeoutMs ?? listTimeoutMs;
-      const firstQuery: QueryParams = [
-        ...query,
-        ['limit', String(pageOptions.pageSize ?? DEFAULT_PAGE_SIZE)],
-      ];
-      let url = resourceUrl(path, firstQuery);
+      const firstQuery: QueryParams =
+        pageOptions.start === undefined
+          ? [...query, ['limit', String(pageOptions.pageSize ?? DEFAULT_PAGE_SIZE)]]
+          : [...pageOptions.start.searchParams];
+      let url = pageOptions.start ?? resourceUrl(path, firstQuery);
       const seen = new Set<string>();
       let fetched = 0;
       for (let first = true; ; first = false) {
         seen.add(url.href);
         const resource = `GET ${url.pathname}`;
-        const response = await send(url, timeoutMs);
+        const response = await sendPage(url, timeoutMs, pageOptions.retry);
         if (response.status === 404 && first) return;
         if (response.status < 200 || response.status >= 300) {
           throw statusError(response.status, response.headers, response.data, resource);
@@ -233,10 +269,19 @@ export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
         if (next !== undefined && seen.has(next.href)) {
           throw malformedResponseError(resource, 'pagination loops back to a page already read');
         }
-        yield { rows: page.rows, total: page.total, last: next === undefined };
+        yield {
+          rows: page.rows,
+          total: page.total,
+          last: next === undefined,
+          next: next === undefined ? undefined : `${next.pathname}${next.search}`,
+        };
         if (next === undefined) return;
         url = next;
       }
+    },
+
+    listUrl(path) {
+      return resourceUrl(path, []);
     },
 
     close() {

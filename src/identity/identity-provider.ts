@@ -30,6 +30,9 @@ import {
   toCernIdentity,
 } from './identity-mapping.js';
 import { createIdentityLookups } from './lookups.js';
+import { checkIterateOptions, iterateListing } from './iteration.js';
+import type { PageRetryPolicy } from './page-retry.js';
+import { sleep } from '../single-flight.js';
 import { createTokenExchanger } from './token-exchange.js';
 import type { CernGroup, CernIdentity, IdentityProvider, UserSearchResult } from './types.js';
 import { isUserSearchResult, mergeOutcomes, planUserSearch, type QueryOutcome } from './user-search.js';
@@ -38,6 +41,8 @@ import { badInput, optionalLimit, requireFilters, requireName, requireSearchValu
 /** Not part of the public options: `cernSso()` shares its discovery (one request, one retry state). */
 interface IdentityProviderInternals {
   discovery?: OidcDiscovery;
+  /** Tests: the wait between retries of a failed listing page. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Most API queries of one `searchUsers()` call run at once. */
@@ -231,33 +236,24 @@ export function buildIdentityProvider(
     });
   }
 
-  async function* identities(filters: readonly string[]): AsyncGenerator<CernIdentity, void, undefined> {
-    for await (const page of api.pages('/Identity', [...filterParams(filters), ...identityFields], {
-      pageSize: FULL_PAGE_SIZE,
-    })) {
-      for (const row of page.rows) {
-        const identity = toCernIdentity(row, phonePrefix, extraFields);
-        if (identity !== null) yield identity;
-      }
-    }
-  }
+  const pageRetry: PageRetryPolicy = {
+    retries: 3,
+    baseDelayMs: 500,
+    maxDelayMs: 30_000,
+    sleep: internals.sleep ?? sleep,
+    random: Math.random,
+  };
 
-  async function* groups(filters: readonly string[]): AsyncGenerator<CernGroup, void, undefined> {
-    for await (const page of api.pages('/Group', [...filterParams(filters), ...groupFields], {
-      pageSize: FULL_PAGE_SIZE,
-    })) {
-      for (const row of page.rows) {
-        if (typeof row !== 'object' || row === null) continue;
-        const record = row as Record<string, unknown>;
-        if (typeof record.groupIdentifier !== 'string' || record.groupIdentifier === '') continue;
-        const group: CernGroup = { id: record.groupIdentifier };
-        if (typeof record.displayName === 'string' && record.displayName !== '')
-          group.displayName = record.displayName;
-        if (typeof record.description === 'string' && record.description !== '')
-          group.description = record.description;
-        yield group;
-      }
-    }
+  function toGroup(row: unknown): CernGroup | null {
+    if (typeof row !== 'object' || row === null) return null;
+    const record = row as Record<string, unknown>;
+    if (typeof record.groupIdentifier !== 'string' || record.groupIdentifier === '') return null;
+    const group: CernGroup = { id: record.groupIdentifier };
+    if (typeof record.displayName === 'string' && record.displayName !== '')
+      group.displayName = record.displayName;
+    if (typeof record.description === 'string' && record.description !== '')
+      group.description = record.description;
+    return group;
   }
 
   const groupSets = createGroupSets(config.cernUsersGroup);
@@ -367,13 +363,29 @@ export function buildIdentityProvider(
       return members.map(copyIdentity);
     },
 
-    iterateIdentities(filters) {
-      // Validated now, so a bad filter fails at the call, not at the first `next()`.
-      return identities(requireFilters('iterateIdentities', filters));
+    iterateIdentities(filters, iterateOptions) {
+      // Validated now, so a bad filter or cursor fails at the call, not at the first `next()`.
+      const method = 'iterateIdentities';
+      const spec = {
+        method,
+        path: '/Identity',
+        filters: requireFilters(method, filters),
+        fields: identityFields,
+        map: (row: unknown) => toCernIdentity(row, phonePrefix, extraFields),
+      };
+      return iterateListing(api, spec, checkIterateOptions(method, iterateOptions), pageRetry);
     },
 
-    iterateGroups(filters) {
-      return groups(requireFilters('iterateGroups', filters));
+    iterateGroups(filters, iterateOptions) {
+      const method = 'iterateGroups';
+      const spec = {
+        method,
+        path: '/Group',
+        filters: requireFilters(method, filters),
+        fields: groupFields,
+        map: toGroup,
+      };
+      return iterateListing(api, spec, checkIterateOptions(method, iterateOptions), pageRetry);
     },
 
     getApiToken(audience) {

@@ -9,6 +9,8 @@ export type {
   CernGroup,
   CernIdentity,
   IdentityProvider,
+  IterateOptions,
+  IterationProgress,
   UserSearchCriteria,
   UserSearchField,
   UserSearchOptions,

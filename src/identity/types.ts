@@ -62,6 +62,27 @@ export interface CernGroup {
   description?: string;
 }
 
+/** What `onProgress` of `iterateIdentities()` / `iterateGroups()` receives after each complete page. */
+export interface IterationProgress {
+  /** Pages completed by this iteration (not counting those before `after`). */
+  pages: number;
+  /** Items yielded by this iteration so far. */
+  items: number;
+  /**
+   * Opaque resume cursor: pass it as `after` to continue with the next page (nothing repeated,
+   * nothing skipped). `null` after the last page. Store it with the items of the page.
+   */
+  cursor: string | null;
+}
+
+/** Options of `iterateIdentities()` / `iterateGroups()`. */
+export interface IterateOptions {
+  /** A `cursor` from `onProgress` of an earlier iteration with the same filters: resume there. */
+  after?: string | undefined;
+  /** Called (and awaited) after each complete page, once its items were taken. */
+  onProgress?: ((progress: IterationProgress) => void | Promise<void>) | undefined;
+}
+
 /**
  * Everything the library needs from CERN's Authorization Service API and Keycloak's token
  * endpoints. Created by `createIdentityProvider()`, or available as `sso.identity`.
@@ -95,11 +116,14 @@ export interface IdentityProvider {
   getGroupMembers(group: string): Promise<CernIdentity[]>;
   /**
    * Every identity matching the AuthZ `filters` (`field:op:value`, AND-ed), page by page, for
-   * sync jobs. Not cached; an outage mid-way rejects the iteration.
+   * sync jobs. Not cached. A page failing with an outage (no answer, 5xx, 429) is retried 3 times
+   * with backoff (honouring `Retry-After`, at most 30 s); then the iteration rejects with 503.
+   * `onProgress` gets a cursor after each page; `after` resumes from one.
+   * @throws CernSsoError `ERR_BAD_REQUEST` at the call for a bad filter or cursor.
    */
-  iterateIdentities(filters?: readonly string[]): AsyncIterable<CernIdentity>;
-  /** Every group matching `filters`, page by page. Not cached. */
-  iterateGroups(filters?: readonly string[]): AsyncIterable<CernGroup>;
+  iterateIdentities(filters?: readonly string[], options?: IterateOptions): AsyncIterable<CernIdentity>;
+  /** Every group matching `filters`, page by page, like `iterateIdentities()`. Not cached. */
+  iterateGroups(filters?: readonly string[], options?: IterateOptions): AsyncIterable<CernGroup>;
   /**
    * A service token of this application from Keycloak's API-access endpoint (client credentials)
    * for `audience` (default `authorization-service-api`, the Authorization Service API; another

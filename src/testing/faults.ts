@@ -22,7 +22,7 @@ type IssFault = 'omit' | 'wrong';
 
 export function createTraffic(): Traffic {
   const log: EmulatorRequestLogEntry[] = [];
-  const faults = new Map<string, { fault: EmulatorFault; remaining: number | undefined }>();
+  const faults = new Map<string, { fault: EmulatorFault; remaining: number | undefined; skip: number }>();
 
   /** The active fault with the longest matching prefix; consumes one of its `times`. */
   function takeFault(path: string): EmulatorFault | undefined {
@@ -33,6 +33,10 @@ export function createTraffic(): Traffic {
     if (best === undefined) return undefined;
     const entry = faults.get(best);
     if (!entry) return undefined;
+    if (entry.skip > 0) {
+      entry.skip -= 1;
+      return undefined;
+    }
     if (entry.remaining !== undefined) {
       entry.remaining -= 1;
       if (entry.remaining <= 0) faults.delete(best);
@@ -99,7 +103,10 @@ export function createTraffic(): Traffic {
         ) {
           throw new TypeError(`fault.status must be an HTTP status, got ${fault.status}`);
         }
-        faults.set(pathPrefix, { fault: { ...fault }, remaining: fault.times });
+        if (fault.skip !== undefined && (!Number.isInteger(fault.skip) || fault.skip < 0)) {
+          throw new TypeError(`fault.skip must be a non-negative integer, got ${fault.skip}`);
+        }
+        faults.set(pathPrefix, { fault: { ...fault }, remaining: fault.times, skip: fault.skip ?? 0 });
       },
       clear(pathPrefix?: string): void {
         if (pathPrefix === undefined) faults.clear();

@@ -85,6 +85,11 @@ export interface EmulatorFault {
   wrongIss?: boolean;
   /** Apply to this many matching requests, then clear itself. Default: until cleared. */
   times?: number;
+  /**
+   * Let this many matching requests through first: `{ skip: 2, times: 1 }` on the AuthZ
+   * `/api/v1.0/Identity` path fails the third page of a listing. Default 0.
+   */
+  skip?: number;
 }
 
 /** One request seen by the emulator (kept in `emulator.requests.log`). */
