@@ -63,9 +63,18 @@ export function isTransientStatus(status: number): boolean {
  * when absent or not a number of seconds (an HTTP date is not worth trusting a clock for).
  */
 export function retryAfterOf(header: unknown): number {
+  const seconds = retryAfterSeconds(header);
+  if (seconds === undefined) return DEFAULT_RETRY_AFTER_SEC;
+  return Math.min(MAX_RETRY_AFTER_SEC, Math.max(1, seconds));
+}
+
+/**
+ * An upstream `Retry-After` in its delta-seconds form, unbounded; `undefined` when absent or an
+ * HTTP date (which would need a trusted clock). The one parser of that header.
+ */
+export function retryAfterSeconds(header: unknown): number | undefined {
   const text = typeof header === 'string' ? header.trim() : '';
-  if (!/^\d{1,9}$/.test(text)) return DEFAULT_RETRY_AFTER_SEC;
-  return Math.min(MAX_RETRY_AFTER_SEC, Math.max(1, Number(text)));
+  return /^\d{1,9}$/.test(text) ? Number(text) : undefined;
 }
 
 function codeOf(value: unknown): string | undefined {

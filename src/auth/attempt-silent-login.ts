@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { configError } from '../errors.js';
 import { answerGuardFailure } from '../guards/guard-failure.js';
+import { loginUrl } from '../login-url.js';
 import { wantsHtml } from '../respond.js';
 import { parseCookieHeader } from './cookie-header.js';
 import { appPath } from './runtime.js';
@@ -65,8 +66,11 @@ export function attemptSilentLogin(): RequestHandler {
       }
       res.append('Set-Cookie', silentAttemptCookie(runtime));
       res.set('Cache-Control', 'no-store');
-      const returnTo = encodeURIComponent(req.originalUrl);
-      res.redirect(302, `${appPath(runtime, routes.login)}?prompt=none&returnTo=${returnTo}`);
+      const url = loginUrl(appPath(runtime, routes.login), [
+        ['prompt', 'none'],
+        ['returnTo', req.originalUrl],
+      ]);
+      res.redirect(302, url);
     } catch (error) {
       answerGuardFailure(req, res, 'attemptSilentLogin()', error);
     }

@@ -3,6 +3,7 @@ import { kBearer, kLoginPath, type CernSsoContext, type InternalContext } from '
 import { bearerChallenge } from '../challenge.js';
 import { configError, forbidden, notAuthenticated } from '../errors.js';
 import { emitRequestEvent } from '../events.js';
+import { loginUrl } from '../login-url.js';
 import { sendError, wantsHtml } from '../respond.js';
 
 /** The `reason` of an `access_denied` event: `kind:value,value` (`role:admin`, `group:a,b`). */
@@ -29,7 +30,7 @@ export function denyAnonymous(req: Request, res: Response, context: CernSsoConte
   const loginPath = (context as InternalContext)[kLoginPath];
   if (loginPath && wantsHtml(req) && (req.method === 'GET' || req.method === 'HEAD')) {
     res.set('Cache-Control', 'no-store');
-    res.redirect(302, `${loginPath}?returnTo=${encodeURIComponent(req.originalUrl)}`);
+    res.redirect(302, loginUrl(loginPath, [['returnTo', req.originalUrl]]));
     return;
   }
   const headers: Record<string, string> = loginPath ? {} : { 'WWW-Authenticate': 'Bearer' };

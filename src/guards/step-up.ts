@@ -12,6 +12,7 @@ import {
 import { SIGN_IN_AGAIN } from '../error-pages.js';
 import { configError, forbidden, stepUpRequired } from '../errors.js';
 import { emitRequestEvent } from '../events.js';
+import { loginUrl } from '../login-url.js';
 import { sendError, wantsHtml } from '../respond.js';
 
 /** Options of `requireAuth()`: a recent and/or strong enough sign-in (step-up). */
@@ -146,11 +147,12 @@ export function stepUpLoginUrl(
   stepUp: StepUp,
   promptLogin: boolean,
 ): string {
-  let url = `${loginPath}?returnTo=${encodeURIComponent(req.originalUrl)}`;
-  if (stepUp.maxAgeSec !== undefined) url += `&max_age=${String(stepUp.maxAgeSec)}`;
-  if (stepUp.acrValues !== undefined) url += `&acr_values=${encodeURIComponent(stepUp.acrValues)}`;
-  if (promptLogin) url += '&prompt=login';
-  return url;
+  return loginUrl(loginPath, [
+    ['returnTo', req.originalUrl],
+    ['max_age', stepUp.maxAgeSec === undefined ? undefined : String(stepUp.maxAgeSec)],
+    ['acr_values', stepUp.acrValues],
+    ['prompt', promptLogin ? 'login' : undefined],
+  ]);
 }
 
 /**

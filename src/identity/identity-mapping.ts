@@ -1,4 +1,4 @@
-import type { CernIdentity } from './types.js';
+import type { CernGroup, CernIdentity } from './types.js';
 
 /** AuthZ identity fields the library reads; sent as `field=` so responses stay small. */
 export const IDENTITY_API_FIELDS = [
@@ -128,4 +128,25 @@ export function copyIdentity(identity: CernIdentity): CernIdentity {
   const copy: CernIdentity = { ...identity };
   if (identity.fields !== undefined) copy.fields = pickFields(identity.fields, Object.keys(identity.fields));
   return copy;
+}
+
+/** The AuthZ group fields a {@link CernGroup} is made of. */
+export const GROUP_API_FIELDS = ['groupIdentifier', 'displayName', 'description'] as const;
+
+/** A `/Group/{id}` record as a {@link CernGroup}, or `null` when it has no `groupIdentifier`. */
+export function toCernGroup(row: unknown): CernGroup | null {
+  if (typeof row !== 'object' || row === null) return null;
+  const record = row as Record<string, unknown>;
+  const id = Object.hasOwn(record, 'groupIdentifier') ? record.groupIdentifier : undefined;
+  if (typeof id !== 'string' || id.trim() === '') return null;
+  const group: CernGroup = { id: id.trim() };
+  for (const name of ['displayName', 'description'] as const) {
+    const value = Object.hasOwn(record, name) ? record[name] : undefined;
+    if (typeof value === 'string' && value.trim() !== '') group[name] = value.trim();
+  }
+  return group;
+}
+
+export function isCernGroup(value: unknown): value is CernGroup {
+  return typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string';
 }

@@ -27,14 +27,16 @@ import {
   IDENTITY_API_FIELDS,
   isCernIdentity,
   toCernIdentities,
+  toCernGroup,
   toCernIdentity,
+  GROUP_API_FIELDS,
 } from './identity-mapping.js';
 import { createIdentityLookups } from './lookups.js';
 import { checkIterateOptions, iterateListing } from './iteration.js';
 import type { PageRetryPolicy } from './page-retry.js';
 import { sleep } from '../single-flight.js';
 import { createTokenExchanger } from './token-exchange.js';
-import type { CernGroup, CernIdentity, IdentityProvider, UserSearchResult } from './types.js';
+import type { CernIdentity, IdentityProvider, UserSearchResult } from './types.js';
 import { isUserSearchResult, mergeOutcomes, planUserSearch, type QueryOutcome } from './user-search.js';
 import { badInput, optionalLimit, requireFilters, requireName, requireSearchValue } from './validation.js';
 
@@ -56,11 +58,7 @@ const SEARCH_TIMEOUT_MS = 30_000;
 function identityQuery(extra: readonly string[]): QueryParams {
   return [...new Set([...IDENTITY_API_FIELDS, ...extra])].map((name) => ['field', name] as const);
 }
-const groupFields: QueryParams = [
-  ['field', 'groupIdentifier'],
-  ['field', 'displayName'],
-  ['field', 'description'],
-];
+const groupFields: QueryParams = GROUP_API_FIELDS.map((name) => ['field', name] as const);
 
 function filterParams(filters: readonly string[]): QueryParams {
   return filters.map((filter) => ['filter', filter] as const);
@@ -244,18 +242,6 @@ export function buildIdentityProvider(
     random: Math.random,
   };
 
-  function toGroup(row: unknown): CernGroup | null {
-    if (typeof row !== 'object' || row === null) return null;
-    const record = row as Record<string, unknown>;
-    if (typeof record.groupIdentifier !== 'string' || record.groupIdentifier === '') return null;
-    const group: CernGroup = { id: record.groupIdentifier };
-    if (typeof record.displayName === 'string' && record.displayName !== '')
-      group.displayName = record.displayName;
-    if (typeof record.description === 'string' && record.description !== '')
-      group.description = record.description;
-    return group;
-  }
-
   const groupSets = createGroupSets(config.cernUsersGroup);
 
   return {
@@ -383,7 +369,7 @@ export function buildIdentityProvider(
         path: '/Group',
         filters: requireFilters(method, filters),
         fields: groupFields,
-        map: toGroup,
+        map: toCernGroup,
       };
       return iterateListing(api, spec, checkIterateOptions(method, iterateOptions), pageRetry);
     },

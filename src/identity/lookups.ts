@@ -1,7 +1,13 @@
 import type { CachedLoader } from '../cache/cached-loader.js';
 import { cacheKey } from '../cache/keys.js';
 import { pathSegment, type AuthzClient, type QueryParams } from './authz-client.js';
-import { copyIdentity, isCernIdentity } from './identity-mapping.js';
+import {
+  GROUP_API_FIELDS,
+  copyIdentity,
+  isCernGroup,
+  isCernIdentity,
+  toCernGroup,
+} from './identity-mapping.js';
 import type { CernGroup, CernIdentity } from './types.js';
 import { badInput, requireName } from './validation.js';
 
@@ -76,24 +82,6 @@ function pickIdentity(rows: readonly unknown[], mapIdentity: LookupDeps['mapIden
   return first;
 }
 
-/** A `/Group/{id}` record as a {@link CernGroup}, or `null` when it has no `groupIdentifier`. */
-function toCernGroup(row: unknown): CernGroup | null {
-  if (typeof row !== 'object' || row === null) return null;
-  const record = row as Record<string, unknown>;
-  const id = Object.hasOwn(record, 'groupIdentifier') ? record.groupIdentifier : undefined;
-  if (typeof id !== 'string' || id.trim() === '') return null;
-  const group: CernGroup = { id: id.trim() };
-  for (const name of ['displayName', 'description'] as const) {
-    const value = Object.hasOwn(record, name) ? record[name] : undefined;
-    if (typeof value === 'string' && value.trim() !== '') group[name] = value.trim();
-  }
-  return group;
-}
-
-function isCernGroup(value: unknown): value is CernGroup {
-  return typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string';
-}
-
 const isIdentityOrNull = (value: unknown): value is CernIdentity | null =>
   value === null || isCernIdentity(value);
 
@@ -156,11 +144,10 @@ export function createIdentityLookups(deps: LookupDeps): IdentityLookups {
         isValid: (value): value is CernGroup | null => value === null || isCernGroup(value),
         load: async () =>
           toCernGroup(
-            await api.getData(`/Group/${pathSegment(group)}`, [
-              ['field', 'groupIdentifier'],
-              ['field', 'displayName'],
-              ['field', 'description'],
-            ]),
+            await api.getData(
+              `/Group/${pathSegment(group)}`,
+              GROUP_API_FIELDS.map((name) => ['field', name] as const),
+            ),
           ),
       });
       return found === null ? null : { ...found };

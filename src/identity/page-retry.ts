@@ -1,4 +1,4 @@
-import { isTransientStatus } from '../error-mapper.js';
+import { isTransientStatus, retryAfterSeconds } from '../error-mapper.js';
 
 /** How a failed page of a listing is retried. */
 export interface PageRetryPolicy {
@@ -24,9 +24,8 @@ export type PageAttempt<R> =
  * ignored); bounded to `maxMs`. `undefined` when absent or unusable.
  */
 export function retryAfterMs(header: unknown, maxMs: number): number | undefined {
-  const text = typeof header === 'string' ? header.trim() : '';
-  if (!/^\d{1,9}$/.test(text)) return undefined;
-  return Math.min(maxMs, Number(text) * 1000);
+  const seconds = retryAfterSeconds(header);
+  return seconds === undefined ? undefined : Math.min(maxMs, seconds * 1000);
 }
 
 /** Exponential backoff with full jitter: a random wait in [0, min(max, base * 2^retry)). */
