@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { logLine } from '../helpers/log-lines.js';
 import { startCernSsoEmulator, type CernSsoEmulator, type EmulatorOptions } from '../../src/testing/index.js';
 import type { CacheStore } from '../../src/cache/types.js';
@@ -82,4 +83,39 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a rejection');
+}
+
+/**
+ * The hooks most identity test files share: one emulator for the file, and before each test a
+ * fresh provider (closed after it) with the emulator's request log and faults cleared. Read
+ * `env.emulator` and `env.setup` inside tests.
+ */
+export function useEmulatorAndProvider(options: IdentityProviderOptions = {}): {
+  readonly emulator: CernSsoEmulator;
+  readonly setup: ProviderSetup;
+} {
+  let emulator: CernSsoEmulator | undefined;
+  let setup: ProviderSetup | undefined;
+  beforeAll(async () => {
+    emulator = await startEmulator();
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+  beforeEach(() => {
+    emulator!.requests.reset();
+    emulator!.faults.clear();
+    setup = makeProvider(emulator!, options);
+  });
+  afterEach(async () => {
+    await setup?.identity.close();
+  });
+  return {
+    get emulator() {
+      return emulator!;
+    },
+    get setup() {
+      return setup!;
+    },
+  };
 }
