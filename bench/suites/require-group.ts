@@ -18,16 +18,23 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { forkChild, type BenchChild } from '../lib/child.js';
-import { measure, type LoadSample } from '../lib/load.js';
+import {
+  cpuPerRequest,
+  loadSide,
+  quick,
+  runPairedRounds,
+  throughputRatio as ratio,
+  type PairedSide,
+} from '../lib/paired.js';
 import { attribute, type Attribution } from '../lib/profile.js';
 import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
 import type { SessionAppReady, Variant } from '../children/session-app.js';
 
 const CONNECTIONS = 10;
-const WARMUP_SEC = 2;
-const SAMPLE_SEC = 2;
-const ROUNDS = 10;
+const WARMUP_SEC = quick ? 1 : 2;
+const SAMPLE_SEC = quick ? 1 : 2;
+const ROUNDS = quick ? 2 : 10;
 const TARGET = 0.9;
 /** After the measured rounds: one profiled sample per side, for the CPU breakdown. */
 const PROFILE_SEC = 2;
@@ -35,21 +42,12 @@ const PROFILE_INTERVAL_US = 250;
 
 type Key = 'A' | 'B' | 'C' | 'D' | 'E';
 
-interface Sample extends LoadSample {
-  /** CPU time (user + system, all threads) the server spent per answered request, µs. */
-  cpuUs: number;
-}
-
-interface Side {
+interface Side extends PairedSide<SessionAppReady> {
   key: Key;
-  label: string;
-  child: BenchChild<SessionAppReady>;
-  samples: Sample[];
   /** Profile of one extra sample; `perRequest` spreads the median CPU µs/req by profile share. */
   cpu?: { perRequest: (busyUs: number) => number; attribution: Attribution };
 }
 
-const cpuPerRequest = (side: Side): number => median(side.samples.map((s) => s.cpuUs));
 const us = (value: number): string => fixed(value, 1);
 
 /** Proves the route answers 200 JSON for the signed-in user (not a redirect, 401 or 403). */
@@ -68,47 +66,18 @@ async function checkRoute(side: Side): Promise<void> {
   }
 }
 
-/** One autocannon run against `side`, with the server's CPU time per request. */
-async function load(side: Side, durationSec: number): Promise<Sample> {
-  const { url, cookie } = side.child.data;
-  const before = await side.child.cpuUsage();
-  const sample = await measure(url, {
-    connections: CONNECTIONS,
-    durationSec,
-    headers: { cookie, accept: 'application/json' },
-  });
-  const after = await side.child.cpuUsage();
-  const cpu = after.user - before.user + after.system - before.system;
-  return { ...sample, cpuUs: cpu / sample.requests };
-}
-
 /** Profiles one more sample of `side`; `BENCH_CPU_PROF=<dir>` also saves the profile there. */
 async function profileSide(side: Side): Promise<void> {
-  const { profile } = await side.child.profile(() => load(side, PROFILE_SEC), PROFILE_INTERVAL_US);
+  const { profile } = await side.child.profile(
+    () => loadSide(side, PROFILE_SEC, CONNECTIONS),
+    PROFILE_INTERVAL_US,
+  );
   const dir = process.env.BENCH_CPU_PROF;
   if (dir) await writeFile(join(dir, `require-group-${side.key}.cpuprofile`), JSON.stringify(profile));
   const attribution = attribute(profile);
   // Shares from the profile, scale from the unprofiled samples (the profiler slows everything).
   const scale = cpuPerRequest(side) / attribution.busyUs;
   side.cpu = { perRequest: (busyUs) => busyUs * scale, attribution };
-}
-
-/** Round `r` visits the sides rotated by `r`, every other round backwards. */
-function order(round: number, count: number): number[] {
-  const rotated = Array.from({ length: count }, (_, i) => (i + round) % count);
-  return round % 2 === 0 ? rotated : rotated.reverse();
-}
-
-/** Median over the rounds of `top[i] / bottom[i]`, with the spread. */
-function ratio(top: Side, bottom: Side, metric: string, target?: number): Verdict {
-  const ratios = top.samples.map((sample, i) => sample.reqPerSec / bottom.samples[i]!.reqPerSec);
-  const value = median(ratios);
-  return {
-    metric,
-    ratio: value,
-    spread: { min: Math.min(...ratios), max: Math.max(...ratios) },
-    ...(target === undefined ? {} : { target: `≥ ${fixed(target, 2)}`, pass: value >= target }),
-  };
 }
 
 /** Busy CPU µs per request by owner (package, library, Node core, GC), and the steps between sides. */
@@ -215,14 +184,12 @@ async function run(): Promise<SuiteResult> {
     if (E) list.push(E);
     for (const each of list) await checkRoute(each);
 
-    // Warm-up (JIT, session store, sockets): not measured.
-    for (const each of list) await load(each, WARMUP_SEC);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const index of order(round, list.length)) {
-        const each = list[index]!;
-        each.samples.push(await load(each, SAMPLE_SEC));
-      }
-    }
+    await runPairedRounds(list, {
+      connections: CONNECTIONS,
+      warmupSec: WARMUP_SEC,
+      sampleSec: SAMPLE_SEC,
+      rounds: ROUNDS,
+    });
     for (const each of list) await profileSide(each);
     // Still signed in and still a member after the load (nothing expired or got evicted).
     for (const each of list) await checkRoute(each);
