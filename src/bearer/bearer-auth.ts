@@ -18,9 +18,10 @@ import { cleanGroupNames, withCernUsersAlias } from '../auth/group-names.js';
 import type { Logger } from '../logger.js';
 import { toCernSsoError } from '../respond.js';
 import { sendBearerError } from './errors.js';
-import { readBearerToken } from './header.js';
+import { authorizationValue, bearerCandidate, bearerTokenOf } from './header.js';
 import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
 import { anonymousContext } from './anonymous-context.js';
+import type { VerifiedToken } from './jwt.js';
 import { eventEmitters, inheritedIssuer, validators } from './issuer-choice.js';
 import { kEmitEvent, type EmitEvent } from '../events.js';
 
@@ -195,11 +196,37 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
 
   return (req, res, next) => {
     const emit = emitterFor(req);
+    const { validator, issuers } = validatorOf(inheritedIssuer(req));
+    const accept = (token: string, { claims }: VerifiedToken): void => {
+      const { identity, identityIssuer } = identityOf(req, config.identity, issuers);
+      req.sso = createBearerContext({
+        token,
+        claims,
+        identity,
+        identityIssuer,
+        cernUsersGroup: config.cernUsersGroup,
+        logger: config.logger,
+        emit,
+        now: config.now,
+      });
+      next();
+    };
     let token: string | undefined;
+    let known: { token: string; verified: VerifiedToken } | undefined;
     try {
-      token = readBearerToken(req);
+      const value = authorizationValue(req);
+      // A token verified before (found by SHA-256 in the cache) passed every check of its header
+      // when first seen: accepted synchronously, as a session's request is (no promise layers).
+      const candidate = value === undefined ? undefined : bearerCandidate(value);
+      const verified = candidate === undefined ? undefined : validator.cached(candidate);
+      if (candidate !== undefined && verified !== undefined) known = { token: candidate, verified };
+      else token = value === undefined ? undefined : bearerTokenOf(value);
     } catch (error) {
       sendBearerError(req, res, toCernSsoError(error), config.logger, emit);
+      return;
+    }
+    if (known) {
+      accept(known.token, known.verified);
       return;
     }
     if (token === undefined) {
@@ -221,23 +248,11 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
       return;
     }
     const bearer = token;
-    const { validator, issuers } = validatorOf(inheritedIssuer(req));
-    const { identity, identityIssuer } = identityOf(req, config.identity, issuers);
     validator
       .validate(bearer)
       .then(
-        ({ claims }) => {
-          req.sso = createBearerContext({
-            token: bearer,
-            claims,
-            identity,
-            identityIssuer,
-            cernUsersGroup: config.cernUsersGroup,
-            logger: config.logger,
-            emit,
-            now: config.now,
-          });
-          next();
+        (verified) => {
+          accept(bearer, verified);
         },
         (error: unknown) => {
           const failure = toCernSsoError(error);

@@ -20,7 +20,13 @@ function authorizationHeaders(req: Request): string[] {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
-    if (name !== undefined && value !== undefined && name.toLowerCase() === 'authorization') {
+    // The length first: most header names are not 13 characters long, no lower-cased copy.
+    if (
+      name !== undefined &&
+      value !== undefined &&
+      name.length === 13 &&
+      name.toLowerCase() === 'authorization'
+    ) {
       values.push(value);
     }
   }
@@ -46,15 +52,11 @@ function tokenInBody(req: Request): boolean {
 }
 
 /**
- * The bearer token of the request's `Authorization` header, or `undefined` when the request has
- * no Bearer credentials: no header, or credentials of another scheme (`Basic …`), which RFC 6750
- * §3.1 answers like a missing token (401 with a bare challenge). Tokens are only taken from that
- * header: an `access_token` query or body parameter is refused (URLs end up in logs, browser
- * history and Referer headers). A malformed `Bearer` header (no token, several, characters a
- * token cannot have), a value that is no credentials at all, several `Authorization` headers or
- * an oversized one are a 400 `invalid_request`.
+ * The request's only `Authorization` header value, `undefined` without one. Refuses (400
+ * `invalid_request`) an `access_token` in the URL or the body, several `Authorization` headers
+ * and an oversized one. {@link bearerTokenOf} reads the token from the value.
  */
-export function readBearerToken(req: Request): string | undefined {
+export function authorizationValue(req: Request): string | undefined {
   if (tokenInQuery(req)) {
     throw invalidRequest(
       'tokens in the URL are refused: send the access token in the Authorization header (Bearer)',
@@ -72,6 +74,26 @@ export function readBearerToken(req: Request): string | undefined {
   if (value.length > MAX_AUTHORIZATION_LENGTH) {
     throw invalidRequest(`the Authorization header is longer than ${MAX_AUTHORIZATION_LENGTH} bytes`);
   }
+  return value;
+}
+
+/**
+ * What follows `Bearer ` (any case, one space) in `value`, unchecked; `undefined` for any other
+ * shape. Only a key to look up tokens verified before: such a token already passed
+ * {@link bearerTokenOf} when first seen, so finding it (by SHA-256) spares scanning it again.
+ */
+export function bearerCandidate(value: string): string | undefined {
+  if (value.length <= 7 || value.charCodeAt(6) !== 32 || value.charCodeAt(7) === 32) return undefined;
+  const scheme = value.slice(0, 6);
+  return scheme === 'Bearer' || scheme.toLowerCase() === 'bearer' ? value.slice(7) : undefined;
+}
+
+/**
+ * The bearer token of an `Authorization` header value, or `undefined` for credentials of another
+ * scheme (`Basic …`). A malformed `Bearer` value (no token, several, characters a token cannot
+ * have) or a value that is no credentials at all is a 400 `invalid_request`.
+ */
+export function bearerTokenOf(value: string): string | undefined {
   const scheme = AUTH_SCHEME.exec(value)?.[1];
   if (scheme === undefined) {
     throw invalidRequest('the Authorization header must be "Bearer <access token>"');
@@ -86,4 +108,18 @@ export function readBearerToken(req: Request): string | undefined {
     throw invalidRequest('the bearer token contains characters a token cannot have');
   }
   return token;
+}
+
+/**
+ * The bearer token of the request's `Authorization` header, or `undefined` when the request has
+ * no Bearer credentials: no header, or credentials of another scheme (`Basic …`), which RFC 6750
+ * §3.1 answers like a missing token (401 with a bare challenge). Tokens are only taken from that
+ * header: an `access_token` query or body parameter is refused (URLs end up in logs, browser
+ * history and Referer headers). A malformed `Bearer` header (no token, several, characters a
+ * token cannot have), a value that is no credentials at all, several `Authorization` headers or
+ * an oversized one are a 400 `invalid_request`.
+ */
+export function readBearerToken(req: Request): string | undefined {
+  const value = authorizationValue(req);
+  return value === undefined ? undefined : bearerTokenOf(value);
 }

@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerAuth, CernSsoError } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { userFromClaims } from '../../src/auth/user.js';
-import { MAX_AUTHORIZATION_LENGTH, readBearerToken } from '../../src/bearer/header.js';
+import {
+  bearerCandidate,
+  bearerTokenOf,
+  MAX_AUTHORIZATION_LENGTH,
+  readBearerToken,
+} from '../../src/bearer/header.js';
 import { checkAudience, checkAuthorizedParty, checkTokenType, peekJwt } from '../../src/bearer/jwt.js';
 import { resolveBearerConfig } from '../../src/bearer/options.js';
 import { createTokenValidator, type TokenValidator } from '../../src/bearer/validator.js';
@@ -222,6 +227,29 @@ describe('the Authorization header parser (function level)', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it('the cache-lookup candidate of a value is, when it is a valid token, the token the full parser reads', () => {
+    // The fast path accepts a candidate only when its SHA-256 is that of a token verified before,
+    // which passed bearerTokenOf: so a candidate that is a valid token must be what it reads.
+    fc.assert(
+      fc.property(value, (sent) => {
+        const candidate = bearerCandidate(sent);
+        if (candidate === undefined) return;
+        expect(sent.toLowerCase().startsWith('bearer ')).toBe(true);
+        // Every token the parser reads is a b64token, which it reads back from `Bearer <token>`:
+        // a candidate that is not read back so can never be a cached token's.
+        let readBack: string | undefined;
+        try {
+          readBack = bearerTokenOf(`Bearer ${candidate}`);
+        } catch {
+          return;
+        }
+        if (readBack !== candidate) return;
+        expect(bearerTokenOf(sent)).toBe(candidate);
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -3,7 +3,7 @@ import * as jose from 'jose';
 import { bearerAuth, type BearerAuthOptions } from 'express-cern-sso';
 import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
 import { recordingLogger } from '../helpers/app.js';
-import { call, startApp, type RunningApp } from './helpers.js';
+import { call, rawGet, startApp, type RunningApp } from './helpers.js';
 
 // Count signature verifications done by the library (the emulator only signs).
 vi.mock('jose', async (importOriginal) => {
@@ -100,5 +100,39 @@ describe('verified-token cache', () => {
     expect(jwtVerify).toHaveBeenCalledTimes(4);
     await call(url, { token: c });
     expect(jwtVerify).toHaveBeenCalledTimes(4);
+  });
+
+  it('a cached token is still refused in a malformed or repeated header, the URL or the body', async () => {
+    const url = await startApi();
+    const token = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    expect((await call(url, { token })).status).toBe(200);
+    const refused = [
+      await call(url, { headers: { authorization: `Bearer ${token} extra` } }),
+      await call(url, { headers: { authorization: `Bearer ${token}\u0000`.replace('\u0000', '%') } }),
+      await call(`${url}/?access_token=${token}`, { token }),
+    ];
+    for (const answer of refused) {
+      expect(answer.status).toBe(400);
+      expect(answer.json.code).toBe('ERR_INVALID_REQUEST');
+    }
+    const twice = await rawGet(url, ['Authorization', `Bearer ${token}`, 'Authorization', `Bearer ${token}`]);
+    expect(twice.status).toBe(400);
+    expect(jwtVerify).toHaveBeenCalledTimes(1);
+  });
+
+  it('a cached token is served from the cache whatever the case of the scheme and the spaces around it', async () => {
+    const url = await startApi();
+    const token = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    for (const authorization of [
+      `Bearer ${token}`,
+      `bearer ${token}`,
+      `BEARER  ${token}`,
+      `Bearer ${token}  `,
+    ]) {
+      const answer = await call(url, { headers: { authorization } });
+      expect(answer.status).toBe(200);
+      expect(answer.json.login).toBe('jdoe');
+    }
+    expect(jwtVerify).toHaveBeenCalledTimes(1);
   });
 });

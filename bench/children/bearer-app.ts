@@ -1,0 +1,105 @@
+/**
+ * Child process of the `bearer` suite: one Express 5 app answering `GET /api/data` with
+ * `{"sub":"…"}`, in one of four variants. The parent runs the emulator (the token issuer) and
+ * passes its issuer URL and the audience in the environment; every side is loaded with the same
+ * `Authorization: Bearer <token>` header.
+ *
+ * - `bare`: no authentication; the route answers the expected `sub` (`BENCH_SUB`) as a constant.
+ * - `bearer`: `bearerAuth({ issuer, audience })` of the compiled library, defaults (verified-token
+ *   cache on); the route answers `req.sso.claims.sub`.
+ * - `bearer-nocache`: the same with `verifiedTokenCacheMax: 0` (every request verifies the JWT).
+ * - `oauth2-jwt-bearer`: express-oauth2-jwt-bearer's `auth({ issuerBaseURL, audience })`, its
+ *   recommended configuration; the route answers `req.auth.payload.sub`.
+ *
+ * Sends {@link BearerAppReady} once ready; stops when the parent says so.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import express, { type RequestHandler } from 'express';
+import { auth } from 'express-oauth2-jwt-bearer';
+import type * as Library from '../../src/index.js';
+import { serveChild } from '../lib/child.js';
+
+export type BearerVariant = 'bare' | 'bearer' | 'bearer-nocache' | 'oauth2-jwt-bearer';
+const VARIANTS: readonly string[] = [
+  'bare',
+  'bearer',
+  'bearer-nocache',
+  'oauth2-jwt-bearer',
+] satisfies BearerVariant[];
+
+export interface BearerAppReady {
+  /** The measured route, on 127.0.0.1. */
+  url: string;
+}
+
+/** The compiled package, as users run it (`BENCH_LIBRARY`: another build, for comparisons). */
+const loadLibrary = () =>
+  import(
+    process.env.BENCH_LIBRARY === undefined
+      ? new URL('../../dist/index.js', import.meta.url).href
+      : pathToFileURL(process.env.BENCH_LIBRARY).href
+  ) as Promise<typeof Library>;
+
+const ROUTE = '/api/data';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`${name} is not set`);
+  return value;
+}
+
+function listen(app: express.Express): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(0, '127.0.0.1', (error?: Error) => {
+      if (error) reject(error);
+      else resolve(server);
+    });
+  });
+}
+
+async function start(variant: BearerVariant): Promise<{ data: BearerAppReady; close: () => Promise<void> }> {
+  const issuer = required('BENCH_ISSUER');
+  const audience = required('BENCH_AUDIENCE');
+  const app = express();
+  let guard: RequestHandler[] = [];
+  let handler: RequestHandler;
+  if (variant === 'bare') {
+    const sub = required('BENCH_SUB');
+    handler = (_req, res) => {
+      res.json({ sub });
+    };
+  } else if (variant === 'oauth2-jwt-bearer') {
+    guard = [auth({ issuerBaseURL: issuer, audience })];
+    handler = (req, res) => {
+      res.json({ sub: req.auth?.payload.sub ?? null });
+    };
+  } else {
+    const { bearerAuth } = await loadLibrary();
+    guard = [
+      bearerAuth({
+        issuer,
+        audience,
+        ...(variant === 'bearer-nocache' ? { verifiedTokenCacheMax: 0 } : {}),
+      }),
+    ];
+    handler = (req, res) => {
+      res.json({ sub: req.sso.claims?.sub ?? null });
+    };
+  }
+  app.get(ROUTE, ...guard, handler);
+  const server = await listen(app);
+  const { port } = server.address() as AddressInfo;
+  return {
+    data: { url: `http://127.0.0.1:${port}${ROUTE}` },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const variant = process.argv[2] ?? '';
+if (!VARIANTS.includes(variant)) throw new Error(`usage: bearer-app.ts ${VARIANTS.join('|')}`);
+serveChild(() => start(variant as BearerVariant));

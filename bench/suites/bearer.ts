@@ -1,0 +1,286 @@
+/**
+ * Issue #14: what `bearerAuth()` costs an API route, against a bare route and against
+ * express-oauth2-jwt-bearer, all loaded with the same valid access token.
+ *
+ * A (baseline): a bare Express 5 JSON route (no authentication; the same header is sent).
+ * B (target):   A + `bearerAuth({ issuer, audience })`, the library's defaults (verified-token cache).
+ * C:            B with `verifiedTokenCacheMax: 0`: every request verifies the RS256 signature.
+ * D (peer):     A + express-oauth2-jwt-bearer's `auth({ issuerBaseURL, audience })`.
+ * Targets: B/A ≥ 0.95, B/D ≥ 1.5, C/D ≥ 1.3 (throughput; CPU per request as the cross-check).
+ * The emulator (the token issuer) runs here, in the parent: each library fetches its discovery
+ * and JWKS once and caches them, so it takes no part in the load. Servers in child processes,
+ * autocannon here, paired interleaved rounds (bench/lib/paired.ts).
+ * With `BENCH_COMPARE_DIST=<dir>/dist` a fifth side E runs B on that other build of the package.
+ */
+import { writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
+import { forkChild, type BenchChild } from '../lib/child.js';
+import {
+  cpuPerRequest,
+  cpuRatio,
+  loadSide,
+  quick,
+  runPairedRounds,
+  sideCells,
+  throughputRatio,
+  type LoadTarget,
+  type PairedSide,
+} from '../lib/paired.js';
+import { attribute, type Attribution } from '../lib/profile.js';
+import { fixed } from '../lib/stats.js';
+import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
+import type { BearerAppReady, BearerVariant } from '../children/bearer-app.js';
+
+const CONNECTIONS = 10;
+const WARMUP_SEC = quick ? 1 : 2;
+const SAMPLE_SEC = quick ? 1 : 2;
+const ROUNDS = quick ? 2 : 10;
+const PROFILE_SEC = quick ? 1 : 2;
+const PROFILE_INTERVAL_US = 250;
+const TARGET_BARE = 0.95;
+const TARGET_PEER = 1.5;
+const TARGET_PEER_NO_CACHE = 1.3;
+
+const AUDIENCE = 'bench-api';
+const LOGIN = 'jdoe';
+/** What a Keycloak access token of a signed-in CERN user carries besides the emulator's claims. */
+const KEYCLOAK_CLAIMS = {
+  auth_time: Math.floor(Date.now() / 1000) - 60,
+  session_state: 'c1b2a3d4-0e1f-4a5b-9c8d-7e6f5a4b3c2d',
+  sid: 'c1b2a3d4-0e1f-4a5b-9c8d-7e6f5a4b3c2d',
+  acr: '1',
+  'allowed-origins': ['https://bench-app.web.cern.ch'],
+  realm_access: { roles: ['offline_access', 'uma_authorization', 'default-roles-cern'] },
+  email_verified: true,
+};
+
+type Key = 'A' | 'B' | 'C' | 'D' | 'E';
+
+interface Side extends PairedSide<BearerAppReady & LoadTarget> {
+  key: Key;
+  cpu?: { perRequest: (busyUs: number) => number; attribution: Attribution };
+}
+
+const us = (value: number): string => fixed(value, 1);
+
+/** Proves the route answers 200 with the token's `sub` (a 401 never counts as an answer). */
+async function checkRoute(side: Side): Promise<void> {
+  const response = await fetch(side.child.data.url, {
+    headers: { accept: 'application/json', ...side.child.data.headers },
+    redirect: 'manual',
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = await response.text();
+  if (response.status !== 200 || body !== JSON.stringify({ sub: LOGIN })) {
+    throw new Error(
+      `${side.label}: expected 200 {"sub":"${LOGIN}"}, got ${response.status} ${body.slice(0, 200)}`,
+    );
+  }
+}
+
+/** Profiles one more sample of `side`; `BENCH_CPU_PROF=<dir>` also saves the profile there. */
+async function profileSide(side: Side): Promise<void> {
+  const { profile } = await side.child.profile(
+    () => loadSide(side, PROFILE_SEC, CONNECTIONS),
+    PROFILE_INTERVAL_US,
+  );
+  const dir = process.env.BENCH_CPU_PROF;
+  if (dir) await writeFile(join(dir, `bearer-${side.key}.cpuprofile`), JSON.stringify(profile));
+  const attribution = attribute(profile);
+  const scale = cpuPerRequest(side) / attribution.busyUs;
+  side.cpu = { perRequest: (busyUs) => busyUs * scale, attribution };
+}
+
+/** Busy CPU µs per request by owner (package, library, Node core, GC), per side. */
+function ownerTable(list: readonly Side[]): Table {
+  const cell = (side: Side, name: string): number =>
+    side.cpu?.perRequest(side.cpu.attribution.byCategory.get(name) ?? 0) ?? 0;
+  const names = new Set<string>();
+  for (const side of list) for (const name of side.cpu?.attribution.byCategory.keys() ?? []) names.add(name);
+  const rows = [...names]
+    .map((name) => ({ name, values: list.map((side) => cell(side, name)) }))
+    .filter((row) => Math.max(...row.values) >= 0.5)
+    .sort((x, y) => Math.max(...y.values) - Math.max(...x.values))
+    .map(({ name, values }) => [name, ...values.map(us)]);
+  rows.push(['**total (CPU µs/req)**', ...list.map((side) => us(cpuPerRequest(side)))]);
+  return { headers: ['owner', ...list.map((side) => side.key)], rows };
+}
+
+/** The library's own functions (Node core time under them included), µs per request. */
+function libraryTable(side: Side): Table {
+  const cpu = side.cpu;
+  const headers = [`library function (${side.key})`, 'own µs/req', 'inclusive µs/req'];
+  if (!cpu) return { headers, rows: [] };
+  const rows = [...cpu.attribution.byLibraryFunction]
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 12)
+    .map(([name, value]) => [
+      `\`${name}\``,
+      us(cpu.perRequest(value)),
+      us(cpu.perRequest(cpu.attribution.inclusiveByLibraryFunction.get(name) ?? 0)),
+    ]);
+  return { headers, rows };
+}
+
+async function run(): Promise<SuiteResult> {
+  const children: BenchChild<BearerAppReady>[] = [];
+  let emulator: CernSsoEmulator | undefined;
+  try {
+    emulator = await startCernSsoEmulator();
+    // Valid for the whole run (an expired token would be a 401, which fails the load).
+    const token = await emulator.issueAccessToken(LOGIN, {
+      audience: AUDIENCE,
+      expiresInSec: 3600,
+      claims: KEYCLOAK_CLAIMS,
+    });
+    const headers = { authorization: `Bearer ${token}` };
+    const env = { BENCH_ISSUER: emulator.issuer, BENCH_AUDIENCE: AUDIENCE, BENCH_SUB: LOGIN };
+    const side = async (
+      key: Key,
+      label: string,
+      variant: BearerVariant,
+      extraEnv: Record<string, string> = {},
+    ): Promise<Side> => {
+      const child = await forkChild<BearerAppReady>('children/bearer-app.ts', [variant], {
+        env: { ...env, ...extraEnv },
+      });
+      children.push(child);
+      const withHeaders = child as BenchChild<BearerAppReady & LoadTarget>;
+      Object.assign(withHeaders.data, { headers });
+      return { key, label, child: withHeaders, samples: [] };
+    };
+    const A = await side('A', 'A baseline: bare Express route (same header, no auth)', 'bare');
+    const B = await side('B', 'B = A + bearerAuth() (defaults: verified-token cache)', 'bearer');
+    const C = await side(
+      'C',
+      'C = B with verifiedTokenCacheMax: 0 (verifies every request)',
+      'bearer-nocache',
+    );
+    const D = await side('D', 'D = A + express-oauth2-jwt-bearer auth()', 'oauth2-jwt-bearer');
+    const list = [A, B, C, D];
+    const compareDist = process.env.BENCH_COMPARE_DIST;
+    const E =
+      compareDist === undefined
+        ? undefined
+        : await side(
+            'E',
+            `E = B on ${process.env.BENCH_COMPARE_LABEL ?? `the build in ${basename(dirname(compareDist))}/`} (comparison)`,
+            'bearer',
+            { BENCH_LIBRARY: join(resolve(compareDist), 'index.js') },
+          );
+    if (E) list.push(E);
+    // Also fetches each library's discovery and JWKS, before anything is measured.
+    for (const each of list) await checkRoute(each);
+
+    await runPairedRounds(list, {
+      connections: CONNECTIONS,
+      warmupSec: WARMUP_SEC,
+      sampleSec: SAMPLE_SEC,
+      rounds: ROUNDS,
+    });
+    for (const each of list) await profileSide(each);
+    for (const each of list) await checkRoute(each);
+
+    const pair = (top: Side, bottom: Side, what: string, target: number): Verdict[] => [
+      throughputRatio(top, bottom, `throughput ${top.key}/${bottom.key}: ${what}`, target),
+      cpuRatio(top, bottom, `CPU per request ${bottom.key}/${top.key} (cross-check)`, target),
+    ];
+    const verdicts: Verdict[] = [
+      ...pair(B, A, 'bearerAuth() with a cached token against a bare route', TARGET_BARE),
+      ...pair(B, D, 'bearerAuth() against express-oauth2-jwt-bearer', TARGET_PEER),
+      ...pair(
+        C,
+        D,
+        'bearerAuth() without the token cache against express-oauth2-jwt-bearer',
+        TARGET_PEER_NO_CACHE,
+      ),
+      throughputRatio(C, A, 'throughput C/A: verifying every request against a bare route'),
+      throughputRatio(D, A, 'throughput D/A: express-oauth2-jwt-bearer against a bare route'),
+      ...(E === undefined
+        ? []
+        : [
+            throughputRatio(B, E, 'throughput B/E: this build against the comparison build'),
+            cpuRatio(B, E, 'CPU per request E/B (this build against the comparison build)'),
+          ]),
+    ];
+    const targets: Partial<Record<Key, string>> = {
+      B: `B/A ≥ ${fixed(TARGET_BARE, 2)}, B/D ≥ ${fixed(TARGET_PEER, 2)}`,
+      C: `C/D ≥ ${fixed(TARGET_PEER_NO_CACHE, 2)}`,
+    };
+    const row = (each: Side): string[] => {
+      const cells = sideCells(each);
+      return [
+        each.label,
+        cells.reqPerSec,
+        cells.p50,
+        cells.p99,
+        cells.cpuUs,
+        each === A ? '1.000' : fixed(throughputRatio(each, A, '').ratio, 3),
+        targets[each.key] ?? '',
+        cells.perRound,
+      ];
+    };
+
+    return {
+      summary:
+        '`GET /api/data` answering `{"sub":"jdoe"}` (JSON), every request with the same ' +
+        `\`Authorization: Bearer\` header: an RS256 access token of the emulator (${token.length} characters, ` +
+        'claims of a Keycloak access token). A = bare Express 5 route; B = A + `bearerAuth()` (defaults, ' +
+        'verified-token cache); C = B without the cache (`verifiedTokenCacheMax: 0`); D = A + ' +
+        "express-oauth2-jwt-bearer's `auth()`. Servers in child processes, autocannon in the parent.",
+      settings: {
+        connections: CONNECTIONS,
+        'warm-up per side': `${WARMUP_SEC} s`,
+        'sample duration': `${SAMPLE_SEC} s`,
+        rounds: `${ROUNDS}, rotating order`,
+        ratio: 'median of per-round ratios (min–max in brackets)',
+      },
+      table: {
+        headers: [
+          'variant',
+          'req/s (median)',
+          'p50 ms',
+          'p99 ms',
+          'CPU µs/req',
+          'req/s ratio vs A',
+          'targets',
+          'req/s per round',
+        ],
+        rows: list.map(row),
+      },
+      verdicts,
+      extraTables: [
+        { title: 'Where the CPU goes (µs per request, by owner)', table: ownerTable(list) },
+        { title: 'Library functions (cached token)', table: libraryTable(B) },
+        { title: 'Library functions (no cache: every request verified)', table: libraryTable(C) },
+      ],
+      notes: [
+        'Both libraries trust the same issuer (the emulator, started in the parent) and verify the same ' +
+          'token against the same JWKS, fetched once and cached by each; the routes are checked to answer ' +
+          "200 with the token's `sub` before and after the load, and any non-2xx answer fails the suite.",
+        'Configurations: `bearerAuth({ issuer, audience })` and `auth({ issuerBaseURL, audience })`, each ' +
+          "library's recommended setup. What each checks per request differs: express-oauth2-jwt-bearer " +
+          '(non-strict, its default) checks the signature (RS256 and the other asymmetric algorithms), `iss`, ' +
+          '`aud`, `exp` (5 s tolerance) and that `iat` is a number if present, and also reads the token from ' +
+          'the query and a urlencoded body (DPoP support, on by default, only acts on DPoP tokens or headers); ' +
+          '`bearerAuth()` checks the signature, `iss`, `aud`, `exp` (required) and `nbf` (30 s tolerance), ' +
+          "the token type (header `typ` and Keycloak's `typ` claim: ID, refresh and logout tokens are " +
+          'refused), a strict RFC 6750 header (one `Authorization` header, b64token syntax, size bound, ' +
+          'tokens in the URL or body refused), and builds `req.sso` (user, claims, guards). ' +
+          'express-oauth2-jwt-bearer has no verified-token cache: it verifies the signature on every ' +
+          'request, hence C/D is the like-for-like comparison and B/D what the cache adds.',
+        'CPU µs/req = CPU time of the server process (user + system, all threads, `process.cpuUsage()`) ' +
+          'during a sample divided by the requests it answered; median over the rounds. CPU by owner: each ' +
+          `side's CPU µs/req split by the shares of one extra ${PROFILE_SEC} s sample under the V8 sampling ` +
+          `profiler (${PROFILE_INTERVAL_US} µs); steps under ~5 µs are within noise.`,
+      ],
+    };
+  } finally {
+    await Promise.all(children.map((child) => child.stop()));
+    await emulator?.close();
+  }
+}
+
+const suite: Suite = { name: 'bearer', run };
+export default suite;
