@@ -239,7 +239,7 @@ async function measure(
   const withLibrary = variant.startsWith('library');
   const socket = process.env.BENCH_REDIS_SOCKET;
   if (onRedis && socket === undefined) throw new Error('BENCH_REDIS_SOCKET is not set');
-  const redis = onRedis ? createClient({ socket: { path: socket ?? '' } }) : undefined;
+  const redis = onRedis ? createClient({ socket: { path: socket ?? '', tls: false } }) : undefined;
   redis?.on('error', () => undefined);
   await redis?.connect();
   await redis?.flushAll();
