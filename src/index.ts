@@ -21,5 +21,10 @@ export type { CernSsoOptions, CernSsoRoutes, Clock, IdentityProviderOptions } fr
 export type { CacheStore } from './cache/types.js';
 export type { TokenRecord, TokenStore } from './token-store.js';
 export { memoryCache, type MemoryCacheOptions } from './cache/memory.js';
-export { redisCache, type RedisCacheClient, type RedisCacheOptions } from './cache/redis.js';
+export {
+  redisCache,
+  type LocalCacheOptions,
+  type RedisCacheClient,
+  type RedisCacheOptions,
+} from './cache/redis.js';
 export * from './identity/index.js';
