@@ -352,6 +352,11 @@ function report(
     notes: [
       'CPU µs/req = CPU time of the server process (`process.cpuUsage()`) per answered request; the ' +
         "Redis server's own CPU is not counted (it is the same for every side only in A; B and C make more commands).",
+      'One user (jdoe) on 10 connections: concurrent requests for one cache key share one store read ' +
+        "(the cached loader's in-flight map), so B's extra Redis GETs per request stay well below 1 here; " +
+        'with many users whose requests do not overlap, each request of B makes one more round trip. The ' +
+        'CPU cost remains either way: a value read from Redis is parsed anew, so the group set (304 names) ' +
+        'is rebuilt on every request.',
       'Sessions (connect-redis) stay on a plain RESP2 client in every side; C gives the library cache a second ' +
         'client with RESP3 and `clientSideCache` (sharing one client would also track the session key, which ' +
         "connect-redis's touch (EXPIRE) invalidates on every request).",
