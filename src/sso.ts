@@ -10,6 +10,7 @@ import { createRuntime } from './auth/runtime.js';
 import { SessionContext } from './auth/session-context.js';
 import { applySessionLifetime } from './auth/session-lifetime.js';
 import type { SignedIn } from './auth/session-data.js';
+import { invalidationChannelOf } from './cache/invalidation-channel.js';
 import { clockNow, resolveSsoConfig, type CernSsoOptions } from './config.js';
 import { buildIdentityProvider } from './identity/identity-provider.js';
 import type { IdentityProvider } from './identity/types.js';
@@ -59,7 +60,7 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
   const markers =
     config.routes.backchannelLogout === false
       ? undefined
-      : createLogoutMarkers(config.logoutCheckTimeoutMs, runtime.now);
+      : createLogoutMarkers(config.logoutCheckTimeoutMs, runtime.now, invalidationChannelOf(config.cache));
   const checkFailed = logoutCheckFailurePolicy(config.logoutCheckFailure, config.logger, runtime.now);
 
   // Matching as Express routes do by default: case-insensitive, optional trailing slash, exact
@@ -174,7 +175,9 @@ export function cernSso(options: CernSsoOptions = {}): CernSso {
       value: async () => {
         runtime.refreshes.clear();
         records.clear();
+        markers?.close();
         await identity.close();
+        await config.cache.close?.();
       },
     },
   });

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { upstreamUnavailable, type CernSsoError } from '../errors.js';
+import type { InvalidationChannel } from '../cache/invalidation-channel.js';
 import type { Logger } from '../logger.js';
 import type { SessionAuth } from './session-data.js';
 import { hashedId, readTime, storeOf, withTimeout, writeTime } from './store-entries.js';
@@ -54,6 +55,15 @@ export class LogoutNotRecordedError extends Error {
  */
 export const LOGOUT_RECHECK_MS = 1000;
 
+/**
+ * With an invalidation channel (`redisCache({ localCache })` as the cache), how long a "not
+ * logged out" answer is reused while the channel is trusted: every instance then hears of every
+ * logout within the pub/sub delivery time (the recording instance publishes it after writing the
+ * markers, and the back-channel request fails when it could not), and a channel that stops
+ * delivering is noticed within about 1 s (its probes), which drops every reused answer.
+ */
+export const LOGOUT_TRUSTED_RECHECK_MS = 30_000;
+
 /** Markers outlive any session: a session is at most this old when it is checked. */
 export const LOGOUT_MARKER_TTL_MS = 30 * 24 * 3600_000;
 
@@ -67,11 +77,28 @@ interface MarkerIds {
   sub: string;
 }
 
+/** What the logout markers use of an invalidation channel shared by the instances. */
+export type LogoutChannel = Pick<
+  InvalidationChannel,
+  'trusted' | 'publishLogout' | 'onLogout' | 'onTrustLost'
+>;
+
 /**
  * Markers in the session store of each request. `now` is the clock of their times and lifetimes
  * (the `clock` option); the default reads `Date.now()` at each call.
+ *
+ * With `channel` (the cache's invalidation channel, which must be shared by exactly the instances
+ * sharing the session store): `record()` also publishes the logout, and a logout heard from
+ * another instance, or the channel losing trust, drops every reused answer at once. A "not logged
+ * out" answer obtained while the channel was trusted is then reused for up to
+ * {@link LOGOUT_TRUSTED_RECHECK_MS} (if it stays trusted); otherwise for {@link LOGOUT_RECHECK_MS}.
+ * Call `close()` to stop listening.
  */
-export function createLogoutMarkers(timeoutMs: number, now: () => number = () => Date.now()): LogoutMarkers {
+export function createLogoutMarkers(
+  timeoutMs: number,
+  now: () => number = () => Date.now(),
+  channel?: LogoutChannel,
+): LogoutMarkers & { close(): void } {
   // The ids of a sign-in never change: hashed once per (held, frozen) record, not per request.
   const idsOf = new WeakMap<SessionAuth, MarkerIds>();
   const ids = (auth: SessionAuth): MarkerIds => {
@@ -88,8 +115,12 @@ export function createLogoutMarkers(timeoutMs: number, now: () => number = () =>
   const jtiId = (iss: string, jti: string) => hashedId(JTI_PREFIX, `${iss}\n${jti}`);
   // Negative answers by sign-in (held records are shared, frozen objects: the WeakMap grows with
   // them only), valid while no logout was recorded here since (`generation`).
-  const notLoggedOutAt = new WeakMap<SessionAuth, { at: number; generation: number }>();
+  const notLoggedOutAt = new WeakMap<SessionAuth, { at: number; generation: number; heard: boolean }>();
   let generation = 0;
+  const bump = (): void => {
+    generation++;
+  };
+  const unlisten = channel ? [channel.onLogout(bump), channel.onTrustLost(bump)] : [];
 
   /** Writes `at` under `id` unless a later time is there already; then reads it back. */
   async function markOne(req: Request, id: string, at: number): Promise<void> {
@@ -118,13 +149,33 @@ export function createLogoutMarkers(timeoutMs: number, now: () => number = () =>
       await Promise.all(targets.map((id) => markOne(req, id, at)));
       // Checks that started while the markers were being written must not be reused either.
       generation++;
+      if (channel) {
+        // After the markers: an instance hearing it and checking again must find them.
+        try {
+          await channel.publishLogout();
+        } catch (error) {
+          // The others would reuse their answers for up to 30 s: Keycloak must not get a 200.
+          throw new LogoutNotRecordedError(
+            'the back-channel logout was recorded but could not be announced to the other instances',
+            { cause: error },
+          );
+        }
+      }
     },
 
     isLoggedOut(req, auth) {
       const checkedAt = now();
       const reused = notLoggedOutAt.get(auth);
-      if (reused?.generation === generation && checkedAt - reused.at < LOGOUT_RECHECK_MS) return false;
+      if (
+        reused?.generation === generation &&
+        checkedAt - reused.at <
+          (reused.heard && channel?.trusted === true ? LOGOUT_TRUSTED_RECHECK_MS : LOGOUT_RECHECK_MS)
+      ) {
+        return false;
+      }
       const startedIn = generation;
+      // Every logout published from now on reaches this instance (or trust is lost: `generation`).
+      const heard = channel?.trusted === true;
       const { sid, sub } = ids(auth);
       let store;
       try {
@@ -140,7 +191,7 @@ export function createLogoutMarkers(timeoutMs: number, now: () => number = () =>
               decide(auth, bySid, bySub),
             );
       return withTimeout(reads, timeoutMs, 'back-channel logout check').then((loggedOut) => {
-        if (!loggedOut) notLoggedOutAt.set(auth, { at: checkedAt, generation: startedIn });
+        if (!loggedOut) notLoggedOutAt.set(auth, { at: checkedAt, generation: startedIn, heard });
         return loggedOut;
       });
     },
@@ -160,6 +211,10 @@ export function createLogoutMarkers(timeoutMs: number, now: () => number = () =>
         timeoutMs,
         'logout token replay record',
       );
+    },
+
+    close() {
+      for (const stop of unlisten) stop();
     },
   };
 }

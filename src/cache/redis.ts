@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { loggerOption, parseOptions } from '../parse-options.js';
 import { consoleLogger, describeError, normalizeLogger, type LoggerOption } from '../logger.js';
-import type { CacheStore } from './types.js';
+import {
+  createInvalidationChannel,
+  kInvalidation,
+  type InvalidationChannel,
+  type SubscriberClient,
+} from './invalidation-channel.js';
+import { createLocalLayer, type LocalLayer } from './local-layer.js';
+import { kGetSync, type CacheStore, type SyncReadable } from './types.js';
 
 /**
  * The few commands `redisCache()` uses, typed structurally so that the library never imports
@@ -22,6 +30,21 @@ export interface RedisCacheClient {
   ): Promise<unknown>;
   del(key: string): Promise<unknown>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** Needed with `localCache` (the invalidation channel). */
+  publish?(channel: string, message: string): Promise<unknown>;
+  /** Needed with `localCache`: the subscriber connection is a duplicate of the client. */
+  duplicate?(): SubscriberClient;
+}
+
+/** `redisCache({ localCache })`: how many local copies, and how old they may get. */
+export interface LocalCacheOptions {
+  /** Most local copies kept; the least recently used go first. Default 10 000. */
+  max?: number;
+  /**
+   * A local copy is dropped this long after it was read or written, whatever happened: the bound
+   * on staleness should an invalidation ever be lost. Default 60 000.
+   */
+  maxAgeMs?: number;
 }
 
 export interface RedisCacheOptions {
@@ -38,7 +61,25 @@ export interface RedisCacheOptions {
    * hangs never hangs a request. Default 1000.
    */
   commandTimeoutMs?: number;
+  /**
+   * A process-local layer in front of Redis, kept coherent across instances by pub/sub: a warm
+   * read (a signed-in `requireGroup`) then makes no Redis round trip. `true` = the defaults.
+   * Costs one more Redis connection per instance (the subscriber). Enable it on every instance
+   * sharing the prefix: an instance without it does not announce its writes. See
+   * {@link redisCache}.
+   */
+  localCache?: boolean | LocalCacheOptions;
 }
+
+const localCacheSchema = z
+  .object({
+    max: z.number().int('must be a positive integer').positive('must be a positive integer').optional(),
+    maxAgeMs: z
+      .number('must be a positive number of milliseconds')
+      .positive('must be a positive number of milliseconds')
+      .optional(),
+  })
+  .strict();
 
 const optionsSchema = z
   .object({
@@ -47,6 +88,9 @@ const optionsSchema = z
     commandTimeoutMs: z
       .number('must be a positive number of milliseconds')
       .positive('must be a positive number of milliseconds')
+      .optional(),
+    localCache: z
+      .union([z.boolean(), localCacheSchema], 'must be true, false or { max, maxAgeMs }')
       .optional(),
   })
   .strict();
@@ -60,6 +104,15 @@ function isRedisClient(client: unknown): client is RedisCacheClient {
 /** Atomic compare-and-delete: releases a lock only while `token` still owns it. */
 const UNLOCK_SCRIPT =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/** SET + PUBLISH in one atomic step: no instance misses a change that was made. */
+const SET_AND_PUBLISH_SCRIPT =
+  "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return redis.call('PUBLISH', ARGV[3], ARGV[4])";
+/** DEL + PUBLISH in one atomic step. */
+const DELETE_AND_PUBLISH_SCRIPT = "redis.call('DEL', KEYS[1]) return redis.call('PUBLISH', ARGV[1], ARGV[2])";
+
+/** Parsed values kept per key, reused while Redis returns the same text (see `get`). */
+const PARSE_MEMO_MAX = 1000;
 
 /** One outage warning per this period; the rest go to `debug`. */
 const WARNING_INTERVAL_MS = 30_000;
@@ -105,12 +158,50 @@ class RedisUnavailableError extends Error {
  * - `unlock(key, token)` deletes the lock only if `token` still owns it (atomic, a Lua script);
  *   it never rejects: a lock that could not be released expires after its TTL.
  *
+ * - when Redis returns the same text for a key as last time (e.g. a RESP3 client with
+ *   `clientSideCache`, which answers from its own memory), the value parsed last time is
+ *   returned again instead of parsing it anew (up to 1000 keys remembered). Values are shared:
+ *   never mutate what `get` returns.
+ *
+ * **`localCache`** (opt-in, `true` or `{ max, maxAgeMs }`): values this instance read or wrote
+ * are also kept in process (lru-cache) and served synchronously, without a Redis round trip,
+ * as long as they cannot be older than Redis:
+ * - every `set`/`delete` writes and PUBLISHes the key on `<prefix>cern-sso:v1:invalidate` in one
+ *   atomic script; each instance drops its copy of a key changed by another one when the message
+ *   arrives (milliseconds), and updates its own copy itself;
+ * - a subscriber connection (`client.duplicate()`, connected by `redisCache`, closed by
+ *   `close()` or `sso.close()`) receives them. The local layer is used only while that
+ *   subscription is known to deliver: a probe published every 400 ms must come back before the
+ *   next one. Until then (starting, disconnected, reconnecting, a probe lost) reads go to Redis
+ *   and nothing is kept; when trust is lost every copy is dropped. So a change made by another
+ *   instance is seen within the message delay, and within about 1 s whatever happens to the
+ *   subscription;
+ * - a read that was in flight while another instance changed a key (or while trust was lost)
+ *   does not keep its answer, which may predate the change;
+ * - a copy lives at most `maxAgeMs` (default 60 s; and at most the TTL it was written with),
+ *   the bound should an invalidation ever be lost, and beyond `max` copies (default 10 000)
+ *   the least recently used go. A key that expires in Redis is not announced: a copy read from
+ *   Redis may outlive it by up to `maxAgeMs` (the library's own entries carry their expiry);
+ * - the same channel carries back-channel logouts (see the README, "Several instances").
+ * Enable it on every instance sharing the prefix (one that does not announces no writes). Cost:
+ * one more Redis connection per instance and a PUBLISH per write and per 400 ms.
+ *
  * @throws CernSsoError `ERR_CONFIG` listing every problem (the client, then each invalid option).
  */
 export function redisCache(client: RedisCacheClient, options: RedisCacheOptions = {}): CacheStore {
   const clientProblems = isRedisClient(client)
     ? []
     : ['client: must be a node-redis v5 client (from createClient() of the redis package)'];
+  const wantsLocal = isRecord(options) && options.localCache !== undefined && options.localCache !== false;
+  if (
+    wantsLocal &&
+    clientProblems.length === 0 &&
+    (typeof client.duplicate !== 'function' || typeof client.publish !== 'function')
+  ) {
+    clientProblems.push(
+      'localCache: the client must have duplicate() and publish() (a node-redis v5 client)',
+    );
+  }
   const parsed = parseOptions(optionsSchema, options, 'redisCache', clientProblems);
   const prefix = parsed.prefix ?? '';
   const commandTimeoutMs = parsed.commandTimeoutMs ?? 1000;
@@ -179,32 +270,106 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
     return undefined;
   }
 
-  async function remove(operation: string, key: string): Promise<void> {
+  const local =
+    parsed.localCache === undefined || parsed.localCache === false ? undefined : parsed.localCache;
+  let channel: InvalidationChannel | undefined;
+  let layer: LocalLayer | undefined;
+  if (local !== undefined) {
+    const { publish, duplicate } = client as Required<Pick<RedisCacheClient, 'publish' | 'duplicate'>>;
+    channel = createInvalidationChannel({
+      name: `${prefix}cern-sso:v1:invalidate`,
+      subscriber: duplicate.call(client),
+      publish: (name, message) => command(() => publish.call(client, name, message)),
+      logger,
+    });
+    layer = createLocalLayer({
+      channel,
+      max: (local === true ? undefined : local.max) ?? 10_000,
+      maxAgeMs: (local === true ? undefined : local.maxAgeMs) ?? 60_000,
+    });
+  }
+
+  /** Writes `key` (a SET, or a DEL when `text` is undefined), announcing it with `localCache`. */
+  async function write(operation: string, key: string, text?: string, px?: number): Promise<void> {
+    const ticket = layer?.begin(key, true);
+    let kept: { value: unknown; ttlMs: number | undefined } | undefined;
     try {
-      await command(() => client.del(prefix + key));
+      if (channel === undefined) {
+        await command(() =>
+          text === undefined || px === undefined
+            ? client.del(prefix + key)
+            : client.set(prefix + key, text, { expiration: { type: 'PX', value: px } }),
+        );
+        return;
+      }
+      const announce = channel.message('invalidate', key);
+      await command(() =>
+        text === undefined || px === undefined
+          ? client.eval(DELETE_AND_PUBLISH_SCRIPT, {
+              keys: [prefix + key],
+              arguments: [channel.name, announce],
+            })
+          : client.eval(SET_AND_PUBLISH_SCRIPT, {
+              keys: [prefix + key],
+              arguments: [text, String(px), channel.name, announce],
+            }),
+      );
+      // The copy is what any instance reads back: the JSON text parsed, not the caller's object.
+      if (text !== undefined) kept = { value: JSON.parse(text) as unknown, ttlMs: px };
     } catch (error) {
       unavailable(operation, error);
+    } finally {
+      if (ticket !== undefined) layer?.finish(ticket, kept);
     }
   }
 
-  return {
+  const remove = (operation: string, key: string): Promise<void> => write(operation, key);
+
+  // Parsed values by key with the text they came from: the same text is not parsed twice.
+  const parsedByKey = new LRUCache<string, { text: string; value: unknown }>({ max: PARSE_MEMO_MAX });
+
+  function parse(key: string, text: string): unknown {
+    const memo = parsedByKey.get(key);
+    if (memo?.text === text) return memo.value;
+    try {
+      const value = JSON.parse(text) as unknown;
+      parsedByKey.set(key, { text, value });
+      return value;
+    } catch {
+      parsedByKey.delete(key);
+      logger.warn({ key }, 'Redis cache: ignoring a value that is not JSON (written by another program?)');
+      return undefined;
+    }
+  }
+
+  /** One GET: the parsed value, or `undefined` for a miss, an outage or a value that is not JSON. */
+  async function read(key: string): Promise<unknown> {
+    let raw: unknown;
+    try {
+      raw = await command(() => client.get(prefix + key));
+    } catch (error) {
+      unavailable('get', error);
+      return undefined;
+    }
+    if (raw === null || raw === undefined) return undefined;
+    const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : raw;
+    if (typeof text !== 'string') return undefined;
+    return parse(key, text);
+  }
+
+  const store: CacheStore & SyncReadable & { [kInvalidation]?: InvalidationChannel } = {
     async get(key) {
-      let raw: unknown;
+      const copy = layer?.get(key);
+      if (copy !== undefined) return copy.value;
+      if (layer === undefined) return read(key);
+      const ticket = layer.begin(key);
+      let value: unknown;
       try {
-        raw = await command(() => client.get(prefix + key));
-      } catch (error) {
-        unavailable('get', error);
-        return undefined;
+        value = await read(key);
+      } finally {
+        layer.finish(ticket, value === undefined ? undefined : { value });
       }
-      if (raw === null || raw === undefined) return undefined;
-      const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : raw;
-      if (typeof text !== 'string') return undefined;
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        logger.warn({ key }, 'Redis cache: ignoring a value that is not JSON (written by another program?)');
-        return undefined;
-      }
+      return value;
     },
 
     async set(key, value, ttlMs) {
@@ -224,11 +389,7 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
       }
       // Whole ms, at least 1 (PX 0 is an error), at most what Redis accepts for a relative TTL.
       const px = Math.min(Math.max(1, Math.ceil(ttlMs)), Number.MAX_SAFE_INTEGER);
-      try {
-        await command(() => client.set(prefix + key, text, { expiration: { type: 'PX', value: px } }));
-      } catch (error) {
-        unavailable('set', error);
-      }
+      await write('set', key, text, px);
     },
 
     async delete(key) {
@@ -266,5 +427,18 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
         unavailable('unlock', error);
       }
     },
+
+    close() {
+      return channel?.close() ?? Promise.resolve();
+    },
   };
+  if (channel !== undefined && layer !== undefined) {
+    const copies = layer;
+    store[kGetSync] = (key) => copies.get(key)?.value;
+    store[kInvalidation] = channel;
+  }
+  return store;
 }
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null;

@@ -20,6 +20,11 @@ export interface CacheStore {
   lock?(key: string, ttlMs: number): Promise<string | undefined>;
   /** Releases a lock acquired with `lock()`, only if `token` still owns it (atomically). */
   unlock?(key: string, token: string): Promise<void>;
+  /**
+   * Optional: releases what the store opened itself (the subscriber of `redisCache({ localCache })`).
+   * `sso.close()` calls it. The store keeps working afterwards, without what was closed.
+   */
+  close?(): Promise<void>;
 }
 
 /**
