@@ -113,9 +113,11 @@ async function start(variant: RedisVariant): Promise<{ data: RedisAppReady; clos
         ? await connect({ RESP: 3, clientSideCache: { ttl: 0, maxEntries: 10_000 } })
         : client;
     if (cacheClient !== client) clients.push(cacheClient);
-    const cacheOptions: RedisCacheOptions = { prefix };
-    // The library's own process-local layer with pub/sub invalidation (branch i14-local).
-    if (variant === 'sso-local') Object.assign(cacheOptions, { localCache: true });
+    // D: the library's own process-local layer with pub/sub invalidation.
+    const cacheOptions: RedisCacheOptions = {
+      prefix,
+      ...(variant === 'sso-local' ? { localCache: true } : {}),
+    };
     const groupsTtlMs = process.env.BENCH_GROUPS_TTL_MS;
     sso = cernSso({
       clientId: env('BENCH_CLIENT_ID'),
