@@ -1,8 +1,8 @@
 /**
  * Child process of the `production-shape` suite: one Express instance with its sessions in
  * connect-redis and (for the `sso*` variants) the library's cache in `redisCache()`, on the Redis
- * and the emulator the parent started (passed by env). The parent signs the user in (through the
- * emulator, or `/bench/sign-in` for the baseline), so several instances can share one session.
+ * and the emulator the parent started (passed by env). The parent signs the users in (through the
+ * emulator, or `/bench/sign-in?login=` for the baseline), so several instances can share one session.
  *
  * - `baseline`:  express-session + connect-redis + a JSON route reading the session (side A).
  * - `sso`:       + `cernSso({ cache: redisCache(client) })` + `requireGroup('it-dep')` (side B).
@@ -97,8 +97,10 @@ async function start(variant: RedisVariant): Promise<{ data: RedisAppReady; clos
   let guard: RequestHandler[] = [];
   let handler: RequestHandler;
   if (variant === 'baseline') {
+    // `?login=` signs in another user (the suite signs in many); only the bench parent calls it.
     app.get('/bench/sign-in', (req, res) => {
-      req.session.benchUser = { login: LOGIN };
+      const login = typeof req.query.login === 'string' ? req.query.login : LOGIN;
+      req.session.benchUser = { login };
       res.redirect(302, ROUTE);
     });
     handler = (req, res) => {

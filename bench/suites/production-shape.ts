@@ -1,7 +1,9 @@
 /**
  * Issue #14, "production shape": a signed-in `requireGroup` route with a warm cache when every
  * instance keeps its sessions in connect-redis and the library's cache in `redisCache()` on one
- * real Redis (a private redis-server on a unix socket, started here).
+ * real Redis (a private redis-server on a unix socket, started here). The load rotates over many
+ * signed-in users (each request for another user than the previous few), as in production, where
+ * concurrent requests rarely share a cache key or a sign-in.
  *
  * A: express-session + connect-redis + route ("connect-redis alone", the baseline).
  * B: A + `cernSso({ cache: redisCache(client) })` + `requireGroup('it-dep')` (today's shape).
@@ -19,7 +21,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { seedGroups, startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
+import {
+  seedGroups,
+  seedUsers,
+  startCernSsoEmulator,
+  type CernSsoEmulator,
+} from '../../src/testing/index.js';
 import type { RedisAppReady, RedisVariant } from '../children/redis-app.js';
 import { forkChild, type BenchChild } from '../lib/child.js';
 import { groupChangeDelay, logoutDelay, POLL_MS } from '../lib/freshness.js';
@@ -50,9 +57,16 @@ const LOGIN = 'jdoe';
 const ROUTE = '/api/data';
 /** E-groups of jdoe besides the seed's: a realistic CERN staff member (as in `require-group`). */
 const EXTRA_GROUPS = 300;
+/** Signed-in users the load rotates over (seed staff `user0001`…), each in the same e-groups as jdoe. */
+const USERS = quick ? 100 : 200;
+/** Logins through the emulator at a time while signing the users in. */
+const LOGIN_CONCURRENCY = 4;
 
 type Key = 'A' | 'B' | 'C' | 'D';
-type Side = PairedSide<RedisAppReady & { cookie: string }> & { key: Key };
+/** `cookie`: jdoe's session; `cookies`: one session per user of {@link USERS}, in `logins` order. */
+type Side = PairedSide<RedisAppReady & { cookie: string; cookies: string[]; logins: string[] }> & {
+  key: Key;
+};
 type Instance = BenchChild<RedisAppReady>;
 
 const VARIANT: Record<Key, RedisVariant> = { A: 'baseline', B: 'sso', C: 'sso-csc', D: 'sso-local' };
@@ -63,20 +77,44 @@ const LABEL: Record<Key, string> = {
   D: 'D = B with redisCache(client, { localCache: true })',
 };
 
-/** Proves the route answers 200 JSON for the signed-in user (not a redirect, 401 or 403). */
-async function checkRoute(side: Side): Promise<void> {
-  const { url, cookie } = side.child.data;
-  const response = await fetch(url, {
+/** Runs `task` on every item, `concurrency` at a time. */
+async function eachLimited<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Proves the route answers 200 JSON for `login` signed in by `cookie` (not a redirect, 401 or 403). */
+async function checkUser(side: Side, login: string, cookie: string): Promise<void> {
+  const response = await fetch(side.child.data.url, {
     headers: { cookie, accept: 'application/json' },
     redirect: 'manual',
     signal: AbortSignal.timeout(5000),
   });
   const body = await response.text();
-  if (response.status !== 200 || body !== `{"login":"${LOGIN}"}`) {
+  if (response.status !== 200 || body !== JSON.stringify({ login })) {
     throw new Error(
-      `${side.label}: expected 200 {"login":"jdoe"}, got ${response.status} ${body.slice(0, 200)}`,
+      `${side.label}: expected 200 {"login":"${login}"}, got ${response.status} ${body.slice(0, 200)}`,
     );
   }
+}
+
+/** The route answers 200 for jdoe and for every user of the rotation. */
+async function checkRoute(side: Side): Promise<void> {
+  const { cookie, cookies, logins } = side.child.data;
+  await checkUser(side, LOGIN, cookie);
+  await eachLimited(
+    logins.map((login, i) => [login, cookies[i]!] as const),
+    LOGIN_CONCURRENCY,
+    ([login, each]) => checkUser(side, login, each),
+  );
+}
+
+/** The same side loaded with jdoe's session alone (no rotation). */
+function oneUser(side: Side): Side {
+  return { ...side, child: { ...side.child, data: { ...side.child.data, cookies: [], logins: [] } } };
 }
 
 /** The Redis commands each side sends per request, from `INFO commandstats` around one sample. */
@@ -127,11 +165,20 @@ async function run(): Promise<SuiteResult> {
   const children: Instance[] = [];
   let emulator: CernSsoEmulator | undefined;
   try {
+    const users = seedUsers
+      .map((user) => user.login)
+      .filter((login) => /^user\d+$/.test(login))
+      .slice(0, USERS);
+    if (users.length < USERS) throw new Error(`the emulator's seed has only ${users.length} staff users`);
     const extraGroups = Array.from({ length: EXTRA_GROUPS }, (_, i) => ({
       id: `bench-group-${String(i).padStart(3, '0')}`,
-      members: [LOGIN],
+      members: [LOGIN, ...users],
     }));
-    emulator = await startCernSsoEmulator({ groups: [...seedGroups, ...extraGroups] });
+    // The users are direct members of it-dep (the guarded group) and of jdoe's 300 e-groups.
+    const groups = seedGroups.map((group) =>
+      group.id === 'it-dep' ? { ...group, members: [...(group.members ?? []), ...users] } : group,
+    );
+    emulator = await startCernSsoEmulator({ groups: [...groups, ...extraGroups] });
     const started = emulator;
     const start = async (variant: RedisVariant, env: Record<string, string>): Promise<Instance> => {
       const child = await forkChild<RedisAppReady>('children/redis-app.ts', [variant], {
@@ -177,18 +224,28 @@ async function run(): Promise<SuiteResult> {
     const sides: Side[] = [];
     for (const key of active) {
       const child = instances.get(key)!;
-      const cookie =
+      // One real sign-in per user and side (A: its helper route; B-D: a login through the emulator).
+      const signIn = (login: string): Promise<string> =>
         key === 'A'
-          ? await baselineCookie(child)
-          : (await started.login({ baseUrl: child.data.baseUrl, login: LOGIN, returnTo: ROUTE })).cookie;
+          ? baselineCookie(child, login)
+          : started.login({ baseUrl: child.data.baseUrl, login, returnTo: ROUTE }).then((r) => r.cookie);
+      const cookie = await signIn(LOGIN);
+      const cookies: string[] = new Array<string>(users.length);
+      await eachLimited(
+        users.map((login, i) => [login, i] as const),
+        LOGIN_CONCURRENCY,
+        async ([login, i]) => {
+          cookies[i] = await signIn(login);
+        },
+      );
       sides.push({
         key,
         label: LABEL[key],
-        child: { ...child, data: { ...child.data, cookie } },
+        child: { ...child, data: { ...child.data, cookie, cookies, logins: users } },
         samples: [],
       });
     }
-    // The first signed-in request loads jdoe's groups into Redis: the cache is warm from here.
+    // A user's first signed-in request loads the groups into Redis: the cache is warm from here.
     for (const side of sides) await checkRoute(side);
     await runPairedRounds(sides, {
       connections: CONNECTIONS,
@@ -197,6 +254,8 @@ async function run(): Promise<SuiteResult> {
       rounds: ROUNDS,
     });
     const commands = await commandsPerRequest(redis.socket, sides);
+    // One user alone (jdoe on every connection): what the single-user load hid.
+    const commandsOneUser = await commandsPerRequest(redis.socket, sides.map(oneUser));
     const profileDir = process.env.BENCH_CPU_PROF;
     if (profileDir) {
       for (const side of sides) {
@@ -226,7 +285,7 @@ async function run(): Promise<SuiteResult> {
       await Promise.all(pair.map((child) => child.stop()));
     }
 
-    return report(sides, commands, freshness, missingD);
+    return report(sides, { commands, commandsOneUser }, freshness, missingD, users.length);
   } finally {
     await Promise.all(children.map((child) => child.stop()));
     await emulator?.close();
@@ -234,9 +293,9 @@ async function run(): Promise<SuiteResult> {
   }
 }
 
-/** Signs in on the baseline (its helper route) and returns the `Cookie` header. */
-async function baselineCookie(child: Instance): Promise<string> {
-  const signIn = await browserLogin(`${child.data.baseUrl}/bench/sign-in`);
+/** Signs `login` in on the baseline (its helper route) and returns the `Cookie` header. */
+async function baselineCookie(child: Instance, login: string): Promise<string> {
+  const signIn = await browserLogin(`${child.data.baseUrl}/bench/sign-in?login=${encodeURIComponent(login)}`);
   const sid = signIn.cookies.get('app.sid');
   if (signIn.status !== 200 || sid === undefined)
     throw new Error(`baseline sign-in failed: ${signIn.status}`);
@@ -245,9 +304,10 @@ async function baselineCookie(child: Instance): Promise<string> {
 
 function report(
   sides: Side[],
-  commands: Table,
+  { commands, commandsOneUser }: { commands: Table; commandsOneUser: Table },
   freshness: Map<'B' | 'D', Freshness>,
   missingD: string | undefined,
+  userCount: number,
 ): SuiteResult {
   const side = (key: Key): Side | undefined => sides.find((each) => each.key === key);
   const [A, B, C, D] = [side('A')!, side('B')!, side('C')!, side('D')];
@@ -314,13 +374,15 @@ function report(
   });
   return {
     summary:
-      'Signed-in `GET /api/data` (JSON) with a warm group cache (jdoe in 304 e-groups), every instance with ' +
+      `Signed-in \`GET /api/data\` (JSON) with a warm group cache, the load rotating over ${userCount} signed-in users ` +
+      '(each in 300+ e-groups, as jdoe), every instance with ' +
       'its sessions in connect-redis and the library cache in `redisCache()` on one real Redis (private ' +
       'redis-server, unix socket). A = express-session + connect-redis + route; B = A + `cernSso()` + ' +
       "`requireGroup('it-dep')`; C = B with node-redis client-side caching (RESP3) on the cache client; " +
       'D = B with `redisCache(client, { localCache: true })`. Then freshness across two instances of B and of D.',
     settings: {
       connections: CONNECTIONS,
+      'signed-in users (one session each per side)': `${userCount}, one per request in turn`,
       'warm-up per side': `${WARMUP_SEC} s`,
       'sample duration': `${SAMPLE_SEC} s`,
       rounds: `${ROUNDS}, rotating order`,
@@ -343,7 +405,14 @@ function report(
     },
     verdicts,
     extraTables: [
-      { title: 'Redis commands per request (one extra 1 s sample per side)', table: commands },
+      {
+        title: `Redis commands per request, ${userCount} users in turn (one extra 1 s sample per side)`,
+        table: commands,
+      },
+      {
+        title: 'Redis commands per request, jdoe alone on every connection (for comparison, 1 s per side)',
+        table: commandsOneUser,
+      },
       {
         title: 'Freshness across two instances (ms)',
         table: { headers: ['what', 'ms', 'max ms', 'target'], rows: freshnessRows },
@@ -352,11 +421,14 @@ function report(
     notes: [
       'CPU µs/req = CPU time of the server process (`process.cpuUsage()`) per answered request; the ' +
         "Redis server's own CPU is not counted (it is the same for every side only in A; B and C make more commands).",
-      'One user (jdoe) on 10 connections: concurrent requests for one cache key share one store read ' +
-        "(the cached loader's in-flight map), so B's extra Redis GETs per request stay well below 1 here; " +
-        'with many users whose requests do not overlap, each request of B makes one more round trip. The ' +
-        'CPU cost remains either way: a value read from Redis is parsed anew, so the group set (304 names) ' +
-        'is rebuilt on every request.',
+      `Many users: each request is for the next of ${userCount} users (signed in once per side before the load, ` +
+        'through the emulator for B-D), so concurrent requests almost never share a cache key: with one user ' +
+        "on 10 connections, they share one store read (the cached loader's in-flight map) and one logout check " +
+        "(reused for 1 s per sign-in), which hid most of B's extra Redis reads (second commands table). " +
+        'B reads the group entry from Redis on every request and its CPU includes parsing it (300+ names) anew. ' +
+        `A user comes back every ${userCount} requests, usually well within 1 s at these rates, so the logout ` +
+        'check is still reused a few times per user here; in production, with users returning after seconds, ' +
+        'B makes one more round trip for it as well.',
       'Sessions (connect-redis) stay on a plain RESP2 client in every side; C gives the library cache a second ' +
         'client with RESP3 and `clientSideCache` (sharing one client would also track the session key, which ' +
         "connect-redis's touch (EXPIRE) invalidates on every request).",
