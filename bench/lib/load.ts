@@ -5,6 +5,11 @@ export interface LoadOptions {
   connections: number;
   durationSec: number;
   headers?: Record<string, string>;
+  /**
+   * `Cookie` headers taken in turn, one per request across all connections (many signed-in users,
+   * each request for another one than the previous few); overrides a `cookie` in `headers`.
+   */
+  cookies?: readonly string[];
 }
 
 /** One autocannon run, reduced to what the reports need. */
@@ -28,6 +33,7 @@ export async function measure(url: string, options: LoadOptions): Promise<LoadSa
     pipelining: 1,
     duration: options.durationSec,
     headers: options.headers ?? {},
+    ...(options.cookies?.length ? { requests: [{ setupRequest: rotateCookies(options.cookies) }] } : {}),
   });
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(
@@ -40,5 +46,14 @@ export async function measure(url: string, options: LoadOptions): Promise<LoadSa
     p50: result.latency.p50,
     p99: result.latency.p99,
     requests: result['2xx'],
+  };
+}
+
+/** An autocannon `setupRequest` giving each request the next cookie of `cookies` (shared counter). */
+function rotateCookies(cookies: readonly string[]): (request: autocannon.Request) => autocannon.Request {
+  let next = 0;
+  return (request) => {
+    const cookie = cookies[next++ % cookies.length]!;
+    return { ...request, headers: { ...request.headers, cookie } };
   };
 }

@@ -24,6 +24,8 @@ export interface LoadTarget {
   cookie?: string;
   /** Further request headers (e.g. `authorization`). */
   headers?: Record<string, string>;
+  /** `Cookie` headers of many signed-in users, one per request in turn (instead of `cookie`). */
+  cookies?: readonly string[];
 }
 
 export interface PairedSide<D extends LoadTarget = LoadTarget> {
@@ -60,6 +62,7 @@ export async function loadSide(side: PairedSide, durationSec: number, connection
     connections,
     durationSec,
     headers: headersOf(target),
+    ...(target.cookies === undefined ? {} : { cookies: target.cookies }),
   } satisfies LoadOptions);
   const after = await side.child.cpuUsage();
   const cpu = after.user - before.user + after.system - before.system;
