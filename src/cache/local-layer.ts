@@ -9,9 +9,10 @@ import type { InvalidationChannel } from './invalidation-channel.js';
  * - a copy is served only while the channel is trusted; when trust is lost every copy is dropped
  *   and nothing is stored until it is back (a message may have been missed meanwhile);
  * - another instance's change of a key drops the copy of that key when its message arrives;
- * - a read or write keeps its answer only if no change of that key (announced by another
- *   instance, or written here) and no loss of trust happened since it started: a GET in flight
- *   when another instance changed the key may carry the old value;
+ * - a read or write keeps its answer only if the channel was trusted when it started and no
+ *   change of that key (announced by another instance, or written here) and no loss of trust
+ *   happened since: a GET in flight when another instance changed the key may carry the old
+ *   value, and one that started before the subscription was live may have missed the change;
  * - a copy lives at most `maxAgeMs` (and at most the TTL it was written with), a bound that
  *   holds even if an invalidation were lost; beyond `max` copies the least recently used go.
  */
@@ -36,6 +37,12 @@ export interface Ticket {
   readonly pending: Pending;
   readonly version: number;
   readonly epoch: number;
+  /**
+   * Whether the channel was trusted when it started. One that started untrusted keeps nothing:
+   * a change announced before the subscription was live may have been missed, and gaining trust
+   * does not bump the epoch.
+   */
+  readonly trusted: boolean;
 }
 
 /** The reads and writes of one key in flight; kept only while there are some. */
@@ -90,13 +97,13 @@ export function createLocalLayer({ channel, max, maxAgeMs }: LocalLayerOptions):
         pending.set(key, inFlight);
       }
       inFlight.count++;
-      return { key, pending: inFlight, version: inFlight.version, epoch };
+      return { key, pending: inFlight, version: inFlight.version, epoch, trusted: channel.trusted };
     },
     finish(ticket, kept) {
       const { key, pending: inFlight } = ticket;
       if (--inFlight.count === 0) pending.delete(key);
       if (kept === undefined || inFlight.version !== ticket.version || epoch !== ticket.epoch) return;
-      if (!channel.trusted) return;
+      if (!ticket.trusted || !channel.trusted) return;
       const { ttlMs } = kept;
       const ttl = ttlMs === undefined ? maxAgeMs : Math.max(1, Math.min(maxAgeMs, Math.ceil(ttlMs)));
       copies.set(key, { value: kept.value }, { ttl });

@@ -253,6 +253,37 @@ describe.skipIf(!redisAvailable())('redisCache localCache (real Redis, two insta
     expect(localCopy(storeB, 'k')).toBe('new');
   });
 
+  it('a GET that started before the channel was trusted keeps nothing, even when it ends after', async () => {
+    const prefix = uniquePrefix();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slowB = {
+      ...counting(clientB),
+      get: async (key: string) => {
+        const answer = await clientB.get(key);
+        await gate;
+        return answer;
+      },
+    } as RedisCacheClient;
+    Object.defineProperty(slowB, 'isReady', { get: () => clientB.isReady });
+    await clientA.set(`${prefix}k`, JSON.stringify('before'));
+    const storeB = redisCache(slowB, { prefix, logger: quiet, localCache: true }) as Store;
+    stores.push(storeB);
+    expect(trusted(storeB)).toBe(false); // subscribing and probing take a round trip or two
+    // Read before the subscription is live: a change announced meanwhile would be missed.
+    const reading = storeB.get('k');
+    await vi.waitFor(() => {
+      expect(trusted(storeB)).toBe(true);
+    });
+    release();
+    expect(await reading).toBe('before');
+    expect(localCopy(storeB, 'k')).toBeUndefined();
+    expect(await storeB.get('k')).toBe('before'); // started trusted: kept
+    expect(localCopy(storeB, 'k')).toBe('before');
+  });
+
   it('a local copy is dropped after maxAgeMs even without any invalidation', async () => {
     const prefix = uniquePrefix();
     const store = await live(clientB, prefix, { maxAgeMs: 5_000 });
