@@ -9,6 +9,7 @@
  */
 import type { BenchChild } from './child.js';
 import { measure, type LoadOptions, type LoadSample } from './load.js';
+import { pinServers } from './pin.js';
 import { fixed, median } from './stats.js';
 import type { Verdict } from './types.js';
 
@@ -75,15 +76,28 @@ export function roundOrder(round: number, count: number): number[] {
   return round % 2 === 0 ? rotated : rotated.reverse();
 }
 
-/** Warm-up (not measured), then `rounds` rounds in rotating order; fills each side's `samples`. */
-export async function runPairedRounds(sides: readonly PairedSide[], settings: RoundSettings): Promise<void> {
-  for (const side of sides) await loadSide(side, settings.warmupSec, settings.connections);
-  for (let round = 0; round < settings.rounds; round++) {
-    for (const index of roundOrder(round, sides.length)) {
-      const side = sides[index]!;
-      side.samples.push(await loadSide(side, settings.sampleSec, settings.connections));
+/**
+ * Warm-up (not measured), then `rounds` rounds in rotating order; fills each side's `samples`.
+ * The servers run pinned to one core and the load generator to the other(s) meanwhile (see
+ * `pin.ts`); resolves to whether they were.
+ */
+export async function runPairedRounds(
+  sides: readonly PairedSide[],
+  settings: RoundSettings,
+): Promise<boolean> {
+  const unpin = pinServers(sides.map((side) => side.child.pid));
+  try {
+    for (const side of sides) await loadSide(side, settings.warmupSec, settings.connections);
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const index of roundOrder(round, sides.length)) {
+        const side = sides[index]!;
+        side.samples.push(await loadSide(side, settings.sampleSec, settings.connections));
+      }
     }
+  } finally {
+    unpin?.();
   }
+  return unpin !== undefined;
 }
 
 export const cpuPerRequest = (side: PairedSide): number => median(side.samples.map((s) => s.cpuUs));

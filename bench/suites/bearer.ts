@@ -27,6 +27,7 @@ import {
   type LoadTarget,
   type PairedSide,
 } from '../lib/paired.js';
+import { schedulingNote } from '../lib/pin.js';
 import { attribute, type Attribution } from '../lib/profile.js';
 import { fixed } from '../lib/stats.js';
 import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
@@ -34,8 +35,8 @@ import type { BearerAppReady, BearerVariant } from '../children/bearer-app.js';
 
 const CONNECTIONS = 10;
 const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = quick ? 1 : 2;
-const ROUNDS = quick ? 2 : 10;
+const SAMPLE_SEC = 1;
+const ROUNDS = quick ? 2 : 20;
 const PROFILE_SEC = quick ? 1 : 2;
 const PROFILE_INTERVAL_US = 250;
 const TARGET_BARE = 0.95;
@@ -234,6 +235,7 @@ async function run(): Promise<SuiteResult> {
         'warm-up per side': `${WARMUP_SEC} s`,
         'sample duration': `${SAMPLE_SEC} s`,
         rounds: `${ROUNDS}, rotating order`,
+        scheduling: schedulingNote(),
         ratio: 'median of per-round ratios (min–max in brackets)',
       },
       table: {

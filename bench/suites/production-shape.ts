@@ -40,14 +40,15 @@ import {
   throughputRatio,
   type PairedSide,
 } from '../lib/paired.js';
+import { schedulingNote } from '../lib/pin.js';
 import { startRedisServer } from '../lib/redis-server.js';
 import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
 
 const CONNECTIONS = 10;
 const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = quick ? 1 : 2;
-const ROUNDS = quick ? 2 : 10;
+const SAMPLE_SEC = 1;
+const ROUNDS = quick ? 2 : 20;
 const TARGET = 0.9;
 const LOGOUT_BOUND_MS = 1000;
 const LOGOUT_RUNS = quick ? 2 : 5;
@@ -386,6 +387,7 @@ function report(
       'warm-up per side': `${WARMUP_SEC} s`,
       'sample duration': `${SAMPLE_SEC} s`,
       rounds: `${ROUNDS}, rotating order`,
+      scheduling: schedulingNote(),
       ratio: 'median of per-round ratios (min–max in brackets)',
       'freshness poll': `${POLL_MS} ms`,
       'groupsTtlMs (freshness instances)': `${FRESH_GROUPS_TTL_MS} ms`,

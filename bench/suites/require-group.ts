@@ -26,6 +26,7 @@ import {
   throughputRatio as ratio,
   type PairedSide,
 } from '../lib/paired.js';
+import { schedulingNote } from '../lib/pin.js';
 import { attribute, type Attribution } from '../lib/profile.js';
 import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
@@ -33,8 +34,8 @@ import type { SessionAppReady, Variant } from '../children/session-app.js';
 
 const CONNECTIONS = 10;
 const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = quick ? 1 : 2;
-const ROUNDS = quick ? 2 : 10;
+const SAMPLE_SEC = 1;
+const ROUNDS = quick ? 2 : 20;
 const TARGET = 0.9;
 /** After the measured rounds: one profiled sample per side, for the CPU breakdown. */
 const PROFILE_SEC = 2;
@@ -240,6 +241,7 @@ async function run(): Promise<SuiteResult> {
         'warm-up per side': `${WARMUP_SEC} s`,
         'sample duration': `${SAMPLE_SEC} s`,
         rounds: `${ROUNDS}, rotating order`,
+        scheduling: schedulingNote(),
         ratio: 'median of per-round ratios (min–max in brackets)',
       },
       table: {

@@ -29,6 +29,7 @@ import {
   type PairedSide,
   type Sample,
 } from '../lib/paired.js';
+import { schedulingNote } from '../lib/pin.js';
 import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Verdict } from '../lib/types.js';
 import type { OidcAppReady, OidcAppVariant } from '../children/oidc-app.js';
@@ -36,8 +37,8 @@ import type { SsoOpReady } from '../children/sso-op.js';
 
 const CONNECTIONS = 10;
 const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = quick ? 1 : 2;
-const ROUNDS = quick ? 2 : 10;
+const SAMPLE_SEC = 1;
+const ROUNDS = quick ? 2 : 20;
 const LOGIN_LOOPS = 8;
 const LOGIN_WARMUP_SEC = quick ? 1 : 2;
 const LOGIN_SAMPLE_SEC = quick ? 1 : 3;
@@ -222,6 +223,7 @@ async function run(): Promise<SuiteResult> {
         'route: warm-up per side': `${WARMUP_SEC} s`,
         'route: sample duration': `${SAMPLE_SEC} s`,
         'route: rounds': `${ROUNDS}, rotating order`,
+        scheduling: schedulingNote(),
         'login: concurrent login loops': LOGIN_LOOPS,
         'login: warm-up per side': `${LOGIN_WARMUP_SEC} s`,
         'login: sample duration': `${LOGIN_SAMPLE_SEC} s`,

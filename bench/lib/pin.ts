@@ -1,0 +1,49 @@
+/**
+ * CPU pinning for throughput rounds: the servers on the last core, the load generator (this
+ * process, autocannon) on the others. On a 2-core machine the scheduler otherwise moves both
+ * between the cores and now and then puts them on the same one, which is the largest source of
+ * round-to-round noise besides the host itself. Linux `taskset` (util-linux); where it is missing,
+ * or with a single core, or with `BENCH_PIN=0`, nothing is pinned and the suites say so.
+ */
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+
+function taskset(cores: string, pid: number): boolean {
+  // -a: every thread of the process (libuv's pool, V8's GC helpers); later threads inherit it.
+  const result = spawnSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
+  return result.status === 0;
+}
+
+/**
+ * Pins `serverPids` to the last core and this process to the others; returns a function that
+ * gives this process every core back (processes forked later inherit the parent's affinity), or
+ * `undefined` when nothing could be pinned.
+ */
+export function pinServers(serverPids: readonly number[]): (() => void) | undefined {
+  lastPinned = false;
+  const cores = os.availableParallelism();
+  if (process.env.BENCH_PIN === '0' || cores < 2 || process.platform !== 'linux') return undefined;
+  const last = String(cores - 1);
+  const rest = cores === 2 ? '0' : `0-${cores - 2}`;
+  if (!taskset(rest, process.pid)) return undefined;
+  const all = `0-${cores - 1}`;
+  const restore = (): void => {
+    taskset(all, process.pid);
+  };
+  if (!serverPids.every((pid) => taskset(last, pid))) {
+    restore();
+    return undefined;
+  }
+  lastPinned = true;
+  return restore;
+}
+
+/** Whether the last {@link pinServers} pinned anything. */
+let lastPinned = false;
+
+/** How the last rounds were scheduled, for a suite's settings. */
+export function schedulingNote(): string {
+  return lastPinned
+    ? 'servers pinned to the last core, the load generator to the other(s) (taskset)'
+    : 'not pinned (no taskset, a single core, or BENCH_PIN=0)';
+}
