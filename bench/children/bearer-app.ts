@@ -21,9 +21,10 @@ import { auth } from 'express-oauth2-jwt-bearer';
 import type * as Library from '../../src/index.js';
 import { serveChild } from '../lib/child.js';
 
-export type BearerVariant = 'bare' | 'bearer' | 'bearer-nocache' | 'oauth2-jwt-bearer';
+export type BearerVariant = 'bare' | 'noop' | 'bearer' | 'bearer-nocache' | 'oauth2-jwt-bearer';
 const VARIANTS: readonly string[] = [
   'bare',
+  'noop',
   'bearer',
   'bearer-nocache',
   'oauth2-jwt-bearer',
@@ -69,6 +70,20 @@ async function start(variant: BearerVariant): Promise<{ data: BearerAppReady; cl
     const sub = required('BENCH_SUB');
     handler = (_req, res) => {
       res.json({ sub });
+    };
+  } else if (variant === 'noop') {
+    // The floor of any authentication middleware: one more handler that sets req.sso (what the
+    // route reads) and calls next(), nothing checked.
+    const sub = required('BENCH_SUB');
+    const context = { claims: { sub } };
+    guard = [
+      (req, _res, next) => {
+        (req as unknown as { sso: unknown }).sso = context;
+        next();
+      },
+    ];
+    handler = (req, res) => {
+      res.json({ sub: (req as unknown as { sso: typeof context }).sso.claims.sub });
     };
   } else if (variant === 'oauth2-jwt-bearer') {
     guard = [auth({ issuerBaseURL: issuer, audience })];

@@ -1,9 +1,11 @@
 /**
- * CPU pinning for throughput rounds: the servers on the last core, the load generator (this
- * process, autocannon) on the others. On a 2-core machine the scheduler otherwise moves both
- * between the cores and now and then puts them on the same one, which is the largest source of
- * round-to-round noise besides the host itself. Linux `taskset` (util-linux); where it is missing,
- * or with a single core, or with `BENCH_PIN=0`, nothing is pinned and the suites say so.
+ * Optional CPU pinning for throughput rounds (`BENCH_PIN=1`): the servers on the last core, the
+ * load generator (this process, autocannon) on the others, so the scheduler never puts both on
+ * one core. Off by default: measured on the 2-core VM of bench/RESULTS.md it did not make the
+ * rounds steadier (the host's own load dominates), and it changes what is measured: a server's
+ * GC helper threads then share its core, so sides that allocate more (larger sessions) pay more
+ * CPU per request than unpinned. Linux `taskset` (util-linux); where it is missing, or with a
+ * single core, nothing is pinned; the suites' settings say which.
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -22,7 +24,7 @@ function taskset(cores: string, pid: number): boolean {
 export function pinServers(serverPids: readonly number[]): (() => void) | undefined {
   lastPinned = false;
   const cores = os.availableParallelism();
-  if (process.env.BENCH_PIN === '0' || cores < 2 || process.platform !== 'linux') return undefined;
+  if (process.env.BENCH_PIN !== '1' || cores < 2 || process.platform !== 'linux') return undefined;
   const last = String(cores - 1);
   const rest = cores === 2 ? '0' : `0-${cores - 2}`;
   if (!taskset(rest, process.pid)) return undefined;
@@ -45,5 +47,5 @@ let lastPinned = false;
 export function schedulingNote(): string {
   return lastPinned
     ? 'servers pinned to the last core, the load generator to the other(s) (taskset)'
-    : 'not pinned (no taskset, a single core, or BENCH_PIN=0)';
+    : 'not pinned (the default; BENCH_PIN=1 pins the servers to one core)';
 }

@@ -56,7 +56,7 @@ const KEYCLOAK_CLAIMS = {
   email_verified: true,
 };
 
-type Key = 'A' | 'B' | 'C' | 'D' | 'E';
+type Key = 'A' | 'N' | 'B' | 'C' | 'D' | 'E';
 
 interface Side extends PairedSide<BearerAppReady & LoadTarget> {
   key: Key;
@@ -159,7 +159,12 @@ async function run(): Promise<SuiteResult> {
       'bearer-nocache',
     );
     const D = await side('D', 'D = A + express-oauth2-jwt-bearer auth()', 'oauth2-jwt-bearer');
-    const list = [A, B, C, D];
+    const N = await side(
+      'N',
+      'N = A + a middleware that only sets req.sso and calls next() (diagnostic: the floor)',
+      'noop',
+    );
+    const list = [A, N, B, C, D];
     const compareDist = process.env.BENCH_COMPARE_DIST;
     const E =
       compareDist === undefined
@@ -196,6 +201,10 @@ async function run(): Promise<SuiteResult> {
         'bearerAuth() without the token cache against express-oauth2-jwt-bearer',
         TARGET_PEER_NO_CACHE,
       ),
+      throughputRatio(N, A, 'throughput N/A: any middleware at all (the floor under B/A)'),
+      cpuRatio(N, A, 'CPU per request A/N: any middleware at all'),
+      throughputRatio(B, N, "throughput B/N: bearerAuth()'s own cost, beyond being a middleware"),
+      cpuRatio(B, N, 'CPU per request N/B'),
       throughputRatio(C, A, 'throughput C/A: verifying every request against a bare route'),
       throughputRatio(D, A, 'throughput D/A: express-oauth2-jwt-bearer against a bare route'),
       ...(E === undefined

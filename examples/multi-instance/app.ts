@@ -59,7 +59,8 @@ const sessionStoreUnavailable: ErrorRequestHandler = (error: unknown, req, res, 
 
 /**
  * One instance of a multi-instance app: sessions in Redis (connect-redis) and the library's cache
- * in the same Redis, so a session, its groups, the API token and back-channel logouts are shared.
+ * in the same Redis, so a session, its groups, the API token and back-channel logouts are shared;
+ * each instance also keeps the cache entries it uses in process (`localCache`, see the README).
  */
 export function createInstanceApp(options: InstanceAppOptions): { app: Express; sso: CernSso } {
   const app = express();
@@ -77,7 +78,8 @@ export function createInstanceApp(options: InstanceAppOptions): { app: Express; 
   const sso = cernSso({
     ...options.sso,
     ...(options.clock ? { clock: options.clock } : {}),
-    cache: redisCache(options.redis, { prefix: 'myapp:cache:' }),
+    // localCache: group data served in process, kept coherent across instances by pub/sub.
+    cache: redisCache(options.redis, { prefix: 'myapp:cache:', localCache: true }),
   });
   app.use(sso);
 
