@@ -41,7 +41,7 @@ import {
   type PairedSide,
 } from '../lib/paired.js';
 import { schedulingNote } from '../lib/pin.js';
-import { startRedisServer } from '../lib/redis-server.js';
+import { startRedis } from '../../test/helpers/redis.js';
 import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
 
@@ -162,7 +162,7 @@ interface Freshness {
 }
 
 async function run(): Promise<SuiteResult> {
-  const redis = await startRedisServer();
+  const redis = await startRedis();
   const children: Instance[] = [];
   let emulator: CernSsoEmulator | undefined;
   try {
