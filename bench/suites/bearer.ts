@@ -23,16 +23,13 @@ import {
   throughputRatio,
   type LoadTarget,
 } from '../lib/paired.js';
-import { schedulingNote } from '../lib/pin.js';
+import { PAIRED_ROUNDS, pairedRoundsNote } from '../lib/rounds.js';
 import { libraryTable, ownerTable, profileSide, type ProfiledSide } from '../lib/side-profile.js';
 import { fixed } from '../lib/stats.js';
 import type { Suite, SuiteResult, Verdict } from '../lib/types.js';
 import type { BearerAppReady, BearerVariant } from '../children/bearer-app.js';
 
-const CONNECTIONS = 10;
-const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = 1;
-const ROUNDS = quick ? 2 : 20;
+const CONNECTIONS = PAIRED_ROUNDS.connections;
 const PROFILE_SEC = quick ? 1 : 2;
 const PROFILE_INTERVAL_US = 250;
 const TARGET_BARE = 0.95;
@@ -128,12 +125,7 @@ async function run(): Promise<SuiteResult> {
     // Also fetches each library's discovery and JWKS, before anything is measured.
     for (const each of list) await checkRoute(each);
 
-    await runPairedRounds(list, {
-      connections: CONNECTIONS,
-      warmupSec: WARMUP_SEC,
-      sampleSec: SAMPLE_SEC,
-      rounds: ROUNDS,
-    });
+    await runPairedRounds(list, PAIRED_ROUNDS);
     for (const each of list) {
       await profileSide(each, {
         suite: 'bearer',
@@ -197,11 +189,7 @@ async function run(): Promise<SuiteResult> {
         "express-oauth2-jwt-bearer's `auth()`. Servers in child processes, autocannon in the parent.",
       settings: {
         connections: CONNECTIONS,
-        'warm-up per side': `${WARMUP_SEC} s`,
-        'sample duration': `${SAMPLE_SEC} s`,
-        rounds: `${ROUNDS}, rotating order`,
-        scheduling: schedulingNote(),
-        ratio: 'median of per-round ratios (min–max in brackets)',
+        ...pairedRoundsNote(),
       },
       table: {
         headers: [

@@ -17,8 +17,8 @@
  */
 import { basename, dirname, join, resolve } from 'node:path';
 import { forkChild, type BenchChild } from '../lib/child.js';
-import { cpuPerRequest, quick, runPairedRounds, throughputRatio as ratio } from '../lib/paired.js';
-import { schedulingNote } from '../lib/pin.js';
+import { cpuPerRequest, runPairedRounds, throughputRatio as ratio } from '../lib/paired.js';
+import { PAIRED_ROUNDS, pairedRoundsNote } from '../lib/rounds.js';
 import {
   libraryTable,
   ownerCell,
@@ -31,10 +31,7 @@ import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
 import type { SessionAppReady, Variant } from '../children/session-app.js';
 
-const CONNECTIONS = 10;
-const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = 1;
-const ROUNDS = quick ? 2 : 20;
+const CONNECTIONS = PAIRED_ROUNDS.connections;
 const TARGET = 0.9;
 /** After the measured rounds: one profiled sample per side, for the CPU breakdown. */
 const PROFILE_SEC = 2;
@@ -146,12 +143,7 @@ async function run(): Promise<SuiteResult> {
     if (E) list.push(E);
     for (const each of list) await checkRoute(each);
 
-    await runPairedRounds(list, {
-      connections: CONNECTIONS,
-      warmupSec: WARMUP_SEC,
-      sampleSec: SAMPLE_SEC,
-      rounds: ROUNDS,
-    });
+    await runPairedRounds(list, PAIRED_ROUNDS);
     for (const each of list) {
       await profileSide(each, {
         suite: 'require-group',
@@ -206,11 +198,7 @@ async function run(): Promise<SuiteResult> {
         'processes, autocannon in the parent.',
       settings: {
         connections: CONNECTIONS,
-        'warm-up per side': `${WARMUP_SEC} s`,
-        'sample duration': `${SAMPLE_SEC} s`,
-        rounds: `${ROUNDS}, rotating order`,
-        scheduling: schedulingNote(),
-        ratio: 'median of per-round ratios (min–max in brackets)',
+        ...pairedRoundsNote(),
       },
       table: {
         headers: [
