@@ -14,9 +14,8 @@ import { createServer, type ClientRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
-import session from 'express-session';
 import { createClient } from 'redis';
-import { closeServer, loadLibrary, required } from '../lib/app-child.js';
+import { appSession, closeServer, loadLibrary, required } from '../lib/app-child.js';
 import { serveChild } from '../lib/child.js';
 import { CLIENT_ID, CLIENT_SECRET, GUARDED_GROUP } from './groups-constants.js';
 import type { UpstreamCounts } from './groups-emulator.js';
@@ -64,16 +63,7 @@ async function start(): Promise<{ data: GroupsAppReady; close: () => Promise<voi
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://localhost:${port}`;
 
-  app.use(
-    session({
-      name: 'app.sid',
-      secret: 'bench-secret',
-      resave: false,
-      saveUninitialized: false,
-      store: new RedisStore({ client: redis }),
-      cookie: { httpOnly: true, sameSite: 'lax' },
-    }),
-  );
+  app.use(appSession(new RedisStore({ client: redis })));
   const silent = (): void => undefined;
   const warn = (fields: unknown, message?: string): void => {
     const text = typeof fields === 'string' ? fields : (message ?? '');

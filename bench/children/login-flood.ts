@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session from 'express-session';
 import { startCernSsoEmulator } from '../../src/testing/index.js';
-import { closeServer, listen, loadLibrary } from '../lib/app-child.js';
+import { appSession, closeServer, listen, loadLibrary } from '../lib/app-child.js';
 import { reportFromChild } from '../lib/child.js';
 import { settle } from '../lib/heap.js';
 
@@ -99,16 +99,7 @@ async function measure(variant: FloodVariant, requests: number): Promise<FloodMe
   const emulator = await startCernSsoEmulator();
   const store = new session.MemoryStore();
   const app = express();
-  app.use(
-    session({
-      name: 'app.sid',
-      secret: 'bench-secret',
-      resave: false,
-      saveUninitialized: variant === 'session-per-request',
-      store,
-      cookie: { httpOnly: true, sameSite: 'lax' },
-    }),
-  );
+  app.use(appSession(store, variant === 'session-per-request'));
   const server = await listen(app);
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://localhost:${port}`;

@@ -17,10 +17,9 @@
 import type { AddressInfo } from 'node:net';
 import { RedisStore } from 'connect-redis';
 import express, { type RequestHandler } from 'express';
-import session from 'express-session';
 import { createClient } from 'redis';
 import type { CernSso, RedisCacheOptions } from '../../src/index.js';
-import { closeServer, listen, loadLibrary, required } from '../lib/app-child.js';
+import { appSession, closeServer, listen, loadLibrary, required } from '../lib/app-child.js';
 import { serveChild } from '../lib/child.js';
 
 declare module 'express-session' {
@@ -58,16 +57,7 @@ async function start(variant: RedisVariant): Promise<{ data: RedisAppReady; clos
   const client = await connect();
   const clients: { destroy(): void }[] = [client];
   const app = express();
-  app.use(
-    session({
-      name: 'app.sid',
-      secret: 'bench-secret',
-      resave: false,
-      saveUninitialized: false,
-      store: new RedisStore({ client, prefix: `${prefix}sess:` }),
-      cookie: { httpOnly: true, sameSite: 'lax' },
-    }),
-  );
+  app.use(appSession(new RedisStore({ client, prefix: `${prefix}sess:` })));
   const server = await listen(app);
   const { port } = server.address() as AddressInfo;
   // localhost for the app, 127.0.0.1 for the emulator: their cookies stay apart in the login.

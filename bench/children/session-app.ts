@@ -16,7 +16,7 @@ import express, { type RequestHandler } from 'express';
 import session from 'express-session';
 import type { CernSso, CernSsoOptions } from '../../src/index.js';
 import { seedGroups, startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
-import { closeServer, listen, loadLibrary } from '../lib/app-child.js';
+import { appSession, closeServer, listen, loadLibrary } from '../lib/app-child.js';
 import { serveChild } from '../lib/child.js';
 import { browserLogin } from '../lib/login.js';
 
@@ -50,16 +50,7 @@ const LOGIN = 'jdoe';
 async function start(variant: Variant): Promise<{ data: SessionAppReady; close: () => Promise<void> }> {
   const store = new session.MemoryStore();
   const app = express();
-  app.use(
-    session({
-      name: 'app.sid',
-      secret: 'bench-secret',
-      resave: false,
-      saveUninitialized: false,
-      store,
-      cookie: { httpOnly: true, sameSite: 'lax' },
-    }),
-  );
+  app.use(appSession(store));
   const server = await listen(app);
   const { port } = server.address() as AddressInfo;
   // localhost for the app, 127.0.0.1 for the emulator: their cookies stay apart in the login.

@@ -4,7 +4,8 @@
  */
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
+import session from 'express-session';
 import type * as Library from '../../src/index.js';
 
 /**
@@ -40,4 +41,16 @@ export function listen(app: Express): Promise<Server> {
 export async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
+}
+
+/** The apps' express-session: cookie `app.sid`, no resave, nothing stored before sign-in unless asked. */
+export function appSession(store: session.Store, saveUninitialized = false): RequestHandler {
+  return session({
+    name: 'app.sid',
+    secret: 'bench-secret',
+    resave: false,
+    saveUninitialized,
+    store,
+    cookie: { httpOnly: true, sameSite: 'lax' },
+  });
 }

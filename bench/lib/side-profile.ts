@@ -45,6 +45,11 @@ export async function profileSide(side: ProfiledSide, settings: ProfileSettings)
   side.cpu = { perRequest: (busyUs) => busyUs * scale, attribution };
 }
 
+/** {@link profileSide} for each side of `list`, one after the other. */
+export async function profileSides(list: readonly ProfiledSide[], settings: ProfileSettings): Promise<void> {
+  for (const side of list) await profileSide(side, settings);
+}
+
 /** Busy CPU µs per request of `side` spent by one owner (package, library, Node core, GC). */
 export function ownerCell(side: ProfiledSide, name: string): number {
   return side.cpu?.perRequest(side.cpu.attribution.byCategory.get(name) ?? 0) ?? 0;

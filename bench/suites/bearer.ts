@@ -24,7 +24,7 @@ import {
   type LoadTarget,
 } from '../lib/paired.js';
 import { PAIRED_ROUNDS, pairedRoundsNote } from '../lib/rounds.js';
-import { libraryTable, ownerTable, profileSide, type ProfiledSide } from '../lib/side-profile.js';
+import { libraryTable, ownerTable, profileSides, type ProfiledSide } from '../lib/side-profile.js';
 import { fixed } from '../lib/stats.js';
 import type { Suite, SuiteResult, Verdict } from '../lib/types.js';
 import type { BearerAppReady, BearerVariant } from '../children/bearer-app.js';
@@ -126,14 +126,12 @@ async function run(): Promise<SuiteResult> {
     for (const each of list) await checkRoute(each);
 
     await runPairedRounds(list, PAIRED_ROUNDS);
-    for (const each of list) {
-      await profileSide(each, {
-        suite: 'bearer',
-        seconds: PROFILE_SEC,
-        intervalUs: PROFILE_INTERVAL_US,
-        connections: CONNECTIONS,
-      });
-    }
+    await profileSides(list, {
+      suite: 'bearer',
+      seconds: PROFILE_SEC,
+      intervalUs: PROFILE_INTERVAL_US,
+      connections: CONNECTIONS,
+    });
     for (const each of list) await checkRoute(each);
 
     const pair = (top: Side, bottom: Side, what: string, target: number): Verdict[] => [

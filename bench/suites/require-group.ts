@@ -23,7 +23,7 @@ import {
   libraryTable,
   ownerCell,
   ownerNames,
-  profileSide,
+  profileSides,
   us,
   type ProfiledSide,
 } from '../lib/side-profile.js';
@@ -144,14 +144,12 @@ async function run(): Promise<SuiteResult> {
     for (const each of list) await checkRoute(each);
 
     await runPairedRounds(list, PAIRED_ROUNDS);
-    for (const each of list) {
-      await profileSide(each, {
-        suite: 'require-group',
-        seconds: PROFILE_SEC,
-        intervalUs: PROFILE_INTERVAL_US,
-        connections: CONNECTIONS,
-      });
-    }
+    await profileSides(list, {
+      suite: 'require-group',
+      seconds: PROFILE_SEC,
+      intervalUs: PROFILE_INTERVAL_US,
+      connections: CONNECTIONS,
+    });
     // Still signed in and still a member after the load (nothing expired or got evicted).
     for (const each of list) await checkRoute(each);
 
