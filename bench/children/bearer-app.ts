@@ -14,11 +14,9 @@
  * Sends {@link BearerAppReady} once ready; stops when the parent says so.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { pathToFileURL } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import { auth } from 'express-oauth2-jwt-bearer';
-import type * as Library from '../../src/index.js';
+import { closeServer, listen, loadLibrary, required } from '../lib/app-child.js';
 import { serveChild } from '../lib/child.js';
 
 export type BearerVariant = 'bare' | 'noop' | 'bearer' | 'bearer-nocache' | 'oauth2-jwt-bearer';
@@ -35,30 +33,7 @@ export interface BearerAppReady {
   url: string;
 }
 
-/** The compiled package, as users run it (`BENCH_LIBRARY`: another build, for comparisons). */
-const loadLibrary = () =>
-  import(
-    process.env.BENCH_LIBRARY === undefined
-      ? new URL('../../dist/index.js', import.meta.url).href
-      : pathToFileURL(process.env.BENCH_LIBRARY).href
-  ) as Promise<typeof Library>;
-
 const ROUTE = '/api/data';
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`${name} is not set`);
-  return value;
-}
-
-function listen(app: express.Express): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(0, '127.0.0.1', (error?: Error) => {
-      if (error) reject(error);
-      else resolve(server);
-    });
-  });
-}
 
 async function start(variant: BearerVariant): Promise<{ data: BearerAppReady; close: () => Promise<void> }> {
   const issuer = required('BENCH_ISSUER');
@@ -108,10 +83,7 @@ async function start(variant: BearerVariant): Promise<{ data: BearerAppReady; cl
   const { port } = server.address() as AddressInfo;
   return {
     data: { url: `http://127.0.0.1:${port}${ROUTE}` },
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    close: () => closeServer(server),
   };
 }
 

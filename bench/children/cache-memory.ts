@@ -15,6 +15,7 @@ import { cacheKey } from '../../src/cache/keys.js';
 import { mulberry32 } from '../../src/testing/seed.js';
 import { createIdentityProvider, memoryCache, type CacheStore } from '../../src/index.js';
 import { reportFromChild } from '../lib/child.js';
+import { settle } from '../lib/heap.js';
 
 export type MemoryVariant = 'map' | 'store' | 'provider';
 const VARIANTS: readonly string[] = ['map', 'store', 'provider'] satisfies MemoryVariant[];
@@ -95,21 +96,6 @@ function userGroupsJson(random: () => number, pool: string[]): string {
 function login(i: number): string {
   // CERN-like logins: up to 8 lower-case characters, unique.
   return `u${i.toString(36).padStart(4, '0')}abc`.slice(0, 8);
-}
-
-function gc(): void {
-  const collect = (globalThis as { gc?: () => void }).gc;
-  if (!collect) throw new Error('run with --expose-gc');
-  collect();
-}
-
-async function settle(): Promise<{ heap: number; external: number }> {
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const usage = process.memoryUsage();
-  return { heap: usage.heapUsed, external: usage.external };
 }
 
 async function measureVariant(variant: MemoryVariant, users: number): Promise<MemoryMeasurement> {

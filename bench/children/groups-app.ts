@@ -14,9 +14,8 @@ import { createServer, type ClientRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
-import session from 'express-session';
 import { createClient } from 'redis';
-import type * as Library from '../../src/index.js';
+import { appSession, closeServer, loadLibrary, required } from '../lib/app-child.js';
 import { serveChild } from '../lib/child.js';
 import { CLIENT_ID, CLIENT_SECRET, GUARDED_GROUP } from './groups-constants.js';
 import type { UpstreamCounts } from './groups-emulator.js';
@@ -31,17 +30,8 @@ export interface InstanceCounts extends UpstreamCounts {
   warnings: Record<string, number>;
 }
 
-const loadLibrary = () =>
-  import(new URL('../../dist/index.js', import.meta.url).href) as Promise<typeof Library>;
-
-function env(name: string): string {
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-}
-
 async function start(): Promise<{ data: GroupsAppReady; close: () => Promise<void> }> {
-  const emulatorHost = new URL(env('BENCH_ISSUER')).host;
+  const emulatorHost = new URL(required('BENCH_ISSUER')).host;
   const counts: InstanceCounts = { groups: 0, apiToken: 0, token: 0, other: 0, warnings: {} };
   const countPath = (host: string, path: string): void => {
     if (host !== emulatorHost) return;
@@ -60,7 +50,7 @@ async function start(): Promise<{ data: GroupsAppReady; close: () => Promise<voi
   });
 
   const { cernSso, redisCache, requireAuth, requireGroup } = await loadLibrary();
-  const redis = createClient({ socket: { path: env('BENCH_REDIS_SOCKET'), tls: false } });
+  const redis = createClient({ socket: { path: required('BENCH_REDIS_SOCKET'), tls: false } });
   redis.on('error', () => undefined);
   await redis.connect();
 
@@ -73,16 +63,7 @@ async function start(): Promise<{ data: GroupsAppReady; close: () => Promise<voi
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://localhost:${port}`;
 
-  app.use(
-    session({
-      name: 'app.sid',
-      secret: 'bench-secret',
-      resave: false,
-      saveUninitialized: false,
-      store: new RedisStore({ client: redis }),
-      cookie: { httpOnly: true, sameSite: 'lax' },
-    }),
-  );
+  app.use(appSession(new RedisStore({ client: redis })));
   const silent = (): void => undefined;
   const warn = (fields: unknown, message?: string): void => {
     const text = typeof fields === 'string' ? fields : (message ?? '');
@@ -93,8 +74,8 @@ async function start(): Promise<{ data: GroupsAppReady; close: () => Promise<voi
     clientId: CLIENT_ID,
     clientSecret: CLIENT_SECRET,
     baseUrl,
-    issuer: env('BENCH_ISSUER'),
-    authzApiUrl: env('BENCH_AUTHZ'),
+    issuer: required('BENCH_ISSUER'),
+    authzApiUrl: required('BENCH_AUTHZ'),
     cache: redisCache(redis, { logger }),
     logger,
   });
@@ -117,8 +98,7 @@ async function start(): Promise<{ data: GroupsAppReady; close: () => Promise<voi
   return {
     data: { baseUrl, port },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await closeServer(server);
       await sso.close();
       redis.destroy();
     },

@@ -11,12 +11,12 @@
  */
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import express from 'express';
 import session from 'express-session';
-import type * as Library from '../../src/index.js';
 import { startCernSsoEmulator } from '../../src/testing/index.js';
+import { appSession, closeServer, listen, loadLibrary } from '../lib/app-child.js';
 import { reportFromChild } from '../lib/child.js';
+import { settle } from '../lib/heap.js';
 
 export type FloodVariant = 'library' | 'session-per-request';
 const VARIANTS: readonly string[] = ['library', 'session-per-request'] satisfies FloodVariant[];
@@ -42,24 +42,6 @@ export interface FloodMeasurement {
 
 const CONCURRENCY = 16;
 const WARM_UP = 500;
-
-const loadLibrary = () =>
-  import(new URL('../../dist/index.js', import.meta.url).href) as Promise<typeof Library>;
-
-function gc(): void {
-  const collect = (globalThis as { gc?: () => void }).gc;
-  if (!collect) throw new Error('run with --expose-gc');
-  collect();
-}
-
-async function settle(): Promise<{ heap: number; external: number }> {
-  for (let i = 0; i < 6; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const usage = process.memoryUsage();
-  return { heap: usage.heapUsed, external: usage.external };
-}
 
 function storeLength(store: session.MemoryStore): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -112,30 +94,12 @@ async function flood(port: number, count: number, agent: Agent, tally: Tally): P
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
-function listen(app: express.Express): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(0, '127.0.0.1', (error?: Error) => {
-      if (error) reject(error);
-      else resolve(server);
-    });
-  });
-}
-
 async function measure(variant: FloodVariant, requests: number): Promise<FloodMeasurement> {
   const { cernSso } = await loadLibrary();
   const emulator = await startCernSsoEmulator();
   const store = new session.MemoryStore();
   const app = express();
-  app.use(
-    session({
-      name: 'app.sid',
-      secret: 'bench-secret',
-      resave: false,
-      saveUninitialized: variant === 'session-per-request',
-      store,
-      cookie: { httpOnly: true, sameSite: 'lax' },
-    }),
-  );
+  app.use(appSession(store, variant === 'session-per-request'));
   const server = await listen(app);
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://localhost:${port}`;
@@ -168,16 +132,15 @@ async function measure(variant: FloodVariant, requests: number): Promise<FloodMe
   });
   const warm: Tally = { unexpected: tally.unexpected, sessionCookies: 0, loginCookieBytes: 0 };
   const sessionsBefore = await storeLength(store);
-  const before = await settle();
+  const before = await settle(6);
   const started = performance.now();
   await flood(port, requests, agent, warm);
   const floodMs = performance.now() - started;
-  const after = await settle();
+  const after = await settle(6);
   const sessionsAfter = await storeLength(store);
 
   agent.destroy();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await closeServer(server);
   await sso.close();
   await emulator.close();
   return {

@@ -17,10 +17,9 @@
  * Env: `BENCH_ISSUER`, `BENCH_AUTHZ_API_URL`, `BENCH_CLIENT_ID`, `BENCH_CLIENT_SECRET`.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
-import type * as Library from '../../src/index.js';
+import { closeServer, listen, loadLibrary, required } from '../lib/app-child.js';
 import { serveChild } from '../lib/child.js';
 import { browserLogin } from '../lib/login.js';
 
@@ -38,25 +37,6 @@ export interface OidcAppReady {
   cookieBytes: number;
   /** Names of the cookies in it. */
   cookieNames: string[];
-}
-
-/** The compiled package, as users run it (`npm run bench` builds it first). */
-const loadLibrary = () =>
-  import(new URL('../../dist/index.js', import.meta.url).href) as Promise<typeof Library>;
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`${name} is not set`);
-  return value;
-}
-
-function listen(app: express.Express): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(0, '127.0.0.1', (error?: Error) => {
-      if (error) reject(error);
-      else resolve(server);
-    });
-  });
 }
 
 async function start(variant: OidcAppVariant): Promise<{ data: OidcAppReady; close: () => Promise<void> }> {
@@ -140,8 +120,7 @@ async function start(variant: OidcAppVariant): Promise<{ data: OidcAppReady; clo
       cookieNames: kept.map(([name]) => name),
     },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await closeServer(server);
       await close();
     },
   };

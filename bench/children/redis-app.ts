@@ -15,13 +15,11 @@
  * BENCH_GROUPS_TTL_MS (optional `groupsTtlMs`).
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { RedisStore } from 'connect-redis';
 import express, { type RequestHandler } from 'express';
-import session from 'express-session';
 import { createClient } from 'redis';
-import type * as Library from '../../src/index.js';
 import type { CernSso, RedisCacheOptions } from '../../src/index.js';
+import { appSession, closeServer, listen, loadLibrary, required } from '../lib/app-child.js';
 import { serveChild } from '../lib/child.js';
 
 declare module 'express-session' {
@@ -40,32 +38,13 @@ export interface RedisAppReady {
   baseUrl: string;
 }
 
-/** The compiled package, as users run it (`npm run bench` builds it first). */
-const loadLibrary = () =>
-  import(new URL('../../dist/index.js', import.meta.url).href) as Promise<typeof Library>;
-
 export const ROUTE = '/api/data';
 const GROUP = 'it-dep';
 const LOGIN = 'jdoe';
 
-function env(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`${name} is not set`);
-  return value;
-}
-
-function listen(app: express.Express): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(0, '127.0.0.1', (error?: Error) => {
-      if (error) reject(error);
-      else resolve(server);
-    });
-  });
-}
-
 /** A connected node-redis client on the parent's socket (with the `error` listener it needs). */
 async function connect(extra: { RESP?: 3; clientSideCache?: { ttl: number; maxEntries: number } } = {}) {
-  const client = createClient({ socket: { path: env('BENCH_REDIS_SOCKET'), tls: false }, ...extra });
+  const client = createClient({ socket: { path: required('BENCH_REDIS_SOCKET'), tls: false }, ...extra });
   client.on('error', (error: Error) => {
     console.error(`redis client: ${error.message}`);
   });
@@ -74,20 +53,11 @@ async function connect(extra: { RESP?: 3; clientSideCache?: { ttl: number; maxEn
 }
 
 async function start(variant: RedisVariant): Promise<{ data: RedisAppReady; close: () => Promise<void> }> {
-  const prefix = env('BENCH_PREFIX');
+  const prefix = required('BENCH_PREFIX');
   const client = await connect();
   const clients: { destroy(): void }[] = [client];
   const app = express();
-  app.use(
-    session({
-      name: 'app.sid',
-      secret: 'bench-secret',
-      resave: false,
-      saveUninitialized: false,
-      store: new RedisStore({ client, prefix: `${prefix}sess:` }),
-      cookie: { httpOnly: true, sameSite: 'lax' },
-    }),
-  );
+  app.use(appSession(new RedisStore({ client, prefix: `${prefix}sess:` })));
   const server = await listen(app);
   const { port } = server.address() as AddressInfo;
   // localhost for the app, 127.0.0.1 for the emulator: their cookies stay apart in the login.
@@ -122,11 +92,11 @@ async function start(variant: RedisVariant): Promise<{ data: RedisAppReady; clos
     };
     const groupsTtlMs = process.env.BENCH_GROUPS_TTL_MS;
     sso = cernSso({
-      clientId: env('BENCH_CLIENT_ID'),
+      clientId: required('BENCH_CLIENT_ID'),
       clientSecret: 'bench-app-secret',
       baseUrl,
-      issuer: env('BENCH_ISSUER'),
-      authzApiUrl: env('BENCH_AUTHZ_URL'),
+      issuer: required('BENCH_ISSUER'),
+      authzApiUrl: required('BENCH_AUTHZ_URL'),
       cache: redisCache(cacheClient, cacheOptions),
       ...(groupsTtlMs === undefined ? {} : { groupsTtlMs: Number(groupsTtlMs) }),
     });
@@ -141,8 +111,7 @@ async function start(variant: RedisVariant): Promise<{ data: RedisAppReady; clos
   return {
     data: { url: `http://127.0.0.1:${port}${ROUTE}`, baseUrl },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await closeServer(server);
       await sso?.close();
       for (const each of clients) each.destroy();
     },

@@ -12,13 +12,11 @@
  * Sends {@link SessionAppReady} once ready; stops when the parent says so.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { pathToFileURL } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
-import type * as Library from '../../src/index.js';
 import type { CernSso, CernSsoOptions } from '../../src/index.js';
 import { seedGroups, startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
+import { appSession, closeServer, listen, loadLibrary } from '../lib/app-child.js';
 import { serveChild } from '../lib/child.js';
 import { browserLogin } from '../lib/login.js';
 
@@ -43,46 +41,16 @@ export interface SessionAppReady {
   libraryPayload?: unknown;
 }
 
-/**
- * The compiled package, as users run it (`npm run bench` builds it first): sources run through
- * tsx carry its helpers (esbuild's `__name`) and would charge them to the library.
- */
-const loadLibrary = () =>
-  import(
-    // BENCH_LIBRARY: another build of the package (the suite's optional comparison side E).
-    process.env.BENCH_LIBRARY === undefined
-      ? new URL('../../dist/index.js', import.meta.url).href
-      : pathToFileURL(process.env.BENCH_LIBRARY).href
-  ) as Promise<typeof Library>;
-
 const ROUTE = '/api/data';
 const GROUP = 'it-dep';
 /** E-groups of the signed-in user besides the seed's (see the emulator's seed data). */
 const EXTRA_GROUPS = 300;
 const LOGIN = 'jdoe';
 
-function listen(app: express.Express): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(0, '127.0.0.1', (error?: Error) => {
-      if (error) reject(error);
-      else resolve(server);
-    });
-  });
-}
-
 async function start(variant: Variant): Promise<{ data: SessionAppReady; close: () => Promise<void> }> {
   const store = new session.MemoryStore();
   const app = express();
-  app.use(
-    session({
-      name: 'app.sid',
-      secret: 'bench-secret',
-      resave: false,
-      saveUninitialized: false,
-      store,
-      cookie: { httpOnly: true, sameSite: 'lax' },
-    }),
-  );
+  app.use(appSession(store));
   const server = await listen(app);
   const { port } = server.address() as AddressInfo;
   // localhost for the app, 127.0.0.1 for the emulator: their cookies stay apart in the login.
@@ -164,8 +132,7 @@ async function start(variant: Variant): Promise<{ data: SessionAppReady; close: 
       ...(withSso ? { libraryPayload: stored[0]?.cernSso } : {}),
     },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await closeServer(server);
       await sso?.close();
       await emulator?.close();
     },

@@ -20,15 +20,17 @@
  * after the requests.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { Agent, request, type Server } from 'node:http';
+import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RedisStore } from 'connect-redis';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
 import { createClient } from 'redis';
-import type * as Library from '../../src/index.js';
+import type { CernSso } from '../../src/index.js';
 import { startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
+import { closeServer, listen, loadLibrary } from '../lib/app-child.js';
 import { reportFromChild } from '../lib/child.js';
+import { settle } from '../lib/heap.js';
 import { browserLogin } from '../lib/login.js';
 
 declare module 'express-session' {
@@ -79,24 +81,6 @@ const WARM_UP = 300;
 /** Writes in flight while filling (node-redis pipelines them). */
 const FILL_BATCH = 256;
 
-const loadLibrary = () =>
-  import(new URL('../../dist/index.js', import.meta.url).href) as Promise<typeof Library>;
-
-function gc(): void {
-  const collect = (globalThis as { gc?: () => void }).gc;
-  if (!collect) throw new Error('run with --expose-gc');
-  collect();
-}
-
-async function settle(): Promise<{ heap: number; external: number }> {
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const usage = process.memoryUsage();
-  return { heap: usage.heapUsed, external: usage.external };
-}
-
 /** Session id of clone `i`: 32 base64url characters like express-session's, derived (not kept). */
 const sidOf = (i: number): string =>
   createHash('sha256').update(`bench-${i}`).digest('base64url').slice(0, 32);
@@ -112,15 +96,6 @@ const freshLike = (like: string): string =>
   randomBytes(Math.ceil((like.length * 3) / 4))
     .toString('base64url')
     .slice(0, like.length);
-
-function listen(app: express.Express): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(0, '127.0.0.1', (error?: Error) => {
-      if (error) reject(error);
-      else resolve(server);
-    });
-  });
-}
 
 /** Every entry of the store, as `[id, value]` (MemoryStore answers an object, connect-redis a list). */
 function entries(store: session.Store): Promise<[string, Record<string, unknown>][]> {
@@ -265,7 +240,7 @@ async function measure(
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://localhost:${port}`;
   let emulator: CernSsoEmulator | undefined;
-  let sso: Library.CernSso | undefined;
+  let sso: CernSso | undefined;
   let signInUrl: string;
   if (withLibrary) {
     const { cernSso, requireAuth } = await loadLibrary();
@@ -350,8 +325,7 @@ async function measure(
   // The sessions are still there (and the store alive up to here): the last one answers.
   const last = await requestAll(port, sessions - 1, sessions, agent);
   agent.destroy();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await closeServer(server);
   await sso?.close();
   await emulator?.close();
   await redis?.flushAll();

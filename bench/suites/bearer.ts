@@ -12,31 +12,24 @@
  * autocannon here, paired interleaved rounds (bench/lib/paired.ts).
  * With `BENCH_COMPARE_DIST=<dir>/dist` a fifth side E runs B on that other build of the package.
  */
-import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
 import { forkChild, type BenchChild } from '../lib/child.js';
 import {
-  cpuPerRequest,
   cpuRatio,
-  loadSide,
   quick,
   runPairedRounds,
   sideCells,
   throughputRatio,
   type LoadTarget,
-  type PairedSide,
 } from '../lib/paired.js';
-import { schedulingNote } from '../lib/pin.js';
-import { attribute, type Attribution } from '../lib/profile.js';
+import { PAIRED_ROUNDS, pairedRoundsNote } from '../lib/rounds.js';
+import { libraryTable, ownerTable, profileSides, type ProfiledSide } from '../lib/side-profile.js';
 import { fixed } from '../lib/stats.js';
-import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
+import type { Suite, SuiteResult, Verdict } from '../lib/types.js';
 import type { BearerAppReady, BearerVariant } from '../children/bearer-app.js';
 
-const CONNECTIONS = 10;
-const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = 1;
-const ROUNDS = quick ? 2 : 20;
+const CONNECTIONS = PAIRED_ROUNDS.connections;
 const PROFILE_SEC = quick ? 1 : 2;
 const PROFILE_INTERVAL_US = 250;
 const TARGET_BARE = 0.95;
@@ -58,12 +51,9 @@ const KEYCLOAK_CLAIMS = {
 
 type Key = 'A' | 'N' | 'B' | 'C' | 'D' | 'E';
 
-interface Side extends PairedSide<BearerAppReady & LoadTarget> {
+interface Side extends ProfiledSide<BearerAppReady & LoadTarget> {
   key: Key;
-  cpu?: { perRequest: (busyUs: number) => number; attribution: Attribution };
 }
-
-const us = (value: number): string => fixed(value, 1);
 
 /** Proves the route answers 200 with the token's `sub` (a 401 never counts as an answer). */
 async function checkRoute(side: Side): Promise<void> {
@@ -78,50 +68,6 @@ async function checkRoute(side: Side): Promise<void> {
       `${side.label}: expected 200 {"sub":"${LOGIN}"}, got ${response.status} ${body.slice(0, 200)}`,
     );
   }
-}
-
-/** Profiles one more sample of `side`; `BENCH_CPU_PROF=<dir>` also saves the profile there. */
-async function profileSide(side: Side): Promise<void> {
-  const { profile } = await side.child.profile(
-    () => loadSide(side, PROFILE_SEC, CONNECTIONS),
-    PROFILE_INTERVAL_US,
-  );
-  const dir = process.env.BENCH_CPU_PROF;
-  if (dir) await writeFile(join(dir, `bearer-${side.key}.cpuprofile`), JSON.stringify(profile));
-  const attribution = attribute(profile);
-  const scale = cpuPerRequest(side) / attribution.busyUs;
-  side.cpu = { perRequest: (busyUs) => busyUs * scale, attribution };
-}
-
-/** Busy CPU µs per request by owner (package, library, Node core, GC), per side. */
-function ownerTable(list: readonly Side[]): Table {
-  const cell = (side: Side, name: string): number =>
-    side.cpu?.perRequest(side.cpu.attribution.byCategory.get(name) ?? 0) ?? 0;
-  const names = new Set<string>();
-  for (const side of list) for (const name of side.cpu?.attribution.byCategory.keys() ?? []) names.add(name);
-  const rows = [...names]
-    .map((name) => ({ name, values: list.map((side) => cell(side, name)) }))
-    .filter((row) => Math.max(...row.values) >= 0.5)
-    .sort((x, y) => Math.max(...y.values) - Math.max(...x.values))
-    .map(({ name, values }) => [name, ...values.map(us)]);
-  rows.push(['**total (CPU µs/req)**', ...list.map((side) => us(cpuPerRequest(side)))]);
-  return { headers: ['owner', ...list.map((side) => side.key)], rows };
-}
-
-/** The library's own functions (Node core time under them included), µs per request. */
-function libraryTable(side: Side): Table {
-  const cpu = side.cpu;
-  const headers = [`library function (${side.key})`, 'own µs/req', 'inclusive µs/req'];
-  if (!cpu) return { headers, rows: [] };
-  const rows = [...cpu.attribution.byLibraryFunction]
-    .sort((x, y) => y[1] - x[1])
-    .slice(0, 12)
-    .map(([name, value]) => [
-      `\`${name}\``,
-      us(cpu.perRequest(value)),
-      us(cpu.perRequest(cpu.attribution.inclusiveByLibraryFunction.get(name) ?? 0)),
-    ]);
-  return { headers, rows };
 }
 
 async function run(): Promise<SuiteResult> {
@@ -179,13 +125,13 @@ async function run(): Promise<SuiteResult> {
     // Also fetches each library's discovery and JWKS, before anything is measured.
     for (const each of list) await checkRoute(each);
 
-    await runPairedRounds(list, {
+    await runPairedRounds(list, PAIRED_ROUNDS);
+    await profileSides(list, {
+      suite: 'bearer',
+      seconds: PROFILE_SEC,
+      intervalUs: PROFILE_INTERVAL_US,
       connections: CONNECTIONS,
-      warmupSec: WARMUP_SEC,
-      sampleSec: SAMPLE_SEC,
-      rounds: ROUNDS,
     });
-    for (const each of list) await profileSide(each);
     for (const each of list) await checkRoute(each);
 
     const pair = (top: Side, bottom: Side, what: string, target: number): Verdict[] => [
@@ -241,11 +187,7 @@ async function run(): Promise<SuiteResult> {
         "express-oauth2-jwt-bearer's `auth()`. Servers in child processes, autocannon in the parent.",
       settings: {
         connections: CONNECTIONS,
-        'warm-up per side': `${WARMUP_SEC} s`,
-        'sample duration': `${SAMPLE_SEC} s`,
-        rounds: `${ROUNDS}, rotating order`,
-        scheduling: schedulingNote(),
-        ratio: 'median of per-round ratios (min–max in brackets)',
+        ...pairedRoundsNote(),
       },
       table: {
         headers: [

@@ -40,15 +40,12 @@ import {
   throughputRatio,
   type PairedSide,
 } from '../lib/paired.js';
-import { schedulingNote } from '../lib/pin.js';
-import { startRedisServer } from '../lib/redis-server.js';
+import { PAIRED_ROUNDS, pairedRoundsNote } from '../lib/rounds.js';
+import { startRedis } from '../../test/helpers/redis.js';
 import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
 
-const CONNECTIONS = 10;
-const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = 1;
-const ROUNDS = quick ? 2 : 20;
+const CONNECTIONS = PAIRED_ROUNDS.connections;
 const TARGET = 0.9;
 const LOGOUT_BOUND_MS = 1000;
 const LOGOUT_RUNS = quick ? 2 : 5;
@@ -162,7 +159,7 @@ interface Freshness {
 }
 
 async function run(): Promise<SuiteResult> {
-  const redis = await startRedisServer();
+  const redis = await startRedis();
   const children: Instance[] = [];
   let emulator: CernSsoEmulator | undefined;
   try {
@@ -248,12 +245,7 @@ async function run(): Promise<SuiteResult> {
     }
     // A user's first signed-in request loads the groups into Redis: the cache is warm from here.
     for (const side of sides) await checkRoute(side);
-    await runPairedRounds(sides, {
-      connections: CONNECTIONS,
-      warmupSec: WARMUP_SEC,
-      sampleSec: SAMPLE_SEC,
-      rounds: ROUNDS,
-    });
+    await runPairedRounds(sides, PAIRED_ROUNDS);
     const commands = await commandsPerRequest(redis.socket, sides);
     // One user alone (jdoe on every connection): what the single-user load hid.
     const commandsOneUser = await commandsPerRequest(redis.socket, sides.map(oneUser));
@@ -384,11 +376,7 @@ function report(
     settings: {
       connections: CONNECTIONS,
       'signed-in users (one session each per side)': `${userCount}, one per request in turn`,
-      'warm-up per side': `${WARMUP_SEC} s`,
-      'sample duration': `${SAMPLE_SEC} s`,
-      rounds: `${ROUNDS}, rotating order`,
-      scheduling: schedulingNote(),
-      ratio: 'median of per-round ratios (min–max in brackets)',
+      ...pairedRoundsNote(),
       'freshness poll': `${POLL_MS} ms`,
       'groupsTtlMs (freshness instances)': `${FRESH_GROUPS_TTL_MS} ms`,
     },

@@ -15,27 +15,23 @@
  * (e.g. `git stash; tsc -p tsconfig.build.json --outDir .tmp/before/dist`; `BENCH_COMPARE_LABEL`
  * names it in the report): B/E compares the two builds in the same rounds.
  */
-import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { forkChild, type BenchChild } from '../lib/child.js';
+import { cpuPerRequest, runPairedRounds, throughputRatio as ratio } from '../lib/paired.js';
+import { PAIRED_ROUNDS, pairedRoundsNote } from '../lib/rounds.js';
 import {
-  cpuPerRequest,
-  loadSide,
-  quick,
-  runPairedRounds,
-  throughputRatio as ratio,
-  type PairedSide,
-} from '../lib/paired.js';
-import { schedulingNote } from '../lib/pin.js';
-import { attribute, type Attribution } from '../lib/profile.js';
+  libraryTable,
+  ownerCell,
+  ownerNames,
+  profileSides,
+  us,
+  type ProfiledSide,
+} from '../lib/side-profile.js';
 import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Table, Verdict } from '../lib/types.js';
 import type { SessionAppReady, Variant } from '../children/session-app.js';
 
-const CONNECTIONS = 10;
-const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = 1;
-const ROUNDS = quick ? 2 : 20;
+const CONNECTIONS = PAIRED_ROUNDS.connections;
 const TARGET = 0.9;
 /** After the measured rounds: one profiled sample per side, for the CPU breakdown. */
 const PROFILE_SEC = 2;
@@ -43,13 +39,9 @@ const PROFILE_INTERVAL_US = 250;
 
 type Key = 'A' | 'B' | 'C' | 'D' | 'E';
 
-interface Side extends PairedSide<SessionAppReady> {
+interface Side extends ProfiledSide<SessionAppReady> {
   key: Key;
-  /** Profile of one extra sample; `perRequest` spreads the median CPU µs/req by profile share. */
-  cpu?: { perRequest: (busyUs: number) => number; attribution: Attribution };
 }
-
-const us = (value: number): string => fixed(value, 1);
 
 /** Proves the route answers 200 JSON for the signed-in user (not a redirect, 401 or 403). */
 async function checkRoute(side: Side): Promise<void> {
@@ -67,30 +59,12 @@ async function checkRoute(side: Side): Promise<void> {
   }
 }
 
-/** Profiles one more sample of `side`; `BENCH_CPU_PROF=<dir>` also saves the profile there. */
-async function profileSide(side: Side): Promise<void> {
-  const { profile } = await side.child.profile(
-    () => loadSide(side, PROFILE_SEC, CONNECTIONS),
-    PROFILE_INTERVAL_US,
-  );
-  const dir = process.env.BENCH_CPU_PROF;
-  if (dir) await writeFile(join(dir, `require-group-${side.key}.cpuprofile`), JSON.stringify(profile));
-  const attribution = attribute(profile);
-  // Shares from the profile, scale from the unprofiled samples (the profiler slows everything).
-  const scale = cpuPerRequest(side) / attribution.busyUs;
-  side.cpu = { perRequest: (busyUs) => busyUs * scale, attribution };
-}
-
 /** Busy CPU µs per request by owner (package, library, Node core, GC), and the steps between sides. */
 function cpuTable(sides: Record<Exclude<Key, 'E'>, Side>, E: Side | undefined): Table {
   const { A, B, C, D } = sides;
   const compared = E === undefined ? [] : [E];
-  const cell = (side: Side, name: string): number =>
-    side.cpu?.perRequest(side.cpu.attribution.byCategory.get(name) ?? 0) ?? 0;
-  const names = new Set<string>();
-  for (const side of [A, B, C, D])
-    for (const name of side.cpu?.attribution.byCategory.keys() ?? []) names.add(name);
-  const rows = [...names]
+  const cell = ownerCell;
+  const rows = [...ownerNames([A, B, C, D])]
     .map((name) => ({ name, b: cell(B, name), values: [A, C, D, B].map((side) => cell(side, name)) }))
     .filter((row) => Math.max(...row.values) >= 0.5)
     .sort((x, y) => y.b - x.b)
@@ -128,22 +102,6 @@ function cpuTable(sides: Record<Exclude<Key, 'E'>, Side>, E: Side | undefined): 
     ],
     rows,
   };
-}
-
-/** The library's own functions (Node core time under them included), µs per request. */
-function libraryTable(side: Side): Table {
-  const cpu = side.cpu;
-  const headers = [`library function (${side.key})`, 'own µs/req', 'inclusive µs/req'];
-  if (!cpu) return { headers, rows: [] };
-  const rows = [...cpu.attribution.byLibraryFunction]
-    .sort((x, y) => y[1] - x[1])
-    .slice(0, 12)
-    .map(([name, value]) => [
-      `\`${name}\``,
-      us(cpu.perRequest(value)),
-      us(cpu.perRequest(cpu.attribution.inclusiveByLibraryFunction.get(name) ?? 0)),
-    ]);
-  return { headers, rows };
 }
 
 async function run(): Promise<SuiteResult> {
@@ -185,13 +143,13 @@ async function run(): Promise<SuiteResult> {
     if (E) list.push(E);
     for (const each of list) await checkRoute(each);
 
-    await runPairedRounds(list, {
+    await runPairedRounds(list, PAIRED_ROUNDS);
+    await profileSides(list, {
+      suite: 'require-group',
+      seconds: PROFILE_SEC,
+      intervalUs: PROFILE_INTERVAL_US,
       connections: CONNECTIONS,
-      warmupSec: WARMUP_SEC,
-      sampleSec: SAMPLE_SEC,
-      rounds: ROUNDS,
     });
-    for (const each of list) await profileSide(each);
     // Still signed in and still a member after the load (nothing expired or got evicted).
     for (const each of list) await checkRoute(each);
 
@@ -238,11 +196,7 @@ async function run(): Promise<SuiteResult> {
         'processes, autocannon in the parent.',
       settings: {
         connections: CONNECTIONS,
-        'warm-up per side': `${WARMUP_SEC} s`,
-        'sample duration': `${SAMPLE_SEC} s`,
-        rounds: `${ROUNDS}, rotating order`,
-        scheduling: schedulingNote(),
-        ratio: 'median of per-round ratios (min–max in brackets)',
+        ...pairedRoundsNote(),
       },
       table: {
         headers: [

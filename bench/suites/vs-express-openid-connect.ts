@@ -30,15 +30,18 @@ import {
   type Sample,
 } from '../lib/paired.js';
 import { schedulingNote } from '../lib/pin.js';
+import { PAIRED_ROUNDS } from '../lib/rounds.js';
 import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Verdict } from '../lib/types.js';
 import type { OidcAppReady, OidcAppVariant } from '../children/oidc-app.js';
 import type { SsoOpReady } from '../children/sso-op.js';
 
-const CONNECTIONS = 10;
-const WARMUP_SEC = quick ? 1 : 2;
-const SAMPLE_SEC = 1;
-const ROUNDS = quick ? 2 : 20;
+const {
+  connections: CONNECTIONS,
+  warmupSec: WARMUP_SEC,
+  sampleSec: SAMPLE_SEC,
+  rounds: ROUNDS,
+} = PAIRED_ROUNDS;
 const LOGIN_LOOPS = 8;
 const LOGIN_WARMUP_SEC = quick ? 1 : 2;
 const LOGIN_SAMPLE_SEC = quick ? 1 : 3;
@@ -155,12 +158,7 @@ async function run(): Promise<SuiteResult> {
 
     // Part 1: the signed-in route.
     for (const side of sides) await checkRoute(side);
-    await runPairedRounds(sides, {
-      connections: CONNECTIONS,
-      warmupSec: WARMUP_SEC,
-      sampleSec: SAMPLE_SEC,
-      rounds: ROUNDS,
-    });
+    await runPairedRounds(sides, PAIRED_ROUNDS);
     for (const side of sides) await checkRoute(side);
 
     // Part 2: full logins, on the same apps and OP.
