@@ -86,18 +86,21 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /**
- * The hooks most identity test files share: one emulator for the file, and before each test a
+ * The hooks most identity test files share: one emulator for the file (`emulatorOptions`), and before each test a
  * fresh provider (closed after it) with the emulator's request log and faults cleared. Read
  * `env.emulator` and `env.setup` inside tests.
  */
-export function useEmulatorAndProvider(options: IdentityProviderOptions = {}): {
+export function useEmulatorAndProvider(
+  options: IdentityProviderOptions = {},
+  emulatorOptions: EmulatorOptions = {},
+): {
   readonly emulator: CernSsoEmulator;
   readonly setup: ProviderSetup;
 } {
   let emulator: CernSsoEmulator | undefined;
   let setup: ProviderSetup | undefined;
   beforeAll(async () => {
-    emulator = await startEmulator();
+    emulator = await startEmulator(emulatorOptions);
   });
   afterAll(async () => {
     await emulator?.close();

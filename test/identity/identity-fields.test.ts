@@ -1,36 +1,20 @@
 import express from 'express';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type CernSsoEmulator } from '../../src/testing/index.js';
+import { describe, expect, it } from 'vitest';
 import { identityId } from '../../src/testing/authz/index.js';
 import { memoryCache } from '../../src/cache/memory.js';
 import { createIdentityProvider } from '../../src/identity/identity-provider.js';
 import { copyIdentity, toCernIdentity } from '../../src/identity/identity-mapping.js';
 import { userSearchHandler } from '../../src/identity/user-search-handler.js';
-import { makeProvider, rejectionOf, startEmulator, type ProviderSetup } from './helpers.js';
+import { makeProvider, rejectionOf, useEmulatorAndProvider } from './helpers.js';
 
 const FIELDS = ['cernDepartment', 'cernGroup', 'cernSection', 'uid', 'gid', 'activeUser', 'source'];
 
-let emulator: CernSsoEmulator;
-let setup: ProviderSetup;
-
-beforeAll(async () => {
-  emulator = await startEmulator();
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.requests.reset();
-  setup = makeProvider(emulator, { identityFields: FIELDS, cernUsersGroup: 'cern-users-demo' });
-});
-afterEach(async () => {
-  await setup.identity.close();
-});
+const env = useEmulatorAndProvider({ identityFields: FIELDS, cernUsersGroup: 'cern-users-demo' });
 
 describe('identityFields', () => {
   it('getUser returns the named AuthZ fields raw in `fields`, and the AuthZ id', async () => {
-    const user = await setup.identity.getUser('jdoe');
+    const user = await env.setup.identity.getUser('jdoe');
     expect(user?.id).toBe(identityId('jdoe'));
     const fields = user?.fields;
     expect(Object.getPrototypeOf(fields)).toBeNull();
@@ -46,39 +30,39 @@ describe('identityFields', () => {
   });
 
   it('absent fields are omitted (a guest has no department or uid)', async () => {
-    const guest = await setup.identity.getUser('guest-anna');
+    const guest = await env.setup.identity.getUser('guest-anna');
     expect({ ...guest?.fields }).toEqual({ activeUser: true, source: 'external' });
   });
 
   it('every lookup and listing carries them: searchUsers, getGroupMembers, iterateIdentities, lookups', async () => {
-    const found = await setup.identity.searchUsers({ login: 'jdoe' }, { exact: true });
+    const found = await env.setup.identity.searchUsers({ login: 'jdoe' }, { exact: true });
     expect(found.users[0]?.fields?.cernDepartment).toBe('IT');
-    const members = await setup.identity.getGroupMembers('it-dep');
+    const members = await env.setup.identity.getGroupMembers('it-dep');
     expect(members.find((user) => user.login === 'jdoe')?.fields?.cernDepartment).toBe('IT');
-    expect((await setup.identity.getUserByPersonId(123456))?.fields?.cernDepartment).toBe('IT');
-    expect((await setup.identity.getUserByEmail('john.doe@cern.ch'))?.fields?.cernDepartment).toBe('IT');
-    for await (const identity of setup.identity.iterateIdentities(['upn:eq:jdoe'])) {
+    expect((await env.setup.identity.getUserByPersonId(123456))?.fields?.cernDepartment).toBe('IT');
+    expect((await env.setup.identity.getUserByEmail('john.doe@cern.ch'))?.fields?.cernDepartment).toBe('IT');
+    for await (const identity of env.setup.identity.iterateIdentities(['upn:eq:jdoe'])) {
       expect(identity.fields?.cernDepartment).toBe('IT');
     }
   });
 
   it('without the option there is no `fields`', async () => {
-    const plain = makeProvider(emulator);
+    const plain = makeProvider(env.emulator);
     expect(await plain.identity.getUser('jdoe')).not.toHaveProperty('fields');
     await plain.identity.close();
   });
 
   it('providers with different identityFields on one cache store never share identities', async () => {
     const cache = memoryCache();
-    const without = makeProvider(emulator, { cache });
-    const withFields = makeProvider(emulator, { cache, identityFields: ['uid'] });
+    const without = makeProvider(env.emulator, { cache });
+    const withFields = makeProvider(env.emulator, { cache, identityFields: ['uid'] });
     expect(await without.identity.getUser('jdoe')).not.toHaveProperty('fields');
     expect((await withFields.identity.getUser('jdoe'))?.fields).toHaveProperty('uid');
     await Promise.all([without.identity.close(), withFields.identity.close()]);
   });
 
   it('a field the API does not know is its 400, as the API explains it', async () => {
-    const typo = makeProvider(emulator, { identityFields: ['cernDepartmnet'] });
+    const typo = makeProvider(env.emulator, { identityFields: ['cernDepartmnet'] });
     expect(await rejectionOf(typo.identity.getUser('jdoe'))).toMatchObject({
       code: 'ERR_BAD_REQUEST',
       message: expect.stringContaining('cernDepartmnet') as unknown,
@@ -94,8 +78,8 @@ describe('identityFields', () => {
         createIdentityProvider({
           clientId: 'demo-app',
           clientSecret: 'demo-app-secret',
-          issuer: emulator.issuer,
-          authzApiUrl: emulator.authzApiUrl,
+          issuer: env.emulator.issuer,
+          authzApiUrl: env.emulator.authzApiUrl,
           identityFields: [bad],
         });
       } catch (error) {
@@ -142,7 +126,7 @@ describe('userSearchHandler and identityFields', () => {
       Object.assign(req, { sso: { isAuthenticated: () => true } });
       next();
     });
-    server.get('/api/users', userSearchHandler(setup.identity));
+    server.get('/api/users', userSearchHandler(env.setup.identity));
     const res = await request(server).get('/api/users?q=jdoe');
     expect(res.status).toBe(200);
     const users = (res.body as { users: Record<string, unknown>[] }).users;
