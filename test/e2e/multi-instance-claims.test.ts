@@ -6,15 +6,12 @@
  * access token's (tested in multi-instance.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
-import {
-  startInstance,
-  startRoundRobinProxy,
-  type InstanceProcess,
-} from '../../examples/multi-instance/processes.js';
-import { TEST_CLOCK_ENV, TEST_CLOCK_PATH } from '../../examples/multi-instance/test-clock.js';
+import { type CernSsoEmulator } from 'express-cern-sso/testing';
+import { type InstanceProcess } from '../../examples/multi-instance/processes.js';
+import { TEST_CLOCK_PATH } from '../../examples/multi-instance/test-clock.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+import { redisAvailable } from '../helpers/redis.js';
+import { startTwoInstances, type TwoInstances } from '../helpers/two-instances.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 const TOKEN = '/auth/realms/cern/protocol/openid-connect/token';
@@ -22,38 +19,24 @@ const CLIENT = { clientId: 'claims-app', clientSecret: 'claims-app-secret' };
 const CLAIMS_TTL_MS = 2000;
 
 describe.skipIf(!redisAvailable())('claims refresh across instances on one Redis', () => {
-  let redis: TestRedis;
   let emulator: CernSsoEmulator;
   let a: InstanceProcess;
   let b: InstanceProcess;
-  let proxy: Awaited<ReturnType<typeof startRoundRobinProxy>>;
+  let proxy: TwoInstances['proxy'];
+  let instances: TwoInstances;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    emulator = await startCernSsoEmulator({ accessTokenTtlSec: 3600 });
-    let ports: number[] = [];
-    proxy = await startRoundRobinProxy(() => ports);
-    emulator.registerClient({ ...CLIENT, redirectUris: [`${proxy.url}/oidc/callback`] });
-    const env = {
-      REDIS_URL: `unix://${redis.socket}`,
-      SESSION_SECRETS: 'claims-secret',
-      CERN_SSO_CLIENT_ID: CLIENT.clientId,
-      CERN_SSO_CLIENT_SECRET: CLIENT.clientSecret,
-      CERN_SSO_BASE_URL: proxy.url,
-      CERN_SSO_ISSUER: emulator.issuer,
-      CERN_SSO_AUTHZ_API_URL: emulator.authzApiUrl,
-      CLAIMS_TTL_MS: String(CLAIMS_TTL_MS),
-      [TEST_CLOCK_ENV]: '1',
-    };
-    [a, b] = await Promise.all([startInstance('a', env), startInstance('b', env)]);
-    ports = [a.port, b.port];
+    instances = await startTwoInstances({
+      accessTokenTtlSec: 3600,
+      client: CLIENT,
+      sessionSecrets: 'claims-secret',
+      env: { CLAIMS_TTL_MS: String(CLAIMS_TTL_MS) },
+    });
+    ({ emulator, proxy, a, b } = instances);
   }, 60_000);
 
   afterAll(async () => {
-    proxy.server.close();
-    await Promise.all([a.stop(), b.stop()]);
-    await emulator.close();
-    await redis.stop();
+    await instances.stop();
   });
 
   async function whoami(browser: TestBrowser, instance: InstanceProcess) {

@@ -4,16 +4,13 @@
  * token refresh), and degrades without crashing when Redis goes away.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoClient, startCernSsoEmulator, type CernSsoEmulator } from 'express-cern-sso/testing';
-import {
-  startInstance,
-  startRoundRobinProxy,
-  type InstanceProcess,
-} from '../../examples/multi-instance/processes.js';
+import { demoClient, type CernSsoEmulator } from 'express-cern-sso/testing';
+import { startInstance, type InstanceProcess } from '../../examples/multi-instance/processes.js';
 import { TEST_CLOCK_ENV, TEST_CLOCK_PATH } from '../../examples/multi-instance/test-clock.js';
 import { LOGOUT_RECHECK_MS } from '../../src/auth/logout-markers.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+import { redisAvailable, type TestRedis } from '../helpers/redis.js';
+import { startTwoInstances, type TwoInstances } from '../helpers/two-instances.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 const MEMBERSHIP = '/api/v1.0/IdentityMembership';
@@ -26,46 +23,31 @@ describe.skipIf(!redisAvailable())('many instances on one Redis', () => {
   let emulator: CernSsoEmulator;
   let a: InstanceProcess;
   let b: InstanceProcess;
-  let proxy: Awaited<ReturnType<typeof startRoundRobinProxy>>;
+  let proxy: TwoInstances['proxy'];
   let env: Record<string, string>;
   /** How far the instances' clocks were moved (an instance restarted is moved again). */
   let clockOffsetMs = 0;
+  let instances: TwoInstances;
 
   beforeAll(async () => {
-    redis = await startRedis();
     // 34 s access tokens are "expiring" 4 s after issue by the instances' clocks (30 s refresh
     // margin): refresh tests. A refreshed token then stays fresh for 4 s, long enough for the other
     // instance to see it on a busy machine (with 1 s, a slow instance found it expiring again and
     // refreshed twice).
-    emulator = await startCernSsoEmulator({ accessTokenTtlSec: 34 });
-    let ports: number[] = [];
-    proxy = await startRoundRobinProxy(() => ports);
-    emulator.registerClient({
-      ...demoClient,
-      redirectUris: [`${proxy.url}/oidc/callback`],
-      postLogoutRedirectUris: [`${proxy.url}/*`],
-      backchannelLogoutUri: `${proxy.url}/oidc/backchannel-logout`,
+    instances = await startTwoInstances({
+      accessTokenTtlSec: 34,
+      client: demoClient,
+      registration: (url) => ({
+        postLogoutRedirectUris: [`${url}/*`],
+        backchannelLogoutUri: `${url}/oidc/backchannel-logout`,
+      }),
+      sessionSecrets: 'new-secret,old-secret',
     });
-    env = {
-      REDIS_URL: `unix://${redis.socket}`,
-      SESSION_SECRETS: 'new-secret,old-secret',
-      CERN_SSO_CLIENT_ID: demoClient.clientId,
-      CERN_SSO_CLIENT_SECRET: demoClient.clientSecret,
-      CERN_SSO_BASE_URL: proxy.url,
-      CERN_SSO_ISSUER: emulator.issuer,
-      CERN_SSO_AUTHZ_API_URL: emulator.authzApiUrl,
-      // The instances' clocks are moved by the tests instead of waiting (examples/multi-instance/test-clock.ts).
-      [TEST_CLOCK_ENV]: '1',
-    };
-    [a, b] = await Promise.all([startInstance('a', env), startInstance('b', env)]);
-    ports = [a.port, b.port];
+    ({ redis, emulator, proxy, env, a, b } = instances);
   }, 60_000);
 
   afterAll(async () => {
-    proxy.server.close();
-    await Promise.all([a.stop(), b.stop()]);
-    await emulator.close();
-    await redis.stop();
+    await instances.stop();
   });
 
   async function signedIn(login: string): Promise<TestBrowser> {
