@@ -1,128 +1,16 @@
 import type { Request, RequestHandler } from 'express';
-import { userFromClaims, type CernClaims } from '../auth/user.js';
-import {
-  kBearer,
-  kIdentity,
-  kIssuer,
-  kLogger,
-  kLoginPath,
-  kSignIn,
-  type ContextIdentity,
-  type InternalContext,
-} from '../context.js';
-import { bearerChallenge } from '../challenge.js';
-import { configError, forbidden, notAuthenticated, type CernSsoError } from '../errors.js';
+import { createGroupSets } from '../auth/group-names.js';
+import { kIdentity, kIssuer, type ContextIdentity, type InternalContext } from '../context.js';
+import { notAuthenticated } from '../errors.js';
 import { answerGuardFailure } from '../guards/guard-failure.js';
-import { matches, normalizeRequirement, type MatchOptions } from '../guards/match.js';
-import { cleanGroupNames, withCernUsersAlias } from '../auth/group-names.js';
-import type { Logger } from '../logger.js';
 import { toCernSsoError } from '../respond.js';
+import { anonymousContext } from './anonymous-context.js';
+import { BearerContext, type BearerSettings } from './bearer-context.js';
 import { sendBearerError } from './errors.js';
 import { authorizationValue, bearerCandidate, bearerTokenOf } from './header.js';
-import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
-import { anonymousContext } from './anonymous-context.js';
-import type { VerifiedToken } from './jwt.js';
 import { eventEmitters, inheritedIssuer, validators } from './issuer-choice.js';
-import { kEmitEvent, type EmitEvent } from '../events.js';
-
-/** What a bearer `req.sso` is made of. */
-interface BearerContextInput {
-  /** The verified access token (handed back by `getAccessToken()`, never logged). */
-  token: string;
-  claims: CernClaims;
-  identity: ContextIdentity | undefined;
-  /**
-   * The issuer whose users `identity` knows; `undefined` when it cannot be told. Only tokens of
-   * this issuer get AuthZ lookups.
-   */
-  identityIssuer: string | undefined;
-  cernUsersGroup: string | undefined;
-  /** The logger of the `bearerAuth()`, used by the guards too. */
-  logger: Logger;
-  /** The `onEvent` emitter of this request (the guards' `access_denied`). */
-  emit: EmitEvent;
-  /** The clock of the `bearerAuth()` (the age of `auth_time` for `requireAuth({ maxAgeSec })`). */
-  now: () => number;
-}
-
-function noIdentity(what: string): CernSsoError {
-  return configError(
-    `${what} on a bearer route needs an identity provider: pass bearerAuth({ identity }) ` +
-      '(e.g. sso.identity or createIdentityProvider()) or mount cernSso() before bearerAuth()',
-  );
-}
-
-/** Several trusted issuers and an identity provider that does not say which one it serves. */
-function unknownIdentityIssuer(): CernSsoError {
-  return configError(
-    'requireGroup()/req.sso.groups() on a bearer route: bearerAuth() trusts several issuers and cannot ' +
-      'tell which one the identity provider serves, so it asks the AuthZ API about nobody: use the identity ' +
-      'provider of cernSso() or createIdentityProvider(), or a groups claim in the tokens',
-  );
-}
-
-/** Token exchange at the identity provider's Keycloak is for its own tokens only. */
-function foreignExchange(): CernSsoError {
-  return forbidden(
-    "req.sso.exchangeToken(): the access token is not from the identity provider's issuer, so it cannot be exchanged there",
-  );
-}
-
-/** A valid token that names no user (no `sub`/`cern_upn`) has no groups: 403, not 401. */
-function noUser(): CernSsoError {
-  const message = 'The access token names no user (no sub), so it has no groups.';
-  return forbidden(message, {
-    bearer: true,
-    headers: { 'WWW-Authenticate': bearerChallenge('insufficient_scope', message) },
-  });
-}
-
-/**
- * `req.sso` for a request authenticated by a bearer access token. There is no login route
- * (`kLoginPath` undefined), so the guards answer 401/403 with RFC 6750 challenges instead of
- * redirecting. Groups come from the token's `groups` claim when present (no AuthZ call), else
- * from the identity provider, but only for tokens of the identity provider's own issuer: a
- * token of another trusted issuer that names `jdoe` is not CERN's jdoe, and without a `groups`
- * claim it has no groups.
- */
-function createBearerContext(input: BearerContextInput): InternalContext {
-  const { token, claims, identity, identityIssuer, cernUsersGroup, logger, emit, now } = input;
-  const user = userFromClaims(claims);
-  const context: InternalContext = {
-    [kLoginPath]: undefined,
-    [kBearer]: true,
-    [kIdentity]: identity,
-    [kIssuer]: identityIssuer,
-    [kLogger]: logger,
-    [kEmitEvent]: emit,
-    [kSignIn]: () => ({ now: now() }),
-    isAuthenticated: () => true,
-    user,
-    claims,
-    getAccessToken: () => Promise.resolve(token),
-    async groups() {
-      if (Array.isArray(claims.groups)) {
-        return withCernUsersAlias(cleanGroupNames(claims.groups), cernUsersGroup);
-      }
-      if (!user) throw noUser();
-      if (!identity) throw noIdentity('requireGroup()/req.sso.groups()');
-      if (identityIssuer === undefined) throw unknownIdentityIssuer();
-      // Another issuer's "jdoe" is not CERN's jdoe: its groups come from its token alone.
-      if (user.issuer !== identityIssuer) return [];
-      return identity.getUserGroups(user.login);
-    },
-    async inGroup(group: string | readonly string[], options?: MatchOptions) {
-      const { values, match } = normalizeRequirement('inGroup', group, options);
-      return matches(await context.groups(), values, match);
-    },
-    async exchangeToken(audience: string) {
-      if (!identity) throw noIdentity('req.sso.exchangeToken()');
-      if (identityIssuer !== undefined && claims.iss !== identityIssuer) throw foreignExchange();
-      return identity.exchangeToken(token, audience);
-    },
-  };
-  return context;
-}
+import type { VerifiedToken } from './jwt.js';
+import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
 
 /**
  * The identity provider for this request (the configured one, else the one of a `cernSso()`
@@ -184,8 +72,10 @@ function identityOf(
  * - `req.sso.user.issuer` is the token's `iss`. The AuthZ API (groups of a token without a
  *   `groups` claim) and token exchange serve only tokens of the identity provider's own issuer;
  *   users of the other trusted issuers have their token's `groups` claim, or no groups.
- * - Valid tokens are cached (by SHA-256) until `exp`, so hot APIs verify each token once; tokens
- *   refused by introspection are remembered for 30 s, so repeated bad tokens cost one call.
+ * - Valid tokens are cached (by SHA-256, never the token itself) until `exp`, so hot APIs verify
+ *   each token once; a keep-alive connection also remembers the last valid token it carried
+ *   (compared exactly, gone with the connection), so a client's next requests skip the hash.
+ *   Tokens refused by introspection are remembered for 30 s, so repeated bad tokens cost one call.
  *
  * @throws CernSsoError `ERR_CONFIG` listing every invalid option (at construction).
  */
@@ -193,32 +83,30 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
   const config = resolveBearerConfig(options);
   const validatorOf = validators(config);
   const emitterFor = eventEmitters(config);
+  const settings: BearerSettings = {
+    logger: config.logger,
+    now: config.now,
+    cernUsersGroup: config.cernUsersGroup,
+    claimGroupSets: createGroupSets(config.cernUsersGroup),
+  };
 
   return (req, res, next) => {
     const emit = emitterFor(req);
     const { validator, issuers } = validatorOf(inheritedIssuer(req));
     const accept = (token: string, { claims }: VerifiedToken): void => {
       const { identity, identityIssuer } = identityOf(req, config.identity, issuers);
-      req.sso = createBearerContext({
-        token,
-        claims,
-        identity,
-        identityIssuer,
-        cernUsersGroup: config.cernUsersGroup,
-        logger: config.logger,
-        emit,
-        now: config.now,
-      });
+      req.sso = new BearerContext(token, claims, identity, identityIssuer, emit, settings);
       next();
     };
     let token: string | undefined;
     let known: { token: string; verified: VerifiedToken } | undefined;
     try {
       const value = authorizationValue(req);
-      // A token verified before (found by SHA-256 in the cache) passed every check of its header
-      // when first seen: accepted synchronously, as a session's request is (no promise layers).
+      // A token verified before (found by SHA-256 in the cache, or the last one of this
+      // connection) passed every check of its header when first seen: accepted synchronously, as
+      // a session's request is (no promise layers).
       const candidate = value === undefined ? undefined : bearerCandidate(value);
-      const verified = candidate === undefined ? undefined : validator.cached(candidate);
+      const verified = candidate === undefined ? undefined : validator.cached(candidate, req.socket);
       if (candidate !== undefined && verified !== undefined) known = { token: candidate, verified };
       else token = value === undefined ? undefined : bearerTokenOf(value);
     } catch (error) {

@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { inspect } from 'node:util';
 import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bearerAuth } from 'express-cern-sso';
@@ -38,6 +39,8 @@ beforeAll(async () => {
         user: req.sso.user,
         sub: req.sso.claims?.sub,
         sameToken: (await req.sso.getAccessToken()) === req.get('authorization')?.slice(7),
+        // What an app logging or serialising req.sso would write.
+        shown: `${inspect(req.sso, { showHidden: true, depth: 5 })} ${JSON.stringify(req.sso)}`,
       });
     });
   });
@@ -82,6 +85,14 @@ describe('valid access tokens', () => {
       sameToken: true,
       user: { login: 'jdoe', email: 'john.doe@cern.ch', roles: ['user'] },
     });
+  });
+
+  it('req.sso never shows the token when logged or serialised (only getAccessToken() returns it)', async () => {
+    const token = await emulator.issueAccessToken('jdoe', { audience: AUDIENCE });
+    const { json } = await me(token);
+    expect(json.sameToken).toBe(true);
+    expect(json.shown).toContain('jdoe');
+    expect(json.shown).not.toContain(token.split('.')[2]);
   });
 
   it('accepts any of several audiences, and a token whose aud lists several', async () => {
