@@ -1,11 +1,19 @@
 /**
- * Paired, interleaved rounds: the way every throughput suite compares its sides.
+ * Paired rounds: the way every throughput suite compares its sides.
  *
- * Each side is a server in a child process. After a warm-up, every round loads each side once,
- * in an order rotated by the round (every other round backwards), so slow phases of a busy
- * machine hit every side alike; a ratio is the median of the per-round ratios (samples close in
- * time), with the min–max. The server's CPU time per request (`process.cpuUsage()` of the child)
- * is measured next to throughput: it is steadier when the machine is shared.
+ * Each side is a server in a child process; a ratio is the median of the per-round ratios, with
+ * the min–max. The server's CPU time per request (`process.cpuUsage()` of the child) is measured
+ * next to throughput. Two schedules (`RoundSettings.schedule`):
+ *
+ * - `simultaneous` (the default): every server pinned to the last core, the load generator to
+ *   the other(s); each round loads all sides at once, each with its own connections. The
+ *   scheduler shares the core evenly between busy servers, so a side's throughput is inverse to
+ *   its cost, and every slow phase of a shared host (steal, another tenant's cache traffic) hits
+ *   all sides in the same milliseconds. Two identical servers measured this way differ by about
+ *   2 % (req/s); rotated one after the other, by up to 30 % over 8 rounds on the 2-core VM of
+ *   bench/RESULTS.md. Absolute req/s are then a share of one core: only ratios mean anything.
+ * - `rotating`: one side at a time, in an order rotated by the round (every other round
+ *   backwards), so slow phases hit every side alike on average; each side has the machine.
  */
 import type { BenchChild } from './child.js';
 import { measure, type LoadOptions, type LoadSample } from './load.js';
@@ -36,11 +44,14 @@ export interface PairedSide<D extends LoadTarget = LoadTarget> {
   samples: Sample[];
 }
 
+export type Schedule = 'simultaneous' | 'rotating';
+
 export interface RoundSettings {
   connections: number;
   warmupSec: number;
   sampleSec: number;
   rounds: number;
+  schedule: Schedule;
 }
 
 /** `BENCH_QUICK=1`: a short run that only shows the suite works (numbers are not worth keeping). */
@@ -76,17 +87,38 @@ export function roundOrder(round: number, count: number): number[] {
   return round % 2 === 0 ? rotated : rotated.reverse();
 }
 
+/** Loads every side at once for `durationSec` (see `simultaneous` above). */
+async function loadAll(
+  sides: readonly PairedSide[],
+  durationSec: number,
+  connections: number,
+): Promise<Sample[]> {
+  return Promise.all(sides.map((side) => loadSide(side, durationSec, connections)));
+}
+
 /**
- * Warm-up (not measured), then `rounds` rounds in rotating order; fills each side's `samples`.
- * The servers run pinned to one core and the load generator to the other(s) meanwhile (see
- * `pin.ts`); resolves to whether they were.
+ * Warm-up (not measured), then `rounds` rounds; fills each side's `samples`. Resolves to the
+ * schedule used: `simultaneous` needs the servers pinned to one core (Linux `taskset`, two cores
+ * or more) and falls back to `rotating` where they cannot be. With `rotating`, `BENCH_PIN=1`
+ * pins too (see `pin.ts`).
  */
 export async function runPairedRounds(
   sides: readonly PairedSide[],
   settings: RoundSettings,
-): Promise<boolean> {
-  const unpin = pinServers(sides.map((side) => side.child.pid));
+): Promise<Schedule> {
+  const pids = sides.map((side) => side.child.pid);
+  const unpin = settings.schedule === 'simultaneous' ? pinServers(pids, true) : pinServers(pids);
+  const schedule: Schedule = settings.schedule === 'simultaneous' && unpin ? 'simultaneous' : 'rotating';
+  lastSchedule = schedule;
   try {
+    if (schedule === 'simultaneous') {
+      await loadAll(sides, settings.warmupSec, settings.connections);
+      for (let round = 0; round < settings.rounds; round++) {
+        const samples = await loadAll(sides, settings.sampleSec, settings.connections);
+        sides.forEach((side, i) => side.samples.push(samples[i]!));
+      }
+      return schedule;
+    }
     for (const side of sides) await loadSide(side, settings.warmupSec, settings.connections);
     for (let round = 0; round < settings.rounds; round++) {
       for (const index of roundOrder(round, sides.length)) {
@@ -94,11 +126,15 @@ export async function runPairedRounds(
         side.samples.push(await loadSide(side, settings.sampleSec, settings.connections));
       }
     }
+    return schedule;
   } finally {
     unpin?.();
   }
-  return unpin !== undefined;
 }
+
+/** The schedule of the last {@link runPairedRounds}, for a suite's settings. */
+let lastSchedule: Schedule = 'rotating';
+export const lastRoundsSchedule = (): Schedule => lastSchedule;
 
 export const cpuPerRequest = (side: PairedSide): number => median(side.samples.map((s) => s.cpuUs));
 export const medianReqPerSec = (side: PairedSide): number => median(side.samples.map((s) => s.reqPerSec));

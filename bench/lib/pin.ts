@@ -17,14 +17,18 @@ function taskset(cores: string, pid: number): boolean {
 }
 
 /**
- * Pins `serverPids` to the last core and this process to the others; returns a function that
+ * Pins `serverPids` to the last core and this process to the others (with `required`, the
+ * default being `BENCH_PIN=1`); returns a function that
  * gives this process every core back (processes forked later inherit the parent's affinity), or
  * `undefined` when nothing could be pinned.
  */
-export function pinServers(serverPids: readonly number[]): (() => void) | undefined {
+export function pinServers(
+  serverPids: readonly number[],
+  required = process.env.BENCH_PIN === '1',
+): (() => void) | undefined {
   lastPinned = false;
   const cores = os.availableParallelism();
-  if (process.env.BENCH_PIN !== '1' || cores < 2 || process.platform !== 'linux') return undefined;
+  if (!required || cores < 2 || process.platform !== 'linux') return undefined;
   const last = String(cores - 1);
   const rest = cores === 2 ? '0' : `0-${cores - 2}`;
   if (!taskset(rest, process.pid)) return undefined;

@@ -1,13 +1,26 @@
 /** The paired-round settings the throughput suites share, and how they are reported. */
-import { quick, type RoundSettings } from './paired.js';
+import { lastRoundsSchedule, quick, type RoundSettings, type Schedule } from './paired.js';
 import { schedulingNote } from './pin.js';
 
-/** 10 connections, a warm-up per side, then rounds of 1 s samples (`BENCH_QUICK=1` cuts them). */
+/** `BENCH_SCHEDULE=rotating` measures one side at a time (see `paired.ts`). */
+function scheduleFromEnv(): Schedule {
+  const value = process.env.BENCH_SCHEDULE ?? 'simultaneous';
+  if (value !== 'simultaneous' && value !== 'rotating') {
+    throw new Error(`BENCH_SCHEDULE must be simultaneous or rotating, not ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * 10 connections per side, a warm-up, then rounds of 1 s samples (`BENCH_QUICK=1` cuts them),
+ * all sides at once on one core unless `BENCH_SCHEDULE=rotating`.
+ */
 export const PAIRED_ROUNDS: RoundSettings = {
   connections: 10,
   warmupSec: quick ? 1 : 2,
   sampleSec: 1,
   rounds: quick ? 2 : 20,
+  schedule: scheduleFromEnv(),
 };
 
 /** A suite's settings lines for {@link PAIRED_ROUNDS} (after its `connections` line). */
@@ -15,8 +28,14 @@ export function pairedRoundsNote(): Record<string, string> {
   return {
     'warm-up per side': `${PAIRED_ROUNDS.warmupSec} s`,
     'sample duration': `${PAIRED_ROUNDS.sampleSec} s`,
-    rounds: `${PAIRED_ROUNDS.rounds}, rotating order`,
-    scheduling: schedulingNote(),
+    rounds:
+      lastRoundsSchedule() === 'simultaneous'
+        ? `${PAIRED_ROUNDS.rounds}, all sides loaded at once`
+        : `${PAIRED_ROUNDS.rounds}, rotating order`,
+    scheduling:
+      lastRoundsSchedule() === 'simultaneous'
+        ? 'simultaneous: every server pinned to the last core (an even share each), the load generator to the other(s); req/s are shares of that core, only ratios count'
+        : schedulingNote(),
     ratio: 'median of per-round ratios (min–max in brackets)',
   };
 }

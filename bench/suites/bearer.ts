@@ -6,11 +6,13 @@
  * B (target):   A + `bearerAuth({ issuer, audience })`, the library's defaults (verified-token cache).
  * C:            B with `verifiedTokenCacheMax: 0`: every request verifies the RS256 signature.
  * D (peer):     A + express-oauth2-jwt-bearer's `auth({ issuerBaseURL, audience })`.
+ * A2 (control):  A again, in its own process: A2/A is the noise of the method itself.
+ * N (floor):     A + a middleware that only sets `req.sso`.
  * Targets: B/A ≥ 0.95, B/D ≥ 1.5, C/D ≥ 1.3 (throughput; CPU per request as the cross-check).
  * The emulator (the token issuer) runs here, in the parent: each library fetches its discovery
  * and JWKS once and caches them, so it takes no part in the load. Servers in child processes,
- * autocannon here, paired interleaved rounds (bench/lib/paired.ts).
- * With `BENCH_COMPARE_DIST=<dir>/dist` a fifth side E runs B on that other build of the package.
+ * autocannon here, paired rounds (bench/lib/paired.ts).
+ * With `BENCH_COMPARE_DIST=<dir>/dist` a further side E runs B on that other build of the package.
  */
 import { basename, dirname, join, resolve } from 'node:path';
 import { startCernSsoEmulator, type CernSsoEmulator } from '../../src/testing/index.js';
@@ -49,7 +51,7 @@ const KEYCLOAK_CLAIMS = {
   email_verified: true,
 };
 
-type Key = 'A' | 'N' | 'B' | 'C' | 'D' | 'E';
+type Key = 'A' | 'A2' | 'N' | 'B' | 'C' | 'D' | 'E';
 
 interface Side extends ProfiledSide<BearerAppReady & LoadTarget> {
   key: Key;
@@ -110,7 +112,12 @@ async function run(): Promise<SuiteResult> {
       'N = A + a middleware that only sets req.sso and calls next() (diagnostic: the floor)',
       'noop',
     );
-    const list = [A, N, B, C, D];
+    const A2 = await side(
+      'A2',
+      'A2 = A in another process (control: how far two identical servers differ)',
+      'bare',
+    );
+    const list = [A, A2, N, B, C, D];
     const compareDist = process.env.BENCH_COMPARE_DIST;
     const E =
       compareDist === undefined
@@ -147,6 +154,12 @@ async function run(): Promise<SuiteResult> {
         'bearerAuth() without the token cache against express-oauth2-jwt-bearer',
         TARGET_PEER_NO_CACHE,
       ),
+      throughputRatio(
+        A2,
+        A,
+        'throughput A2/A: two identical bare servers (the noise of the method; ideally 1)',
+      ),
+      cpuRatio(A2, A, 'CPU per request A/A2: two identical bare servers'),
       throughputRatio(N, A, 'throughput N/A: any middleware at all (the floor under B/A)'),
       cpuRatio(N, A, 'CPU per request A/N: any middleware at all'),
       throughputRatio(B, N, "throughput B/N: bearerAuth()'s own cost, beyond being a middleware"),

@@ -29,8 +29,7 @@ import {
   type PairedSide,
   type Sample,
 } from '../lib/paired.js';
-import { schedulingNote } from '../lib/pin.js';
-import { PAIRED_ROUNDS } from '../lib/rounds.js';
+import { PAIRED_ROUNDS, pairedRoundsNote } from '../lib/rounds.js';
 import { fixed, median } from '../lib/stats.js';
 import type { Suite, SuiteResult, Verdict } from '../lib/types.js';
 import type { OidcAppReady, OidcAppVariant } from '../children/oidc-app.js';
@@ -220,8 +219,9 @@ async function run(): Promise<SuiteResult> {
         'route: connections': CONNECTIONS,
         'route: warm-up per side': `${WARMUP_SEC} s`,
         'route: sample duration': `${SAMPLE_SEC} s`,
-        'route: rounds': `${ROUNDS}, rotating order`,
-        scheduling: schedulingNote(),
+        'route: rounds': pairedRoundsNote().rounds ?? `${ROUNDS}`,
+        'route: scheduling': pairedRoundsNote().scheduling ?? '',
+        'login: scheduling': 'one side at a time (the OP is shared), not pinned',
         'login: concurrent login loops': LOGIN_LOOPS,
         'login: warm-up per side': `${LOGIN_WARMUP_SEC} s`,
         'login: sample duration': `${LOGIN_SAMPLE_SEC} s`,

@@ -1,35 +1,15 @@
-import type { Request, RequestHandler } from 'express';
-import { createGroupSets } from '../auth/group-names.js';
-import { kIdentity, kIssuer, type ContextIdentity, type InternalContext } from '../context.js';
+import type { RequestHandler } from 'express';
+import type { InternalContext } from '../context.js';
 import { notAuthenticated } from '../errors.js';
 import { answerGuardFailure } from '../guards/guard-failure.js';
 import { toCernSsoError } from '../respond.js';
 import { anonymousContext } from './anonymous-context.js';
-import { BearerContext, type BearerSettings } from './bearer-context.js';
+import { BearerContext } from './bearer-context.js';
 import { sendBearerError } from './errors.js';
 import { authorizationValue, bearerCandidate, bearerTokenOf } from './header.js';
-import { eventEmitters, inheritedIssuer, validators } from './issuer-choice.js';
+import { bearerScopes } from './issuer-choice.js';
 import type { VerifiedToken } from './jwt.js';
 import { resolveBearerConfig, type BearerAuthOptions } from './options.js';
-
-/**
- * The identity provider for this request (the configured one, else the one of a `cernSso()`
- * mounted before) and the issuer whose users it knows: the provider's own, else the one of the
- * `cernSso()` it comes from, else, for a provider that does not say, the only trusted issuer
- * (with several, none: no AuthZ lookups).
- */
-function identityOf(
-  req: Request,
-  configured: ContextIdentity | undefined,
-  issuers: readonly string[],
-): { identity: ContextIdentity | undefined; identityIssuer: string | undefined } {
-  const previous = (req as { sso?: InternalContext }).sso;
-  const identity = configured ?? previous?.[kIdentity];
-  const inherited =
-    identity !== undefined && identity === previous?.[kIdentity] ? previous[kIssuer] : undefined;
-  const identityIssuer = identity?.[kIssuer] ?? inherited ?? (issuers.length === 1 ? issuers[0] : undefined);
-  return { identity, identityIssuer };
-}
 
 /**
  * Protects API routes with OAuth 2.0 bearer access tokens (RFC 6750) issued by CERN's Keycloak
@@ -81,46 +61,37 @@ function identityOf(
  */
 export function bearerAuth(options: BearerAuthOptions): RequestHandler {
   const config = resolveBearerConfig(options);
-  const validatorOf = validators(config);
-  const emitterFor = eventEmitters(config);
-  const settings: BearerSettings = {
-    logger: config.logger,
-    now: config.now,
-    cernUsersGroup: config.cernUsersGroup,
-    claimGroupSets: createGroupSets(config.cernUsersGroup),
-  };
+  const scopeOf = bearerScopes(config);
 
   return (req, res, next) => {
-    const emit = emitterFor(req);
-    const { validator, issuers } = validatorOf(inheritedIssuer(req));
-    const accept = (token: string, { claims }: VerifiedToken): void => {
-      const { identity, identityIssuer } = identityOf(req, config.identity, issuers);
-      req.sso = new BearerContext(token, claims, identity, identityIssuer, emit, settings);
-      next();
-    };
+    const previous = (req as { sso?: InternalContext }).sso;
+    const scope = scopeOf(previous);
+    let candidate: string | undefined;
+    let verified: VerifiedToken | undefined;
     let token: string | undefined;
-    let known: { token: string; verified: VerifiedToken } | undefined;
     try {
       const value = authorizationValue(req);
-      // A token verified before (found by SHA-256 in the cache, or the last one of this
-      // connection) passed every check of its header when first seen: accepted synchronously, as
-      // a session's request is (no promise layers).
-      const candidate = value === undefined ? undefined : bearerCandidate(value);
-      const verified = candidate === undefined ? undefined : validator.cached(candidate, req.socket);
-      if (candidate !== undefined && verified !== undefined) known = { token: candidate, verified };
-      else token = value === undefined ? undefined : bearerTokenOf(value);
+      if (value !== undefined) {
+        // A token verified before (found by SHA-256 in the cache, or the last one of this
+        // connection) passed every check of its header when first seen: accepted synchronously,
+        // as a session's request is (no promise layers).
+        candidate = bearerCandidate(value);
+        verified = candidate === undefined ? undefined : scope.validator.cached(candidate, req.socket);
+        if (verified === undefined) token = bearerTokenOf(value);
+      }
     } catch (error) {
-      sendBearerError(req, res, toCernSsoError(error), config.logger, emit);
+      sendBearerError(req, res, toCernSsoError(error), config.logger, scope.emit);
       return;
     }
-    if (known) {
-      accept(known.token, known.verified);
+    if (candidate !== undefined && verified !== undefined) {
+      req.sso = new BearerContext(candidate, verified.claims, scope);
+      next();
       return;
     }
     if (token === undefined) {
       if (config.optional) {
         // Not ours (RFC 6750): the session (or anonymous) context stays; guards decide.
-        (req as { sso?: InternalContext }).sso ??= anonymousContext(config.logger, emit);
+        req.sso = previous ?? anonymousContext(config.logger, scope.emit);
         next();
         return;
       }
@@ -131,23 +102,24 @@ export function bearerAuth(options: BearerAuthOptions): RequestHandler {
           'WWW-Authenticate': 'Bearer',
         }),
         config.logger,
-        emit,
+        scope.emit,
       );
       return;
     }
     const bearer = token;
-    validator
+    scope.validator
       .validate(bearer)
       .then(
-        (verified) => {
-          accept(bearer, verified);
+        (result) => {
+          req.sso = new BearerContext(bearer, result.claims, scope);
+          next();
         },
         (error: unknown) => {
           const failure = toCernSsoError(error);
           if (failure.status === 401) {
             config.logger.debug({ code: failure.code, reason: failure.message }, 'bearerAuth: token refused');
           }
-          sendBearerError(req, res, failure, config.logger, emit);
+          sendBearerError(req, res, failure, config.logger, scope.emit);
         },
       )
       .catch((error: unknown) => {

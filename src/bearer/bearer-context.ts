@@ -23,17 +23,7 @@ import {
   type MatchOptions,
 } from '../guards/match.js';
 import type { Logger } from '../logger.js';
-
-/** What every request of one `bearerAuth()` shares. */
-export interface BearerSettings {
-  /** The logger of the `bearerAuth()`, used by the guards too. */
-  logger: Logger;
-  /** The clock of the `bearerAuth()` (the age of `auth_time` for `requireAuth({ maxAgeSec })`). */
-  now: () => number;
-  cernUsersGroup: string | undefined;
-  /** A `groups` claim as a set of lower-case names (with the alias), memoised per claim list. */
-  claimGroupSets: (groups: readonly unknown[]) => ReadonlySet<string>;
-}
+import type { BearerScope } from './issuer-choice.js';
 
 function noIdentity(what: string): CernSsoError {
   return configError(
@@ -77,51 +67,46 @@ function noUser(): CernSsoError {
  * has no groups. The token is a private field: logging or serialising `req.sso` never shows it.
  */
 export class BearerContext implements InternalContext {
-  readonly [kLoginPath] = undefined;
-  readonly [kBearer] = true as const;
   readonly #token: string;
-  readonly #identity: ContextIdentity | undefined;
-  readonly #identityIssuer: string | undefined;
-  readonly #emit: EmitEvent;
-  readonly #settings: BearerSettings;
+  readonly #scope: BearerScope;
 
-  /**
-   * @param identityIssuer The issuer whose users `identity` knows; `undefined` when it cannot be
-   *   told. Only tokens of this issuer get AuthZ lookups.
-   */
   constructor(
     token: string,
     readonly claims: CernClaims,
-    identity: ContextIdentity | undefined,
-    identityIssuer: string | undefined,
-    emit: EmitEvent,
-    settings: BearerSettings,
+    scope: BearerScope,
   ) {
     this.#token = token;
-    this.#identity = identity;
-    this.#identityIssuer = identityIssuer;
-    this.#emit = emit;
-    this.#settings = settings;
+    this.#scope = scope;
+  }
+
+  get [kLoginPath](): undefined {
+    return undefined;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/class-literal-property-style -- on the prototype: nothing stored per request
+  get [kBearer](): true {
+    return true;
   }
 
   get [kIdentity](): ContextIdentity | undefined {
-    return this.#identity;
+    return this.#scope.identity;
   }
 
+  /** The issuer whose users the identity provider knows: only its tokens get AuthZ lookups. */
   get [kIssuer](): string | undefined {
-    return this.#identityIssuer;
+    return this.#scope.identityIssuer;
   }
 
   get [kEmitEvent](): EmitEvent {
-    return this.#emit;
+    return this.#scope.emit;
   }
 
   get [kLogger](): Logger {
-    return this.#settings.logger;
+    return this.#scope.settings.logger;
   }
 
   [kSignIn](): SignInFacts {
-    return { now: this.#settings.now() };
+    return { now: this.#scope.settings.now() };
   }
 
   isAuthenticated(): boolean {
@@ -139,10 +124,9 @@ export class BearerContext implements InternalContext {
 
   async groups(): Promise<string[]> {
     const { claims, user } = this;
-    const identity = this.#identity;
-    const identityIssuer = this.#identityIssuer;
+    const { identity, identityIssuer, settings } = this.#scope;
     if (Array.isArray(claims.groups)) {
-      return withCernUsersAlias(cleanGroupNames(claims.groups), this.#settings.cernUsersGroup);
+      return withCernUsersAlias(cleanGroupNames(claims.groups), settings.cernUsersGroup);
     }
     if (!user) throw noUser();
     if (!identity) throw noIdentity('requireGroup()/req.sso.groups()');
@@ -160,20 +144,18 @@ export class BearerContext implements InternalContext {
   /** The `groups` claim, or the identity provider's fresh in-process entry; else `undefined`. */
   [kInGroupSync](values: readonly string[], match: MatchMode): boolean | undefined {
     const { claims } = this;
-    const identity = this.#identity;
+    const { identity, identityIssuer, settings } = this.#scope;
     if (Array.isArray(claims.groups))
-      return matchesSet(this.#settings.claimGroupSets(claims.groups), values, match);
+      return matchesSet(settings.claimGroupSets(claims.groups), values, match);
     const user = this.user;
     // Every other case (no user, no identity, another issuer's user) is answered by groups().
-    if (!user || !identity || user.issuer !== this.#identityIssuer || !hasGroupSets(identity))
-      return undefined;
+    if (!user || !identity || user.issuer !== identityIssuer || !hasGroupSets(identity)) return undefined;
     const set = identity[kUserGroupSetSync](user.login);
     return set === undefined ? undefined : matchesSet(set, values, match);
   }
 
   async exchangeToken(audience: string): Promise<string> {
-    const identity = this.#identity;
-    const identityIssuer = this.#identityIssuer;
+    const { identity, identityIssuer } = this.#scope;
     if (!identity) throw noIdentity('req.sso.exchangeToken()');
     if (identityIssuer !== undefined && this.claims.iss !== identityIssuer) throw foreignExchange();
     return identity.exchangeToken(this.#token, audience);

@@ -1,64 +1,94 @@
-import type { Request } from 'express';
-import { kBearer, kIssuer, type InternalContext } from '../context.js';
+import { createGroupSets } from '../auth/group-names.js';
+import { kBearer, kIdentity, kIssuer, type ContextIdentity, type InternalContext } from '../context.js';
 import { createEventEmitter, emitterOf, type EmitEvent } from '../events.js';
+import type { Logger } from '../logger.js';
 import type { ResolvedBearerConfig } from './options.js';
 import { createTokenValidator, type TokenValidator } from './validator.js';
 
-/**
- * The issuer of the `cernSso()` that set `req.sso` before this `bearerAuth()` (its session
- * context carries it), or `undefined`. A context set by another `bearerAuth()` is not a source:
- * its issuer is a token's.
- */
-export function inheritedIssuer(req: Request): string | undefined {
-  const previous = (req as { sso?: InternalContext }).sso;
-  if (previous === undefined || previous[kBearer] === true) return undefined;
-  return previous[kIssuer];
+/** What every request of one `bearerAuth()` shares. */
+export interface BearerSettings {
+  /** The logger of the `bearerAuth()`, used by the guards too. */
+  logger: Logger;
+  /** The clock of the `bearerAuth()` (the age of `auth_time` for `requireAuth({ maxAgeSec })`). */
+  now: () => number;
+  cernUsersGroup: string | undefined;
+  /** A `groups` claim as a set of lower-case names (with the alias), memoised per claim list. */
+  claimGroupSets: (groups: readonly unknown[]) => ReadonlySet<string>;
 }
 
-/**
- * The `onEvent` emitter of a request: the option's; else, like the issuer, the one of the
- * `cernSso()` that set `req.sso` before this `bearerAuth()` (one audit trail per app without
- * repeating the listener); else none.
- */
-export function eventEmitters(config: ResolvedBearerConfig): (req: Request) => EmitEvent {
-  const own = config.onEvent ? createEventEmitter(config.onEvent, config.logger, config.now) : undefined;
-  return (req) => {
-    if (own) return own;
-    const previous = (req as { sso?: InternalContext }).sso;
-    return emitterOf(previous === undefined || previous[kBearer] === true ? undefined : previous);
-  };
-}
-
-/** A validator and the issuers it trusts. */
-export interface IssuerValidator {
+/** What a `bearerAuth()` uses for one request, by the `req.sso` set before it (if any). */
+export interface BearerScope {
+  /** The validator of the trusted issuers. */
   validator: TokenValidator;
-  issuers: readonly string[];
+  /** The `onEvent` emitter. */
+  emit: EmitEvent;
+  /** The identity provider for groups and token exchange (configured, else inherited). */
+  identity: ContextIdentity | undefined;
+  /** The issuer whose users `identity` knows; `undefined` when it cannot be told. */
+  identityIssuer: string | undefined;
+  settings: BearerSettings;
 }
 
 /**
- * The validator for a request, by the precedence of `issuer`: the option; else the issuer of
- * the `cernSso()` mounted before (`inherited`); else the default (env, else CERN's). Validators
- * are made on first use and kept by issuer. The keys are issuers of the application's own
- * `cernSso()` instances, never anything a token says, so the map stays as small as the app's
- * configuration.
+ * The scope of a request, by what `req.sso` held before this `bearerAuth()` (`previous`):
+ *
+ * - Trusted issuers: the `issuer` option; else the issuer of the `cernSso()` that set `previous`
+ *   (a context of another `bearerAuth()` is not a source: its issuer is a token's); else the
+ *   default (env, else CERN's). Validators are made on first use and kept by issuer. The keys are
+ *   issuers of the application's own `cernSso()` instances, never anything a token says, so the
+ *   map stays as small as the app's configuration.
+ * - `onEvent`: the option's; else, like the issuer, the one of that `cernSso()` (one audit trail
+ *   per app without repeating the listener); else none.
+ * - The identity provider: the configured one, else the one of `previous`; and the issuer whose
+ *   users it knows: the provider's own, else the one of the context it comes from, else, for a
+ *   provider that does not say, the only trusted issuer (with several, none: no AuthZ lookups).
+ *
+ * Without a previous context (an API on its own) the scope is always the same: made once.
  */
-export function validators(config: ResolvedBearerConfig): (inherited: string | undefined) => IssuerValidator {
-  const byIssuer = new Map<string, IssuerValidator>();
-  const make = (issuers: string[]): IssuerValidator => ({
-    validator: createTokenValidator({ ...config, issuers }),
-    issuers,
-  });
-  let fallback: IssuerValidator | undefined;
-  return (inherited) => {
-    if (config.issuerExplicit || inherited === undefined) {
-      fallback ??= make(config.issuers);
-      return fallback;
-    }
-    let chosen = byIssuer.get(inherited);
+export function bearerScopes(
+  config: ResolvedBearerConfig,
+): (previous: InternalContext | undefined) => BearerScope {
+  const settings: BearerSettings = {
+    logger: config.logger,
+    now: config.now,
+    cernUsersGroup: config.cernUsersGroup,
+    claimGroupSets: createGroupSets(config.cernUsersGroup),
+  };
+  const ownEmitter = config.onEvent
+    ? createEventEmitter(config.onEvent, config.logger, config.now)
+    : undefined;
+  const validatorsByIssuer = new Map<string, { validator: TokenValidator; issuers: readonly string[] }>();
+  const validatorFor = (
+    inherited: string | undefined,
+  ): { validator: TokenValidator; issuers: readonly string[] } => {
+    const key = config.issuerExplicit || inherited === undefined ? undefined : inherited;
+    // One Map for both: the default is kept under the empty string, which no issuer URL can be.
+    let chosen = validatorsByIssuer.get(key ?? '');
     if (!chosen) {
-      chosen = make([inherited]);
-      byIssuer.set(inherited, chosen);
+      const issuers = key === undefined ? config.issuers : [key];
+      chosen = { validator: createTokenValidator({ ...config, issuers }), issuers };
+      validatorsByIssuer.set(key ?? '', chosen);
     }
     return chosen;
+  };
+  const scopeOf = (previous: InternalContext | undefined): BearerScope => {
+    const source = previous === undefined || previous[kBearer] === true ? undefined : previous;
+    const { validator, issuers } = validatorFor(source?.[kIssuer]);
+    const identity = config.identity ?? previous?.[kIdentity];
+    const inherited =
+      identity !== undefined && identity === previous?.[kIdentity] ? previous[kIssuer] : undefined;
+    return {
+      validator,
+      emit: ownEmitter ?? emitterOf(source),
+      identity,
+      identityIssuer: identity?.[kIssuer] ?? inherited ?? (issuers.length === 1 ? issuers[0] : undefined),
+      settings,
+    };
+  };
+  let standalone: BearerScope | undefined;
+  return (previous) => {
+    if (previous !== undefined) return scopeOf(previous);
+    standalone ??= scopeOf(undefined);
+    return standalone;
   };
 }
