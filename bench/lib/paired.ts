@@ -5,15 +5,18 @@
  * the min–max. The server's CPU time per request (`process.cpuUsage()` of the child) is measured
  * next to throughput. Two schedules (`RoundSettings.schedule`):
  *
- * - `simultaneous` (the default): every server pinned to the last core, the load generator to
- *   the other(s); each round loads all sides at once, each with its own connections. The
- *   scheduler shares the core evenly between busy servers, so a side's throughput is inverse to
- *   its cost, and every slow phase of a shared host (steal, another tenant's cache traffic) hits
- *   all sides in the same milliseconds. Two identical servers measured this way differ by about
- *   2 % (req/s); rotated one after the other, by up to 30 % over 8 rounds on the 2-core VM of
- *   bench/RESULTS.md. Absolute req/s are then a share of one core: only ratios mean anything.
- * - `rotating`: one side at a time, in an order rotated by the round (every other round
- *   backwards), so slow phases hit every side alike on average; each side has the machine.
+ * - `rotating` (the default): one side at a time, in an order rotated by the round (every other
+ *   round backwards), so slow phases of a busy machine hit every side alike on average; each side
+ *   has the machine to itself, as a production instance has its core.
+ * - `simultaneous` (`BENCH_SCHEDULE=simultaneous`): every server pinned to the last core, the
+ *   load generator to the other(s); each round loads all sides at once, each with its own
+ *   connections, so every slow phase of a shared host hits all sides in the same milliseconds.
+ *   Per round it is much steadier (two identical servers: 0.92–1.17 against 0.64–1.78), but it
+ *   is not the same measure: seven servers taking turns on one core find their caches cold at
+ *   every turn, which costs more to the sides that touch more code and data per request, and
+ *   a cheap side waiting for the load generator leaves its share to the others. Its ratios came
+ *   out lower for every side doing real work (bench/README.md has the figures). Absolute req/s
+ *   are shares of one core: only ratios mean anything.
  */
 import type { BenchChild } from './child.js';
 import { measure, type LoadOptions, type LoadSample } from './load.js';

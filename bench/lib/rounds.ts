@@ -2,9 +2,9 @@
 import { lastRoundsSchedule, quick, type RoundSettings, type Schedule } from './paired.js';
 import { schedulingNote } from './pin.js';
 
-/** `BENCH_SCHEDULE=rotating` measures one side at a time (see `paired.ts`). */
+/** `BENCH_SCHEDULE=simultaneous` loads all sides at once on one core (see `paired.ts`). */
 function scheduleFromEnv(): Schedule {
-  const value = process.env.BENCH_SCHEDULE ?? 'simultaneous';
+  const value = process.env.BENCH_SCHEDULE ?? 'rotating';
   if (value !== 'simultaneous' && value !== 'rotating') {
     throw new Error(`BENCH_SCHEDULE must be simultaneous or rotating, not ${JSON.stringify(value)}`);
   }
@@ -13,7 +13,7 @@ function scheduleFromEnv(): Schedule {
 
 /**
  * 10 connections per side, a warm-up, then rounds of 1 s samples (`BENCH_QUICK=1` cuts them),
- * all sides at once on one core unless `BENCH_SCHEDULE=rotating`.
+ * one side at a time unless `BENCH_SCHEDULE=simultaneous`.
  */
 export const PAIRED_ROUNDS: RoundSettings = {
   connections: 10,

@@ -245,13 +245,7 @@ async function run(): Promise<SuiteResult> {
     }
     // A user's first signed-in request loads the groups into Redis: the cache is warm from here.
     for (const side of sides) await checkRoute(side);
-    // One side at a time unless BENCH_SCHEDULE=simultaneous asks otherwise: these servers wait on
-    // Redis, so sharing one core they would not share it evenly, and at a fraction of a core each
-    // their Redis round trips batch less than in production (see bench/README.md).
-    await runPairedRounds(sides, {
-      ...PAIRED_ROUNDS,
-      schedule: process.env.BENCH_SCHEDULE === 'simultaneous' ? 'simultaneous' : 'rotating',
-    });
+    await runPairedRounds(sides, PAIRED_ROUNDS);
     const commands = await commandsPerRequest(redis.socket, sides);
     // One user alone (jdoe on every connection): what the single-user load hid.
     const commandsOneUser = await commandsPerRequest(redis.socket, sides.map(oneUser));
