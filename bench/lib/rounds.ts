@@ -24,18 +24,21 @@ export const PAIRED_ROUNDS: RoundSettings = {
 };
 
 /** A suite's settings lines for {@link PAIRED_ROUNDS} (after its `connections` line). */
-export function pairedRoundsNote(): Record<string, string> {
+export function pairedRoundsNote(): {
+  'warm-up per side': string;
+  'sample duration': string;
+  rounds: string;
+  scheduling: string;
+  ratio: string;
+} {
+  const simultaneous = lastRoundsSchedule() === 'simultaneous';
   return {
     'warm-up per side': `${PAIRED_ROUNDS.warmupSec} s`,
     'sample duration': `${PAIRED_ROUNDS.sampleSec} s`,
-    rounds:
-      lastRoundsSchedule() === 'simultaneous'
-        ? `${PAIRED_ROUNDS.rounds}, all sides loaded at once`
-        : `${PAIRED_ROUNDS.rounds}, rotating order`,
-    scheduling:
-      lastRoundsSchedule() === 'simultaneous'
-        ? 'simultaneous: every server pinned to the last core (an even share each), the load generator to the other(s); req/s are shares of that core, only ratios count'
-        : schedulingNote(),
+    rounds: `${PAIRED_ROUNDS.rounds}, ${simultaneous ? 'all sides loaded at once' : 'rotating order'}`,
+    scheduling: simultaneous
+      ? 'simultaneous: every server pinned to the last core (an even share each), the load generator to the other(s); req/s are shares of that core, only ratios count'
+      : schedulingNote(),
     ratio: 'median of per-round ratios (min–max in brackets)',
   };
 }

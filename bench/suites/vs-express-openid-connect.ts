@@ -35,12 +35,7 @@ import type { Suite, SuiteResult, Verdict } from '../lib/types.js';
 import type { OidcAppReady, OidcAppVariant } from '../children/oidc-app.js';
 import type { SsoOpReady } from '../children/sso-op.js';
 
-const {
-  connections: CONNECTIONS,
-  warmupSec: WARMUP_SEC,
-  sampleSec: SAMPLE_SEC,
-  rounds: ROUNDS,
-} = PAIRED_ROUNDS;
+const { connections: CONNECTIONS, warmupSec: WARMUP_SEC, sampleSec: SAMPLE_SEC } = PAIRED_ROUNDS;
 const LOGIN_LOOPS = 8;
 const LOGIN_WARMUP_SEC = quick ? 1 : 2;
 const LOGIN_SAMPLE_SEC = quick ? 1 : 3;
@@ -208,6 +203,7 @@ async function run(): Promise<SuiteResult> {
       side.samples.map((s) => fixed(s.reqPerSec, 1)).join(' / '),
     ];
 
+    const routeRounds = pairedRoundsNote();
     return {
       summary:
         'This library against express-openid-connect 3.x, each in its documented default configuration, ' +
@@ -219,8 +215,8 @@ async function run(): Promise<SuiteResult> {
         'route: connections': CONNECTIONS,
         'route: warm-up per side': `${WARMUP_SEC} s`,
         'route: sample duration': `${SAMPLE_SEC} s`,
-        'route: rounds': pairedRoundsNote().rounds ?? `${ROUNDS}`,
-        'route: scheduling': pairedRoundsNote().scheduling ?? '',
+        'route: rounds': routeRounds.rounds,
+        'route: scheduling': routeRounds.scheduling,
         'login: scheduling': 'one side at a time (the OP is shared), not pinned',
         'login: concurrent login loops': LOGIN_LOOPS,
         'login: warm-up per side': `${LOGIN_WARMUP_SEC} s`,

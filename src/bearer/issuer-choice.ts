@@ -16,6 +16,12 @@ export interface BearerSettings {
   claimGroupSets: (groups: readonly unknown[]) => ReadonlySet<string>;
 }
 
+/** A validator and the issuers it trusts. */
+interface IssuerValidator {
+  validator: TokenValidator;
+  issuers: readonly string[];
+}
+
 /** What a `bearerAuth()` uses for one request, by the `req.sso` set before it (if any). */
 export interface BearerScope {
   /** The validator of the trusted issuers. */
@@ -57,17 +63,21 @@ export function bearerScopes(
   const ownEmitter = config.onEvent
     ? createEventEmitter(config.onEvent, config.logger, config.now)
     : undefined;
-  const validatorsByIssuer = new Map<string, { validator: TokenValidator; issuers: readonly string[] }>();
-  const validatorFor = (
-    inherited: string | undefined,
-  ): { validator: TokenValidator; issuers: readonly string[] } => {
-    const key = config.issuerExplicit || inherited === undefined ? undefined : inherited;
-    // One Map for both: the default is kept under the empty string, which no issuer URL can be.
-    let chosen = validatorsByIssuer.get(key ?? '');
+  const byIssuer = new Map<string, IssuerValidator>();
+  let fallback: IssuerValidator | undefined;
+  const make = (issuers: string[]): IssuerValidator => ({
+    validator: createTokenValidator({ ...config, issuers }),
+    issuers,
+  });
+  const validatorFor = (inherited: string | undefined): IssuerValidator => {
+    if (config.issuerExplicit || inherited === undefined) {
+      fallback ??= make(config.issuers);
+      return fallback;
+    }
+    let chosen = byIssuer.get(inherited);
     if (!chosen) {
-      const issuers = key === undefined ? config.issuers : [key];
-      chosen = { validator: createTokenValidator({ ...config, issuers }), issuers };
-      validatorsByIssuer.set(key ?? '', chosen);
+      chosen = make([inherited]);
+      byIssuer.set(inherited, chosen);
     }
     return chosen;
   };
